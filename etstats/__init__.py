@@ -1,0 +1,1 @@
+"""etstats: ET:Legacy round stats from game servers to PostgreSQL and Discord."""

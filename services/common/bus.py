@@ -1,0 +1,160 @@
+"""NATS connection and idempotent JetStream setup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
+
+from services.common.aio import sleep_unless
+from services.common.config import CommonConfig
+from services.common.subjects import STREAM_SUBJECTS
+
+log = logging.getLogger(__name__)
+
+STREAM_MAX_AGE_S = 7 * 24 * 3600
+DUPLICATE_WINDOW_S = 10 * 60
+
+
+@dataclass
+class Bus:
+    """A connected client plus what the consumer loop needs to notice reconnects."""
+
+    nc: Client
+    js: JetStreamContext
+    stream: str
+    reconnects: int = 0
+    _kv: dict[str, KeyValue] = field(default_factory=dict)
+
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
+
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Publish to the stream and wait for its ack (durable before we go on)."""
+        await self.js.publish(subject, payload, stream=self.stream, headers={"Nats-Msg-Id": msg_id})
+
+    async def key_value(
+        self, bucket: str, *, history: int = 1, ttl: float | None = None
+    ) -> KeyValue:
+        """Open a KV bucket, creating it on first use."""
+        if bucket not in self._kv:
+            try:
+                self._kv[bucket] = await self.js.key_value(bucket)
+            except Exception:
+                self._kv[bucket] = await self.js.create_key_value(
+                    KeyValueConfig(bucket=bucket, history=history, ttl=ttl)
+                )
+        return self._kv[bucket]
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), timeout=5)
+            except Exception:
+                await self.nc.close()
+
+
+async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
+    """Connect with unlimited reconnects; retry the first connection until `stop`.
+
+    Returns None when stopped before a connection could be made.
+    """
+    bus: Bus | None = None
+
+    async def on_disconnected() -> None:
+        log.warning("disconnected from NATS")
+
+    async def on_reconnected() -> None:
+        if bus is not None:
+            bus.reconnects += 1
+        log.info("reconnected to NATS")
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS error: %s", exc)
+
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            nc = await nats.connect(
+                cfg.nats_url,
+                name=f"etstats-{cfg.service}",
+                user=cfg.nats_user,
+                password=cfg.nats_password,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                connect_timeout=3,
+                allow_reconnect=True,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+                error_cb=on_error,
+            )
+        except Exception as exc:
+            log.warning(
+                "cannot reach NATS at %s (%s); retrying in %.1fs",
+                _safe_url(cfg.nats_url),
+                exc or type(exc).__name__,
+                delay,
+            )
+            await sleep_unless(stop, delay)
+            delay = min(delay * 2, 10) * random.uniform(0.8, 1.2)
+            continue
+        bus = Bus(nc=nc, js=nc.jetstream(timeout=10), stream=cfg.stream)
+        await ensure_stream(bus.js, cfg.stream)
+        log.info("connected to NATS at %s", _safe_url(cfg.nats_url))
+        return bus
+    return None
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials, fit for a log line."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+async def ensure_stream(js: JetStreamContext, name: str) -> None:
+    """Create the pipeline stream, or bring an existing one to our config."""
+    config = StreamConfig(
+        name=name,
+        subjects=STREAM_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=STREAM_MAX_AGE_S,
+        duplicate_window=DUPLICATE_WINDOW_S,
+    )
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except Exception:
+            log.debug("stream %s created concurrently", name)
+    await js.update_stream(config)
+
+
+def pull_consumer_config(durable: str, filter_subject: str, ack_wait_s: float) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=durable,
+        filter_subject=filter_subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait_s,
+        max_ack_pending=1000,
+    )

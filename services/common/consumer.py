@@ -1,0 +1,188 @@
+"""The one consumer loop: durable pull consumer with the bus's ack discipline.
+
+- ack only after the handler returned, i.e. after its effect is durable;
+- a handler raising :class:`Reject` is a permanent failure: a rejection is
+  published and the message terminated, never retried;
+- any other exception is transient: nak with a growing delay;
+- fetches are bounded by timeouts and the subscription is recreated after a
+  reconnect, because pull subscriptions can stall silently otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from proto import common_pb2, files_pb2
+from services.common.aio import sleep_unless
+from services.common.bus import Bus, pull_consumer_config
+from services.common.metrics import HANDLE_SECONDS, MESSAGES, REJECTIONS
+from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_subject
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Msg], Awaitable[None]]
+
+MAX_NAK_DELAY_S = 60.0
+
+
+class Reject(Exception):
+    """A message that can never succeed (a bad file): terminate and report it."""
+
+    def __init__(self, code: str, reason: str, file: common_pb2.FileRef | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.file = file
+
+
+def nak_delay(num_delivered: int) -> float:
+    """Exponential backoff for redeliveries: 1 s, 2 s, 4 s ... capped at a minute."""
+    return min(2.0 ** max(num_delivered - 1, 0), MAX_NAK_DELAY_S)
+
+
+async def consume(
+    bus: Bus,
+    *,
+    stage: str,
+    subject: str,
+    handler: Handler,
+    stop: asyncio.Event,
+    durable: str | None = None,
+    batch: int = 16,
+    fetch_timeout: float = 2.0,
+    ack_wait: float = 30.0,
+) -> None:
+    """Run `handler` on every message of `subject` until `stop` is set."""
+    durable = durable or stage
+    sub: JetStreamContext.PullSubscription | None = None
+    seen_reconnects = bus.reconnects
+    failures = 0
+    while not stop.is_set():
+        try:
+            if sub is None or seen_reconnects != bus.reconnects:
+                if sub is not None:
+                    await _quietly_unsubscribe(sub)
+                seen_reconnects = bus.reconnects
+                sub = await bus.js.pull_subscribe(
+                    subject,
+                    durable=durable,
+                    stream=bus.stream,
+                    config=pull_consumer_config(durable, subject, ack_wait),
+                )
+            msgs = await asyncio.wait_for(
+                sub.fetch(batch, timeout=fetch_timeout), timeout=fetch_timeout + 5
+            )
+            failures = 0
+        except TimeoutError:
+            continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            delay = min(0.5 * 2**failures, 10.0)
+            log.warning(
+                "%s consumer: fetch failed (%s); resubscribing in %.1fs",
+                stage,
+                exc or type(exc).__name__,
+                delay,
+                extra={"stage": stage},
+            )
+            sub = None
+            await sleep_unless(stop, delay)
+            continue
+        for index, msg in enumerate(msgs):
+            if stop.is_set():
+                # Stop taking work: hand the rest back for another replica.
+                for rest in msgs[index:]:
+                    await _quietly(rest.nak())
+                break
+            await handle(bus, stage, handler, msg)
+    if sub is not None:
+        await _quietly_unsubscribe(sub)
+
+
+async def handle(bus: Bus, stage: str, handler: Handler, msg: Msg) -> str:
+    """Handle one message with the ack discipline; returns the outcome."""
+    started = time.perf_counter()
+    try:
+        await handler(msg)
+    except Reject as rejection:
+        outcome = await _reject(bus, stage, msg, rejection)
+    except asyncio.CancelledError:
+        await _quietly(msg.nak())
+        raise
+    except Exception:
+        delay = nak_delay(msg.metadata.num_delivered or 1)
+        log.exception(
+            "%s: transient failure, redelivery in %.0fs",
+            stage,
+            delay,
+            extra={"stage": stage, "msg_id": _msg_id(msg)},
+        )
+        await _quietly(msg.nak(delay=delay))
+        outcome = "nak"
+    else:
+        await _quietly(msg.ack())
+        outcome = "ack"
+    MESSAGES.labels(stage=stage, outcome=outcome).inc()
+    HANDLE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
+    return outcome
+
+
+async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject) -> str:
+    file = rejection.file or common_pb2.FileRef(source=source_of(msg.subject), msg_id=_msg_id(msg))
+    event = files_pb2.Rejection(
+        file=file,
+        stage=stage,
+        reason=rejection.reason,
+        reason_code=rejection.code,
+        rejected_at_ms=int(time.time() * 1000),
+    )
+    try:
+        await bus.publish(
+            stage_subject(REJECTED, file.source or "unknown"),
+            event.SerializeToString(),
+            msg_id=stage_msg_id(f"{REJECTED}-{stage}", file.msg_id or _msg_id(msg)),
+        )
+    except Exception as exc:
+        # The rejection must not be lost: retry the whole message later.
+        log.warning("%s: could not publish rejection (%s)", stage, exc)
+        await _quietly(msg.nak(delay=nak_delay(msg.metadata.num_delivered or 1)))
+        return "nak"
+    REJECTIONS.labels(stage=stage, reason=rejection.code).inc()
+    log.warning(
+        "%s: rejected %s: %s",
+        stage,
+        file.filename or file.msg_id,
+        rejection.reason,
+        extra={
+            "stage": stage,
+            "source": file.source,
+            "file": file.filename,
+            "reason": rejection.code,
+        },
+    )
+    await _quietly(msg.term())
+    return "term"
+
+
+def _msg_id(msg: Msg) -> str:
+    return (msg.headers or {}).get("Nats-Msg-Id", "")
+
+
+async def _quietly(awaitable: Awaitable[object]) -> None:
+    """Acks are best effort: a lost ack means a redelivery, which handlers tolerate."""
+    try:
+        await awaitable
+    except Exception as exc:
+        log.warning("ack/nak failed: %s", exc or type(exc).__name__)
+
+
+async def _quietly_unsubscribe(sub: JetStreamContext.PullSubscription) -> None:
+    await _quietly(sub.unsubscribe())

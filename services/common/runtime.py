@@ -1,0 +1,121 @@
+"""Service lifecycle: config, logging, bus, probes, discovery and graceful stop.
+
+A service's `__main__` calls :func:`run` with a config loader and its main
+coroutine; everything else a service needs to be a good citizen lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn, TypeVar
+
+import nats.micro
+from nats.micro.service import Service as MicroService
+
+from services.common.bus import Bus, connect
+from services.common.config import CommonConfig, ConfigError, Env
+from services.common.http import HealthServer
+from services.common.logs import setup_logging
+from services.common.metrics import BUS_CONNECTED
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+
+try:
+    VERSION = version("etstats")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    VERSION = "0.0.0"
+
+
+@dataclass
+class Runtime:
+    """What a running service is handed: its settings and its connections."""
+
+    cfg: CommonConfig
+    bus: Bus
+    stop: asyncio.Event
+    health: HealthServer
+    micro: MicroService
+
+
+ServiceMain = Callable[[Runtime, C], Awaitable[None]]
+
+
+def run(service: str, load: Callable[[Env], C], main: ServiceMain[C]) -> NoReturn:
+    """Validate config, then serve until SIGTERM/SIGINT; exit 0 on a clean stop."""
+    env = Env()
+    try:
+        common = CommonConfig.from_env(service, env)
+        conf = load(env)
+    except ConfigError as exc:
+        print(f"etstats {service}: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    setup_logging(service, common.log_level)
+    sys.exit(asyncio.run(_serve(common, conf, main, grace=env.float("SHUTDOWN_GRACE", 10.0))))
+
+
+async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    health = HealthServer(cfg.service, cfg.http_host, cfg.http_port)
+    try:
+        await health.start()
+    except OSError as exc:
+        log.error(
+            "cannot serve HTTP on %s:%s: %s (set HTTP_PORT)",
+            cfg.http_host,
+            cfg.http_port,
+            exc.strerror,
+        )
+        return 1
+    log.info("serving /healthz /readyz /metrics on %s:%s", cfg.http_host, health.port)
+
+    bus = await connect(cfg, stop)
+    if bus is None:
+        await health.stop()
+        return 0
+    health.add_check("nats", lambda: bus.connected)
+    BUS_CONNECTED.set_function(lambda: bus.connected)
+    micro = await nats.micro.add_service(
+        bus.nc,
+        name=f"etstats-{cfg.service}",
+        version=VERSION,
+        description=f"etstats {cfg.service} service",
+    )
+    runtime = Runtime(cfg=cfg, bus=bus, stop=stop, health=health, micro=micro)
+
+    main_task = asyncio.create_task(main(runtime, conf), name=f"{cfg.service}-main")
+    health.alive = lambda: not main_task.done()
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({main_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if main_task.done():
+        exc = None if main_task.cancelled() else main_task.exception()
+        if exc is not None:
+            log.error("%s stopped on an error", cfg.service, exc_info=exc)
+            code = 1
+    else:
+        log.info("stopping: finishing in-flight work (up to %.0fs)", grace)
+        try:
+            await asyncio.wait_for(main_task, timeout=grace)
+        except TimeoutError:
+            log.warning("in-flight work did not finish within %.0fs; abandoning it", grace)
+        except Exception as exc:
+            log.error("%s failed while stopping", cfg.service, exc_info=exc)
+    stopping.cancel()
+    stop.set()
+    await micro.stop()
+    await bus.close()
+    await health.stop()
+    log.info("stopped")
+    return code

@@ -1,0 +1,1 @@
+"""Fetcher service: watches sources and puts new stats files on the bus."""

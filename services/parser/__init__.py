@@ -1,0 +1,1 @@
+"""Parser service: raw stats files in, parsed rounds or rejections out."""

@@ -1,0 +1,74 @@
+"""Wires the pure parser to the bus."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from prometheus_client import Counter, Histogram
+
+from etstats.statsfile import ParseError, parse
+from proto import files_pb2
+from services.common.config import Env
+from services.common.consumer import Reject, consume
+from services.common.metrics import mark_success
+from services.common.runtime import Runtime
+from services.common.subjects import PARSED, RAW, all_sources, stage_msg_id, stage_subject
+from services.parser.convert import to_message
+
+PARSED_FILES = Counter("etstats_parser_files_parsed_total", "Stats files parsed.", ["source"])
+PARSE_SECONDS = Histogram(
+    "etstats_parser_parse_seconds",
+    "Time to parse one stats file.",
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1),
+)
+
+
+@dataclass(frozen=True)
+class ParserConfig:
+    batch: int
+
+    @classmethod
+    def from_env(cls, env: Env) -> ParserConfig:
+        return cls(batch=env.int("PARSER_BATCH", 32, minimum=1, maximum=256))
+
+
+async def main(rt: Runtime, conf: ParserConfig) -> None:
+    max_bytes = rt.cfg.max_file_bytes
+
+    async def handle(msg: Msg) -> None:
+        try:
+            raw = files_pb2.RawFile.FromString(msg.data)
+        except DecodeError:
+            raise Reject("bad_message", "raw file message is not a valid RawFile") from None
+        if len(raw.body) > max_bytes:
+            raise Reject(
+                "too_big",
+                f"file is {len(raw.body)} bytes, over MAX_FILE_BYTES={max_bytes}",
+                raw.file,
+            )
+        started = time.perf_counter()
+        try:
+            parsed = parse(raw.body, raw.file.filename)
+        except ParseError as exc:
+            raise Reject(exc.code, str(exc), raw.file) from None
+        PARSE_SECONDS.observe(time.perf_counter() - started)
+        message = to_message(parsed, raw.file, raw.size or len(raw.body))
+        await rt.bus.publish(
+            stage_subject(PARSED, raw.file.source),
+            message.SerializeToString(),
+            msg_id=stage_msg_id(PARSED, raw.file.msg_id),
+        )
+        PARSED_FILES.labels(source=raw.file.source).inc()
+        mark_success("parser", raw.file.source)
+
+    await consume(
+        rt.bus,
+        stage="parser",
+        subject=all_sources(RAW),
+        handler=handle,
+        stop=rt.stop,
+        batch=conf.batch,
+    )

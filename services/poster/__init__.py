@@ -1,0 +1,1 @@
+"""Poster service: stored rounds out to Discord (or the terminal)."""

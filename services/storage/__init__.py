@@ -1,0 +1,1 @@
+"""Storage service: the only one that talks to PostgreSQL."""
