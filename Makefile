@@ -15,11 +15,14 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
+# Settings in .env (if present) apply to the local stack; see .env.example.
+LOAD_ENV := set -a; if [ -f .env ]; then . ./.env; fi; set +a;
+
 up: $(INSTALLED)
-	$(BIN)/etstats up
+	@$(LOAD_ENV) exec $(BIN)/etstats up
 
 demo: $(INSTALLED)
-	$(BIN)/etstats demo
+	@$(LOAD_ENV) exec $(BIN)/etstats demo
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from dataclasses import dataclass, field
@@ -64,10 +65,13 @@ class Bus:
         return self._kv[bucket]
 
     async def close(self) -> None:
-        if not self.nc.is_closed:
-            try:
-                await asyncio.wait_for(self.nc.drain(), timeout=5)
-            except Exception:
+        """Drain when connected; when NATS is already gone, just close."""
+        if self.nc.is_closed:
+            return
+        try:
+            await asyncio.wait_for(self.nc.drain(), timeout=5)
+        except Exception:
+            with contextlib.suppress(Exception):
                 await self.nc.close()
 
 

@@ -1,0 +1,27 @@
+from pathlib import Path
+
+from etstats.protogen import ROOT, generate
+from proto import common_pb2, files_pb2
+
+
+def test_committed_modules_match_the_proto_files(tmp_path: Path) -> None:
+    fresh = generate(tmp_path)
+    assert fresh, "no modules generated"
+    for path in fresh:
+        committed = ROOT / "proto" / path.name
+        assert committed.exists(), f"{path.name} is not committed: run `make proto`"
+        assert committed.read_bytes() == path.read_bytes(), (
+            f"proto/{path.name} is stale: run `make proto`"
+        )
+    committed_names = {p.name for p in (ROOT / "proto").glob("*_pb2.py*")}
+    assert committed_names == {p.name for p in fresh}
+
+
+def test_raw_file_round_trip() -> None:
+    raw = files_pb2.RawFile(
+        file=common_pb2.FileRef(source="main", filename="x.txt", origin=common_pb2.ORIGIN_SYNC),
+        body=b"\x00\xff",
+    )
+    again = files_pb2.RawFile.FromString(raw.SerializeToString())
+    assert again == raw
+    assert again.file.origin == common_pb2.ORIGIN_SYNC

@@ -1,0 +1,157 @@
+"""End to end: `etstats up` exactly as a user runs it, with every hop real."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+
+from etstats.embedded import free_port, port_open
+from etstats.statsfile.generator import generate_match
+from services.common.config import DEFAULT_HTTP_PORTS
+
+SERVICES = ("fetcher", "parser", "storage", "poster")
+
+
+class Output:
+    """Collects a process's output lines in a thread so the pipe never fills."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := regex.search(line):
+                    return match
+            time.sleep(0.1)
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.lines))
+
+
+def http_port_base() -> int:
+    """A base port whose five service ports are free."""
+    for _ in range(50):
+        base = free_port() - 1
+        if not any(port_open("127.0.0.1", base + p - 8080) for p in DEFAULT_HTTP_PORTS.values()):
+            return base
+    raise RuntimeError("no free port range")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    base = http_port_base()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NATS_URL", "DATABASE_URL", "DISCORD_TOKEN", "LOCAL_SOURCE_DIR")
+    }
+    env.update(
+        ETSTATS_VAR_DIR=str(tmp_path / "var"),
+        EMBEDDED_NATS_PORT=str(free_port()),
+        ETSTATS_HTTP_PORT_BASE=str(base),
+        POLL_INTERVAL="0.5",
+        PYTHONUNBUFFERED="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etstats.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = Output(proc)
+    try:
+        yield proc, output, tmp_path / "var", base
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
+    proc, output, var, base = stack
+    output.wait_for(r"all 4 services ready", timeout=120)
+    database_url = output.wait_for(r"embedded PostgreSQL at (\S+)", timeout=1)[1]
+    family = psutil.Process(proc.pid).children(recursive=True)
+
+    for service in SERVICES:
+        port = base + DEFAULT_HTTP_PORTS[service] - 8080
+        status, body = get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200, (service, body)
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200 and json.loads(body)["ready"], (service, body)
+        status, body = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200 and "etstats_messages_total" in body, service
+
+    r1, _ = generate_match(random.Random(5), datetime(2026, 11, 24, 20, 0), players=8)
+    (var / "gamestats" / r1.filename).write_bytes(r1.body)
+    (var / "gamestats" / "2026-11-24-201443-supply-round-1_ws.txt").write_bytes(b"ignored")
+
+    output.wait_for(rf"poster +\| +round #\d+ · {re.escape(r1.filename)}", timeout=30)
+    output.wait_for(rf"poster +\| \[local\] {r1.header.map} round 1", timeout=1)
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT r.id, r.map, r.round, f.status, f.origin FROM rounds r"
+            " JOIN files f ON f.id = r.file_id WHERE f.filename = $1",
+            r1.filename,
+        )
+        assert row is not None
+        assert (row["map"], row["round"], row["status"], row["origin"]) == (
+            r1.header.map,
+            1,
+            "imported",
+            "monitor",
+        )
+        players = await conn.fetchval(
+            "SELECT count(*) FROM player_rounds WHERE round_id = $1", row["id"]
+        )
+        assert players == 8
+        assert await conn.fetchval("SELECT count(*) FROM files") == 1
+    finally:
+        await conn.close()
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, "\n".join(output.lines)
+    output.wait_for(r"etstats +\| stopped", timeout=5)
+    time.sleep(0.5)
+    leftovers = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert leftovers == [], leftovers
+    pgdata = str(var / "pgdata")
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and pgdata in " ".join(p.info["cmdline"])
+    ]
+    assert not any("Traceback" in line for line in output.lines), "\n".join(output.lines)
