@@ -41,7 +41,7 @@ def test_nak_delay_grows_and_is_capped() -> None:
 
 
 async def _run_until(
-    bus: Bus, handler, done: asyncio.Event, *, stage: str = "t", timeout: float = 20
+    bus: Bus, handler, done: asyncio.Event, *, stage: str = "t", within: float = 20
 ) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -50,7 +50,7 @@ async def _run_until(
         )
     )
     try:
-        await asyncio.wait_for(done.wait(), timeout)
+        await asyncio.wait_for(done.wait(), within)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -99,7 +100,31 @@ def stack(tmp_path: Path):
             proc.wait()
 
 
-async def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
+async def check_rows(database_url: str, filename: str, map_name: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT r.id, r.map, r.round, f.status, f.origin FROM rounds r"
+            " JOIN files f ON f.id = r.file_id WHERE f.filename = $1",
+            filename,
+        )
+        assert row is not None
+        assert (row["map"], row["round"], row["status"], row["origin"]) == (
+            map_name,
+            1,
+            "imported",
+            "monitor",
+        )
+        players = await conn.fetchval(
+            "SELECT count(*) FROM player_rounds WHERE round_id = $1", row["id"]
+        )
+        assert players == 8
+        assert await conn.fetchval("SELECT count(*) FROM files") == 1
+    finally:
+        await conn.close()
+
+
+def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     proc, output, var, base = stack
     output.wait_for(r"all 4 services ready", timeout=120)
     database_url = output.wait_for(r"embedded PostgreSQL at (\S+)", timeout=1)[1]
@@ -120,27 +145,7 @@ async def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
 
     output.wait_for(rf"poster +\| +round #\d+ · {re.escape(r1.filename)}", timeout=30)
     output.wait_for(rf"poster +\| \[local\] {r1.header.map} round 1", timeout=1)
-    conn = await asyncpg.connect(database_url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT r.id, r.map, r.round, f.status, f.origin FROM rounds r"
-            " JOIN files f ON f.id = r.file_id WHERE f.filename = $1",
-            r1.filename,
-        )
-        assert row is not None
-        assert (row["map"], row["round"], row["status"], row["origin"]) == (
-            r1.header.map,
-            1,
-            "imported",
-            "monitor",
-        )
-        players = await conn.fetchval(
-            "SELECT count(*) FROM player_rounds WHERE round_id = $1", row["id"]
-        )
-        assert players == 8
-        assert await conn.fetchval("SELECT count(*) FROM files") == 1
-    finally:
-        await conn.close()
+    asyncio.run(check_rows(database_url, r1.filename, r1.header.map))
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, "\n".join(output.lines)
