@@ -93,6 +93,9 @@ class EmbeddedNats:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
+            # Its own session: a Ctrl-C at the terminal must not stop NATS
+            # before the services have drained.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):

@@ -22,6 +22,7 @@ SERVICES = ("storage", "parser", "poster", "fetcher", "bot")
 CONFIG_ERROR_EXIT = 2
 MAX_BACKOFF_S = 30.0
 STABLE_RUN_S = 30.0
+READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,12 @@ class Child:
             await proc.wait()
 
 
-async def _wait_ready(ports: dict[str, int], stop: asyncio.Event, within: float) -> list[str]:
+async def _wait_ready(ports: dict[str, int], within: float) -> list[str]:
     """Names of the services not ready within `within` seconds."""
     pending = dict(ports)
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
-        while pending and time.monotonic() < deadline and not stop.is_set():
+        while pending and time.monotonic() < deadline:
             for name, port in list(pending.items()):
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
@@ -172,10 +173,14 @@ async def _run_children(conf: StackConfig, env: dict[str, str], console: Console
         )
     tasks = [asyncio.create_task(child.supervise(stop, fatal)) for child in children]
     ports = {name: conf.http_port(name) for name in names}
-    not_ready = await _wait_ready(ports, stop, within=60)
-    if not stop.is_set() and not fatal.done():
-        if not_ready:
-            console.say("etstats", f"still not ready after 60s: {', '.join(not_ready)}")
+    stopping = asyncio.create_task(stop.wait())
+    ready = asyncio.create_task(_wait_ready(ports, within=READY_TIMEOUT_S))
+    await asyncio.wait({ready, fatal, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if ready.done() and not stop.is_set() and not fatal.done():
+        if not_ready := ready.result():
+            console.say(
+                "etstats", f"not ready after {READY_TIMEOUT_S:.0f}s: {', '.join(not_ready)}"
+            )
         else:
             watched = env.get("LOCAL_SOURCE_DIR", str(conf.var_dir / "gamestats"))
             console.say(
@@ -183,8 +188,8 @@ async def _run_children(conf: StackConfig, env: dict[str, str], console: Console
                 f"all {len(names)} services ready. Drop stats files into "
                 f"{watched} or run `make demo`; Ctrl-C stops everything.",
             )
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({fatal, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({fatal, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
     stop.set()
     console.say("etstats", "stopping...")
     await asyncio.gather(*(child.terminate(conf.grace + 5) for child in children))

@@ -90,6 +90,7 @@ def stack(tmp_path: Path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as in a terminal
     )
     output = Output(proc)
     try:
@@ -139,6 +140,16 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
         status, body = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and "etstats_messages_total" in body, service
 
+    # A crashed service is restarted and the pipeline carries on.
+    parser = next(p for p in family if "services.parser" in " ".join(p.cmdline()))
+    parser.kill()
+    output.wait_for(r"parser +\| exited with status -9; restarting in 1s", timeout=10)
+    output.wait_for(r"parser +\| INFO +connected to NATS", timeout=1)
+    for _ in range(100):
+        if len(psutil.Process(proc.pid).children()) == len(family) - 1:
+            break
+        time.sleep(0.1)
+
     r1, _ = generate_match(random.Random(5), datetime(2026, 11, 24, 20, 0), players=8)
     (var / "gamestats" / r1.filename).write_bytes(r1.body)
     (var / "gamestats" / "2026-11-24-201443-supply-round-1_ws.txt").write_bytes(b"ignored")
@@ -147,7 +158,9 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     output.wait_for(rf"poster +\| \[local\] {r1.header.map} round 1", timeout=1)
     asyncio.run(check_rows(database_url, r1.filename, r1.header.map))
 
-    proc.send_signal(signal.SIGINT)
+    family = psutil.Process(proc.pid).children(recursive=True)
+    # Ctrl-C: the terminal signals the whole foreground process group.
+    os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) == 0, "\n".join(output.lines)
     output.wait_for(r"etstats +\| stopped", timeout=5)
     time.sleep(0.5)
@@ -159,4 +172,33 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
         for p in psutil.process_iter(["cmdline"])
         if p.info["cmdline"] and pgdata in " ".join(p.info["cmdline"])
     ]
-    assert not any("Traceback" in line for line in output.lines), "\n".join(output.lines)
+    for bad in ("Traceback", "unexpected EOF"):
+        assert not any(bad in line for line in output.lines), "\n".join(output.lines)
+    for service in SERVICES:
+        output.wait_for(rf"{service} +\| INFO +stopped", timeout=1)
+
+
+def run_up(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    env.update(ETSTATS_VAR_DIR=str(tmp_path / "var"), ETSTATS_HTTP_PORT_BASE=str(http_port_base()))
+    env.update(extra)
+    return subprocess.run(
+        [sys.executable, "-m", "etstats.cli", "up"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_up_fails_clearly_when_the_nats_port_is_taken(tmp_path: Path, nats_server) -> None:
+    done = run_up(tmp_path, EMBEDDED_NATS_PORT=str(nats_server.port))
+    assert done.returncode == 1
+    assert f"could not start: port {nats_server.port} is already in use" in done.stdout
+
+
+def test_up_stops_on_a_service_configuration_error(tmp_path: Path) -> None:
+    done = run_up(tmp_path, EMBEDDED_NATS_PORT=str(free_port()), POLL_INTERVAL="fast")
+    assert done.returncode == 2
+    assert "fetcher | etstats fetcher: configuration error: POLL_INTERVAL='fast'" in done.stdout
+    assert "fetcher | configuration error: stopping the stack" in done.stdout

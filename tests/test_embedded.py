@@ -1,0 +1,23 @@
+import os
+
+from etstats.embedded import EmbeddedError, EmbeddedNats, port_open
+
+
+def test_nats_is_out_of_reach_of_a_terminal_ctrl_c(nats_server: EmbeddedNats) -> None:
+    # Ctrl-C signals the terminal's process group; NATS must outlive the
+    # services' drain, so it may not be in ours.
+    assert nats_server.proc is not None
+    assert os.getpgid(nats_server.proc.pid) != os.getpgid(0)
+    assert port_open(nats_server.host, nats_server.port)
+
+
+def test_busy_port_is_a_clear_error(nats_server: EmbeddedNats, tmp_path) -> None:
+    second = EmbeddedNats(tmp_path / "other", nats_server.port)
+    try:
+        second.start()
+    except EmbeddedError as exc:
+        assert f"port {nats_server.port} is already in use" in str(exc)
+        assert "EMBEDDED_NATS_PORT" in str(exc)
+    else:
+        second.stop()
+        raise AssertionError("a second server started on a busy port")
