@@ -20,7 +20,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from services.common.aio import sleep_unless
@@ -58,7 +58,7 @@ class Bus:
         if bucket not in self._kv:
             try:
                 self._kv[bucket] = await self.js.key_value(bucket)
-            except Exception:
+            except BucketNotFoundError:
                 self._kv[bucket] = await self.js.create_key_value(
                     KeyValueConfig(bucket=bucket, history=history, ttl=ttl)
                 )
