@@ -9,7 +9,9 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from etstats.statsfile.differential import recompute_ratios
 from etstats.statsfile.model import TEAM_ALLIES, TEAM_AXIS, Header, Player, Weapon
+from etstats.statsfile.parser import clean_name
 from etstats.statsfile.writer import write
 
 MAPS = ("etl_adlernest", "supply", "sw_goldrush_te", "te_escape2", "braundorf_b4", "etl_frostbite")
@@ -27,7 +29,8 @@ class GeneratedFile:
     filename: str
     body: bytes
     header: Header
-    players: tuple[Player, ...]
+    players: tuple[Player, ...]  # as written in the file
+    round_players: tuple[Player, ...]  # the true values of this round alone
 
 
 def _round_player(rng: random.Random, guid: str, name: str, team: int, minutes: float) -> Player:
@@ -48,13 +51,15 @@ def _round_player(rng: random.Random, guid: str, name: str, team: int, minutes: 
     values[8] = 100.0
     values[14] = min(values[14], kills)
     values[20] = sum(w.attempts for w in weapons)
-    values[21] = round(damage / minutes, 1) if minutes else 0.0
-    values[22] = round(minutes, 1)
+    values[22] = round(max(minutes, 0.1), 1)
     values[23] = 0.0
-    values[24] = round(rng.uniform(0, 40), 1)
-    values[25] = round(minutes * values[24] / 100, 1)
-    values[26] = round(kills / deaths, 1) if deaths else float(kills + 1)
-    return Player(guid, name, name, 0, team, False, tuple(weapons), tuple(values), kills, deaths)
+    values[25] = round(values[22] * rng.uniform(0, 0.4), 1)
+    recompute_ratios(values, kills, deaths)
+    headshots = sum(w.headshots for w in weapons)
+    clean = clean_name(name)
+    return Player(
+        guid, name, clean, 0, team, False, tuple(weapons), tuple(values), kills, deaths, headshots
+    )
 
 
 def _add(r1: Player, r2: Player) -> Player:
@@ -86,6 +91,7 @@ def _add(r1: Player, r2: Player) -> Player:
         values=tuple(values),
         kills=sum(w.kills for w in weapons),
         deaths=sum(w.deaths for w in weapons),
+        headshots=sum(w.headshots for w in weapons),
     )
 
 
@@ -97,46 +103,60 @@ def generate_match(
     players: int = 12,
     server: str = "^1ET^7:Legacy ^4Demo",
     gap_s: int = 20,
+    churn: bool = False,
 ) -> tuple[GeneratedFile, GeneratedFile]:
-    """One map: round 1 at `start`, round 2 after it, with consistent numbers."""
+    """One map: round 1 at `start`, round 2 after it, with consistent numbers.
+
+    With `churn` (and at least 4 players) one player leaves after round 1, one
+    joins for round 2 and one reconnects during round 2 (his session resets).
+    """
     map_name = map_name or rng.choice(MAPS)
     limit = rng.choice((600, 720, 900))
     r1_time = rng.randint(limit // 2, limit)
     r2_time = rng.randint(limit // 3, r1_time)
     roster = [(f"{rng.getrandbits(32):08X}", rng.choice(NAMES) + f"{i}") for i in range(players)]
+    churn = churn and players >= 4
+    r1_roster = roster[:-1] if churn else roster
+    r2_roster = (
+        [*roster[:-2], (f"{rng.getrandbits(32):08X}", "^2late^7joiner")] if churn else roster
+    )
+    reconnecting = roster[0][0] if churn else None
+
+    r1_true = [
+        _round_player(rng, guid, name, TEAM_AXIS if i % 2 == 0 else TEAM_ALLIES, r1_time / 60)
+        for i, (guid, name) in enumerate(r1_roster)
+    ]
+    by_guid = {p.guid: p for p in r1_true}
+    r2_true, r2_file = [], []
+    for i, (guid, name) in enumerate(r2_roster):
+        minutes = r2_time / 120 if guid == reconnecting else r2_time / 60
+        true = _round_player(rng, guid, name, TEAM_ALLIES if i % 2 == 0 else TEAM_AXIS, minutes)
+        r2_true.append(true)
+        before = by_guid.get(guid)
+        r2_file.append(true if before is None or guid == reconnecting else _add(before, true))
+
     files = []
-    r1_players: dict[str, Player] = {}
-    for round_no, seconds, when in (
-        (1, r1_time, start),
-        (2, r2_time, start + timedelta(seconds=r1_time + gap_s)),
+    for round_no, seconds, when, in_file, true in (
+        (1, r1_time, start, r1_true, r1_true),
+        (2, r2_time, start + timedelta(seconds=r1_time + gap_s), r2_file, r2_true),
     ):
-        roster_players = []
-        for index, (guid, name) in enumerate(roster):
-            team = TEAM_AXIS if (index % 2 == 0) == (round_no == 1) else TEAM_ALLIES
-            p = _round_player(rng, guid, name, team, seconds / 60)
-            p = replace(p, clean_name=p.name, rounds=round_no)
-            if round_no == 1:
-                r1_players[guid] = p
-            else:
-                p = _add(r1_players[guid], p)
-            roster_players.append(p)
-        rng.shuffle(roster_players)
+        in_file = [replace(p, rounds=round_no) for p in in_file]
+        rng.shuffle(in_file)
         header = Header(
-            server,
-            map_name,
-            "legacy6",
-            round_no,
-            1 if round_no == 1 else 2,
-            2 if seconds < limit else 1,
-            limit,
-            r1_time if round_no == 1 else seconds,
-            seconds * 1000,
-            9,
-            False,
+            server_name=server,
+            map=map_name,
+            config="legacy6",
+            round=round_no,
+            defender_team=1 if round_no == 1 else 2,
+            winner_team=2 if seconds < limit else 1,
+            time_limit_s=limit,
+            next_time_limit_s=r1_time if round_no == 1 else seconds,
+            playtime_ms=seconds * 1000,
+            fields=9,
+            teams_low_confidence=False,
         )
         stamp = (when + timedelta(seconds=seconds)).strftime("%Y-%m-%d-%H%M%S")
         filename = f"{stamp}-{map_name}-round-{round_no}.txt"
-        files.append(
-            GeneratedFile(filename, write(header, roster_players), header, tuple(roster_players))
-        )
+        body = write(header, in_file)
+        files.append(GeneratedFile(filename, body, header, tuple(in_file), tuple(true)))
     return files[0], files[1]

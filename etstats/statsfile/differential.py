@@ -1,0 +1,106 @@
+"""Round-2-only values from a round-1 file and its round-2 file (pure).
+
+A round-2 file is mixed: weapon tuples and values 0-7, 20 and 22 are
+cumulative over both rounds, the rest already round-2 only, and the ratios
+are recomputed from the round's own numbers.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+from etstats.statsfile.model import ParsedFile, Player, Weapon
+
+CUMULATIVE_VALUES = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 20, 22})
+DAMAGE_GIVEN, DAMAGE_RECEIVED, TIME_PLAYED_MIN = 0, 1, 22
+DPM, TIME_DEAD_RATIO, TIME_DEAD_MIN, KD_RATIO = 21, 24, 25, 26
+DECIMALS = frozenset({8, 21, 22, 23, 24, 25, 26})
+
+
+class Basis(enum.Enum):
+    """How a player's round values were obtained."""
+
+    DIFFERENCE = "difference"  # R2 minus R1 for the cumulative fields
+    JOINED = "joined"  # only in R2: his R2 values are round-2 values
+    RESET = "reset"  # a cumulative counter went down: reconnected
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlayer:
+    player: Player  # round-2-only values
+    basis: Basis
+
+
+def identity(player: Player) -> tuple[str, str]:
+    """Bots can share a guid8; guid8 plus clean name tells players apart."""
+    return player.guid, player.clean_name
+
+
+def recompute_ratios(values: list[float | int], kills: int, deaths: int) -> None:
+    """DPM, time-dead ratio and K/D from the round's own numbers, in place."""
+    minutes = float(values[TIME_PLAYED_MIN])
+    values[DPM] = round(values[DAMAGE_GIVEN] / minutes, 1) if minutes > 0 else 0.0
+    values[TIME_DEAD_RATIO] = (
+        round(float(values[TIME_DEAD_MIN]) / minutes * 100, 1) if minutes > 0 else 0.0
+    )
+    values[KD_RATIO] = round(kills / deaths, 1) if deaths else float(kills + 1)
+
+
+def accuracy(player: Player) -> float:
+    """Hits per attempt over all weapons, 0 when nothing was fired."""
+    attempts = sum(w.attempts for w in player.weapons)
+    return sum(w.hits for w in player.weapons) / attempts if attempts else 0.0
+
+
+def _reset(r1: Player, r2: Player) -> bool:
+    return (
+        r2.kills < r1.kills
+        or r2.deaths < r1.deaths
+        or r2.values[DAMAGE_GIVEN] < r1.values[DAMAGE_GIVEN]
+        or r2.values[DAMAGE_RECEIVED] < r1.values[DAMAGE_RECEIVED]
+        or r2.values[TIME_PLAYED_MIN] < r1.values[TIME_PLAYED_MIN]
+    )
+
+
+def _subtract(r1: Player, r2: Player) -> Player:
+    before = {w.weapon: w for w in r1.weapons}
+    weapons = []
+    for w in r2.weapons:
+        a = before.get(w.weapon)
+        if a is not None:
+            w = Weapon(w.weapon, w.hits - a.hits, w.attempts - a.attempts, w.kills - a.kills,
+                       w.deaths - a.deaths, w.headshots - a.headshots)  # fmt: skip
+        if w.hits or w.attempts or w.kills or w.deaths or w.headshots:
+            weapons.append(w)
+    values = list(r2.values)
+    for index in CUMULATIVE_VALUES:
+        if index < len(values):
+            difference = r2.values[index] - r1.values[index]
+            values[index] = round(difference, 1) if index in DECIMALS else difference
+    kills = sum(w.kills for w in weapons)
+    deaths = sum(w.deaths for w in weapons)
+    recompute_ratios(values, kills, deaths)
+    return replace(
+        r2,
+        weapons=tuple(weapons),
+        values=tuple(values),
+        kills=kills,
+        deaths=deaths,
+        headshots=sum(w.headshots for w in weapons),
+    )
+
+
+def differential(r1: ParsedFile, r2: ParsedFile) -> tuple[RoundPlayer, ...]:
+    """Round-2-only players of `r2`; players who left after round 1 have no row."""
+    first = {identity(p): p for p in r1.players}
+    result = []
+    for player in r2.players:
+        before = first.get(identity(player))
+        if before is None:
+            result.append(RoundPlayer(player, Basis.JOINED))
+        elif _reset(before, player):
+            result.append(RoundPlayer(player, Basis.RESET))
+        else:
+            result.append(RoundPlayer(_subtract(before, player), Basis.DIFFERENCE))
+    return tuple(result)
