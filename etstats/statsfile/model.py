@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from etstats.statsfile.names import FileName
 
@@ -45,8 +46,9 @@ class Header:
     teams_low_confidence: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Weapon:
+class Weapon(NamedTuple):
+    """One weapon tuple (a NamedTuple: files hold hundreds, they must be cheap)."""
+
     weapon: int
     hits: int
     attempts: int
@@ -59,8 +61,10 @@ class Weapon:
         return f"WS_{WEAPON_NAMES[self.weapon]}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Player:
+    """One player line. Not frozen: construction speed matters to the parser."""
+
     guid: str
     name: str
     clean_name: str

@@ -54,8 +54,12 @@ def classify_name(name: str) -> FileName:
     match = _STATS.fullmatch(name)
     if match is None:
         return FileName(name, FileKind.OTHER)
-    try:
-        stamp = datetime.strptime(match["stamp"], "%Y-%m-%d-%H%M%S")
+    text = match["stamp"]
+    try:  # strptime is ten times slower than this
+        stamp = datetime(
+            int(text[0:4]), int(text[5:7]), int(text[8:10]),
+            int(text[11:13]), int(text[13:15]), int(text[15:17]),
+        )  # fmt: skip
     except ValueError:  # 2026-13-45 and friends
         return FileName(name, FileKind.OTHER)
     return FileName(name, FileKind.STATS, stamp, match["map"], int(match["round"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -61,13 +62,11 @@ def parse(body: bytes, filename: str) -> ParsedFile:
             "header",
         )
     players: list[Player] = []
-    payload: list[str] = []
     for number, raw in enumerate(lines[1:], start=2):
-        line = raw.rstrip("\r")
-        if not line.strip():
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if not line or line.isspace():
             continue
         players.append(_parse_player(line, number))
-        payload.append(line)
     if not players:
         raise ParseError("no player lines after the header", "no_players")
     flags: set[str] = set()
@@ -79,8 +78,16 @@ def parse(body: bytes, filename: str) -> ParsedFile:
     bots = sum(1 for p in players if p.bot)
     if bots * 2 > len(players):
         flags.add("bot")
-    digest = hashlib.sha256("\n".join(payload).encode("utf-8", "surrogatepass")).hexdigest()
-    return ParsedFile(name, header, tuple(players), digest, frozenset(flags))
+    return ParsedFile(name, header, tuple(players), payload_sha256(body), frozenset(flags))
+
+
+def payload_sha256(body: bytes) -> str:
+    """Hash of the player lines only: a re-upload under a new name (or with an
+    edited header) hashes the same, so storage can call it a duplicate."""
+    _, _, players = body.partition(b"\n")
+    if b"\r" in players:
+        players = players.replace(b"\r\n", b"\n")
+    return hashlib.sha256(players.strip(b"\n")).hexdigest()
 
 
 def _parse_header(line: str) -> Header:
@@ -142,6 +149,37 @@ def _clock(fields: list[str], index: int, label: str) -> int:
     return int(minutes) * 60 + int(seconds)
 
 
+def _value_pattern(count: int) -> re.Pattern[str]:
+    """The canonical layout of `count` extended values: the fast path's check."""
+    parts = [r"\d+\.\d+" if i in DECIMAL_VALUES else r"\d+" for i in range(count)]
+    return re.compile("\t".join(parts) + r"\t?[ \r]*")
+
+
+def _value_runs(count: int) -> list[tuple[int, int, type]]:
+    """Runs of consecutive same-typed values, converted with one map() each."""
+    runs: list[tuple[int, int, type]] = []
+    for i in range(count):
+        kind = float if i in DECIMAL_VALUES else int
+        if runs and runs[-1][2] is kind:
+            runs[-1] = (runs[-1][0], i + 1, kind)
+        else:
+            runs.append((i, i + 1, kind))
+    return runs
+
+
+_FAST_VALUES = {n: (_value_pattern(n), _value_runs(n)) for n in VALUE_COUNTS}
+_WEAPON_PART = re.compile(r"\d+(?: \d+)* ?")
+
+
+_new_weapon = functools.partial(tuple.__new__, Weapon)
+
+
+@functools.lru_cache(maxsize=4096)
+def _weapon_numbers(mask: int) -> tuple[int, ...]:
+    """The weapons a mask names, in ascending order (masks repeat a lot)."""
+    return tuple(j for j in range(len(WEAPON_NAMES)) if mask >> j & 1)
+
+
 def _parse_player(line: str, number: int) -> Player:
     weapon_part, tab, value_part = line.partition("\t")
     if not tab:
@@ -150,80 +188,78 @@ def _parse_player(line: str, number: int) -> Player:
     if len(head) != 4 or "\\" not in head[0]:
         raise ParseError(f"line {number}: expected guid\\name\\rounds\\team\\weapons", "player")
     guid, name = head[0].split("\\", 1)
+    if not guid:
+        raise ParseError(f"line {number}, field 'guid': empty", "player")
     rounds = _int(head[1], number, "rounds")
     team = _int(head[2], number, "team")
-    if team not in (0, 1, 2, 3):
+    if team > 3:
         raise ParseError(f"line {number}, field 'team' {head[2]!r}: not 0-3", "player")
-    weapons = _parse_weapons(head[3].split(), number)
-    values = _parse_values(value_part.split("\t"), number)
-    clean = clean_name(name)
-    return Player(
-        guid=guid,
-        name=name,
-        clean_name=clean,
-        rounds=rounds,
-        team=team,
-        bot=guid.upper().startswith("OMNIBOT") or clean.startswith("[BOT]"),
-        weapons=weapons,
-        values=values,
-        kills=sum(w.kills for w in weapons),
-        deaths=sum(w.deaths for w in weapons),
-        headshots=sum(w.headshots for w in weapons),
-    )
+    weapons, kills, deaths, headshots = _parse_weapons(head[3], number)
+    values = _parse_values(value_part, number)
+    clean = _COLOUR.sub("", name) if "^" in name else name
+    bot = guid.upper().startswith("OMNIBOT") or clean.startswith("[BOT]")
+    # Positional: this runs once per player line and keywords cost time.
+    return Player(guid, name, clean, rounds, team, bot, weapons, values, kills, deaths, headshots)
 
 
-def _parse_weapons(tokens: list[str], number: int) -> tuple[Weapon, ...]:
-    if not tokens:
-        raise ParseError(f"line {number}, field 'mask': missing", "player")
-    mask = _int(tokens[0], number, "mask")
+def _parse_weapons(part: str, number: int) -> tuple[tuple[Weapon, ...], int, int, int]:
+    if _WEAPON_PART.fullmatch(part):
+        nums = list(map(int, part.split()))
+    else:
+        nums = [_int(t, number, "weapon stats") for t in part.split()]
+        if not nums:
+            raise ParseError(f"line {number}, field 'mask': missing", "player")
+    mask = nums[0]
     if mask >= 1 << len(WEAPON_NAMES):
         raise ParseError(f"line {number}, field 'mask' {mask}: names unknown weapons", "player")
-    wanted = [j for j in range(len(WEAPON_NAMES)) if mask >> j & 1]
-    if len(tokens) - 1 != 5 * len(wanted):
+    wanted = _weapon_numbers(mask)
+    if len(nums) - 1 != 5 * len(wanted):
         raise ParseError(
             f"line {number}: mask {mask} names {len(wanted)} weapons, so "
-            f"{5 * len(wanted)} numbers, but {len(tokens) - 1} follow",
+            f"{5 * len(wanted)} numbers, but {len(nums) - 1} follow",
             "player",
         )
-    weapons = []
-    for slot, weapon in enumerate(wanted):
-        base = 1 + 5 * slot
-        label = f"WS_{WEAPON_NAMES[weapon]}"
-        nums = [_int(tokens[base + k], number, label) for k in range(5)]
-        weapons.append(Weapon(weapon, *nums))
-    return tuple(weapons)
+    kills, deaths, headshots = nums[3::5], nums[4::5], nums[5::5]
+    # tuple.__new__ builds the NamedTuples without a Python-level call per weapon.
+    columns = zip(wanted, nums[1::5], nums[2::5], kills, deaths, headshots, strict=True)
+    weapons = tuple(map(_new_weapon, columns))
+    return weapons, sum(kills), sum(deaths), sum(headshots)
 
 
-def _parse_values(texts: list[str], number: int) -> tuple[float | int, ...]:
-    if texts and texts[-1] == "":
-        texts = texts[:-1]
-    if len(texts) not in VALUE_COUNTS:
+def _parse_values(part: str, number: int) -> tuple[float | int, ...]:
+    texts = part.split("\t")
+    if texts and not texts[-1].strip():
+        texts.pop()
+    fast = _FAST_VALUES.get(len(texts))
+    if fast is not None and fast[0].fullmatch(part):
+        values: list[float | int] = []
+        for start, stop, kind in fast[1]:
+            values.extend(map(kind, texts[start:stop]))
+        return tuple(values)
+    if fast is None:
         raise ParseError(
             f"line {number}: {len(texts)} extended values, expected 36 or 38", "player"
         )
-    values: list[float | int] = []
-    for index, text in enumerate(texts):
-        text = text.strip()
-        if index in DECIMAL_VALUES:
-            try:
-                value = float(text)
-            except ValueError:
-                raise ParseError(
-                    f"line {number}, value {index} {text!r}: not a number", "player"
-                ) from None
-            if not math.isfinite(value) or value < 0:
-                raise ParseError(
-                    f"line {number}, value {index} {text!r}: not a finite non-negative number",
-                    "player",
-                )
-            values.append(value)
-        else:
-            values.append(_int(text, number, f"value {index}"))
-    return tuple(values)
+    return tuple(_slow_value(index, text.strip(), number) for index, text in enumerate(texts))
+
+
+def _slow_value(index: int, text: str, number: int) -> float | int:
+    """Non-canonical values: accepted when sound, else a precise error."""
+    if index not in DECIMAL_VALUES:
+        return _int(text, number, f"value {index}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParseError(f"line {number}, value {index} {text!r}: not a number", "player") from None
+    if not math.isfinite(value) or value < 0:
+        raise ParseError(
+            f"line {number}, value {index} {text!r}: not a finite non-negative number", "player"
+        )
+    return value
 
 
 def _int(text: str, number: int, label: str) -> int:
-    if not text.isdigit() or not text.isascii():
+    if not text.isascii() or not text.isdigit():
         if _INT.fullmatch(text):
             raise ParseError(f"line {number}, {label} {text!r}: negative", "player")
         raise ParseError(f"line {number}, {label} {text!r}: not a number", "player")
