@@ -18,6 +18,7 @@ MAPS = ("etl_adlernest", "supply", "sw_goldrush_te", "te_escape2", "braundorf_b4
 NAMES = (
     "^1Fire^7Fox", "^4blue", "Kr1zz", "^3sm@sh", "*Vex*", "^2l`ombre", "ŽubrOwka", "^5Nyx",
     "olz", "^7carniee", "Hex_", "^9Silent Bob", "^1<@&99>", "Rusty", "^6m^7o^6o", "qUiCk",
+    "@everyone", "`tick`", "^^7caret", "名前", "**bold**", "a_b_c", "^!w^*x",
 )  # fmt: skip
 # Cumulative indices in a round-2 file (values 0-7, 20 and 22).
 CUMULATIVE = (0, 1, 2, 3, 4, 5, 6, 7, 20, 22)
@@ -57,8 +58,9 @@ def _round_player(rng: random.Random, guid: str, name: str, team: int, minutes: 
     recompute_ratios(values, kills, deaths)
     headshots = sum(w.headshots for w in weapons)
     clean = clean_name(name)
+    bot = guid.startswith("OMNIBOT") or clean.startswith("[BOT]")
     return Player(
-        guid, name, clean, 0, team, False, tuple(weapons), tuple(values), kills, deaths, headshots
+        guid, name, clean, 0, team, bot, tuple(weapons), tuple(values), kills, deaths, headshots
     )
 
 
@@ -104,36 +106,43 @@ def generate_match(
     server: str = "^1ET^7:Legacy ^4Demo",
     gap_s: int = 20,
     churn: bool = False,
+    bots: int = 0,
+    header_fields: int = 9,
 ) -> tuple[GeneratedFile, GeneratedFile]:
     """One map: round 1 at `start`, round 2 after it, with consistent numbers.
 
     With `churn` (and at least 4 players) one player leaves after round 1, one
     joins for round 2 and one reconnects during round 2 (his session resets).
+    `bots` of the players are Omni-bots, all sharing the guid8 OMNIBOT0.
     """
     map_name = map_name or rng.choice(MAPS)
     limit = rng.choice((600, 720, 900))
     r1_time = rng.randint(limit // 2, limit)
     r2_time = rng.randint(limit // 3, r1_time)
     roster = [(f"{rng.getrandbits(32):08X}", rng.choice(NAMES) + f"{i}") for i in range(players)]
+    for i in range(min(bots, players)):
+        roster[-1 - i] = ("OMNIBOT0", f"[BOT]^3{rng.choice(NAMES)}{players - 1 - i}")
     churn = churn and players >= 4
     r1_roster = roster[:-1] if churn else roster
     r2_roster = (
         [*roster[:-2], (f"{rng.getrandbits(32):08X}", "^2late^7joiner")] if churn else roster
     )
-    reconnecting = roster[0][0] if churn else None
+    reconnecting = roster[0] if churn else None
 
     r1_true = [
         _round_player(rng, guid, name, TEAM_AXIS if i % 2 == 0 else TEAM_ALLIES, r1_time / 60)
         for i, (guid, name) in enumerate(r1_roster)
     ]
-    by_guid = {p.guid: p for p in r1_true}
+    by_id = {(p.guid, p.name): p for p in r1_true}
     r2_true, r2_file = [], []
     for i, (guid, name) in enumerate(r2_roster):
-        minutes = r2_time / 120 if guid == reconnecting else r2_time / 60
+        minutes = r2_time / 120 if (guid, name) == reconnecting else r2_time / 60
         true = _round_player(rng, guid, name, TEAM_ALLIES if i % 2 == 0 else TEAM_AXIS, minutes)
         r2_true.append(true)
-        before = by_guid.get(guid)
-        r2_file.append(true if before is None or guid == reconnecting else _add(before, true))
+        before = by_id.get((guid, name))
+        r2_file.append(
+            true if before is None or (guid, name) == reconnecting else _add(before, true)
+        )
 
     files = []
     for round_no, seconds, when, in_file, true in (
@@ -151,8 +160,8 @@ def generate_match(
             winner_team=2 if seconds < limit else 1,
             time_limit_s=limit,
             next_time_limit_s=r1_time if round_no == 1 else seconds,
-            playtime_ms=seconds * 1000,
-            fields=9,
+            playtime_ms=seconds * 1000 if header_fields == 9 else None,
+            fields=header_fields,
             teams_low_confidence=False,
         )
         stamp = (when + timedelta(seconds=seconds)).strftime("%Y-%m-%d-%H%M%S")

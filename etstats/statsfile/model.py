@@ -44,6 +44,8 @@ class Header:
     playtime_ms: int | None  # None: the file does not say
     fields: int
     teams_low_confidence: bool
+    # Field 9 <= 0: written at server shutdown, mid-round; the round is partial.
+    shutdown_path: bool = False
 
 
 class Weapon(NamedTuple):

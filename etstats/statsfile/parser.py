@@ -24,7 +24,7 @@ SHORT_ROUND_S = 30
 SECONDS_LIMIT = 10_000
 
 _COLOUR = re.compile(r"\^.", re.DOTALL)
-_INT = re.compile(r"-?\d+")
+_INT = re.compile(r"-?\d+", re.ASCII)
 
 
 class ParseError(ValueError):
@@ -70,11 +70,10 @@ def parse(body: bytes, filename: str) -> ParsedFile:
     if not players:
         raise ParseError("no player lines after the header", "no_players")
     flags: set[str] = set()
-    if header.playtime_ms is not None:
-        if header.playtime_ms <= 0:
-            flags.add("partial")
-        elif header.playtime_ms < SHORT_ROUND_S * 1000:
-            flags.add("short")
+    if header.shutdown_path:
+        flags.add("partial")
+    elif header.playtime_ms is not None and header.playtime_ms < SHORT_ROUND_S * 1000:
+        flags.add("short")
     bots = sum(1 for p in players if p.bot)
     if bots * 2 > len(players):
         flags.add("bot")
@@ -98,11 +97,11 @@ def _parse_header(line: str) -> Header:
     round_no = _header_int(fields, 3, "round")
     if round_no not in (1, 2):
         raise ParseError(f"line 1, field 4 'round': {round_no} is not 1 or 2", "header")
-    defender = _header_int(fields, 4, "defender team")
-    winner = _header_int(fields, 5, "winner team")
-    playtime_ms: int | None = None
-    if len(fields) == 9:
-        playtime_ms = _playtime_ms(fields[8])
+    # The script writes an empty team as 1 (it adds 1 to an empty value), so
+    # the sides are only trusted when a winner was recorded.
+    defender = _header_int(fields, 4, "defender team", empty=0)
+    winner = _header_int(fields, 5, "winner team", empty=0)
+    playtime_ms, shutdown = _playtime(fields[8]) if len(fields) == 9 else (None, False)
     return Header(
         server_name=server,
         map=map_name,
@@ -114,25 +113,32 @@ def _parse_header(line: str) -> Header:
         next_time_limit_s=_clock(fields, 7, "next time limit"),
         playtime_ms=playtime_ms,
         fields=len(fields),
-        teams_low_confidence=winner == 0 or defender not in (1, 2),
+        teams_low_confidence=winner not in (1, 2) or defender not in (1, 2),
+        shutdown_path=shutdown,
     )
 
 
-def _playtime_ms(text: str) -> int:
-    """Field 9: <= 0 (shutdown path) is kept as is; small values are seconds."""
+def _playtime(text: str) -> tuple[int | None, bool]:
+    """Field 9 as (milliseconds or None when unknown, written on the shutdown path).
+
+    Not a positive finite number means unknown; <= 0 is the shutdown path;
+    legacy scripts wrote seconds, and no real round lasts over 10000 s.
+    """
     try:
         value = float(text)
     except ValueError:
-        raise ParseError(f"line 1, field 9 'playtime' {text!r}: not a number", "header") from None
+        return None, False
     if not math.isfinite(value):
-        return 0
+        return None, False
     if value <= 0:
-        return int(value)
-    return int(value * 1000) if value <= SECONDS_LIMIT else int(value)
+        return None, True
+    return (round(value * 1000) if value <= SECONDS_LIMIT else round(value)), False
 
 
-def _header_int(fields: list[str], index: int, label: str) -> int:
+def _header_int(fields: list[str], index: int, label: str, empty: int | None = None) -> int:
     text = fields[index].strip()
+    if not text and empty is not None:
+        return empty
     if not _INT.fullmatch(text):
         raise ParseError(
             f"line 1, field {index + 1} '{label}' {text!r}: not a whole number", "header"
@@ -142,7 +148,15 @@ def _header_int(fields: list[str], index: int, label: str) -> int:
 
 def _clock(fields: list[str], index: int, label: str) -> int:
     minutes, sep, seconds = fields[index].strip().partition(":")
-    if not sep or not minutes.isdigit() or not seconds.isdigit():
+    if not (
+        sep
+        and minutes.isascii()
+        and minutes.isdigit()
+        and seconds.isascii()
+        and seconds.isdigit()
+        and len(seconds) == 2
+        and int(seconds) < 60
+    ):
         raise ParseError(
             f"line 1, field {index + 1} '{label}' {fields[index]!r}: not M:SS", "header"
         )
@@ -152,7 +166,7 @@ def _clock(fields: list[str], index: int, label: str) -> int:
 def _value_pattern(count: int) -> re.Pattern[str]:
     """The canonical layout of `count` extended values: the fast path's check."""
     parts = [r"\d+\.\d+" if i in DECIMAL_VALUES else r"\d+" for i in range(count)]
-    return re.compile("\t".join(parts) + r"\t?[ \r]*")
+    return re.compile("\t".join(parts) + r"\t?[ \r]*", re.ASCII)
 
 
 def _value_runs(count: int) -> list[tuple[int, int, type]]:
@@ -168,7 +182,7 @@ def _value_runs(count: int) -> list[tuple[int, int, type]]:
 
 
 _FAST_VALUES = {n: (_value_pattern(n), _value_runs(n)) for n in VALUE_COUNTS}
-_WEAPON_PART = re.compile(r"\d+(?: \d+)* ?")
+_WEAPON_PART = re.compile(r"\d+(?: \d+)* ?", re.ASCII)
 
 
 _new_weapon = functools.partial(tuple.__new__, Weapon)

@@ -93,7 +93,7 @@ async def _insert_round(
         h.winner_team,
         h.time_limit_s,
         h.next_time_limit_s,
-        h.playtime_ms if h.header_fields == 9 else None,
+        h.playtime_ms or None,
         h.header_fields,
         h.teams_low_confidence,
         parsed.flags.partial,
