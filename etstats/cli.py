@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--maps", type=int, default=1, help="how many maps (R1 + R2 each)")
     demo.add_argument("--gap", type=float, default=5.0, help="seconds between files")
     demo.add_argument("--seed", type=int, default=None, help="random seed, for repeatable files")
+
+    parse = commands.add_parser("parse", help="show what etstats makes of stats files")
+    parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
+    parse.add_argument("--json", action="store_true", help="one JSON object per line per file")
     return parser
 
 
@@ -49,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         demo(args.dir or Path(default_dir), maps=args.maps, gap=args.gap, seed=args.seed)
         return 0
+    if args.command == "parse":
+        from etstats.parse_command import run
+
+        try:
+            return run(args.paths, as_json=args.json)
+        except BrokenPipeError:  # `etstats parse ... | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     return 2
 
 
