@@ -35,6 +35,10 @@ format: $(INSTALLED)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Figures go into BENCHMARKS.md; tests never assert timings.
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks.parser
+
 proto: $(INSTALLED)
 	$(BIN)/python -m etstats.protogen
 

@@ -68,15 +68,30 @@ def to_json(path: Path, parsed: ParsedFile, r1: ParsedFile | None) -> dict[str, 
     players = []
     for p in parsed.players:
         round_player = rounds.get((p.guid, p.clean_name)) if rounds is not None else None
-        players.append({
-            "guid": p.guid, "name": p.name, "clean_name": p.clean_name,
-            "team": p.team, "bot": p.bot, "kills": p.kills, "deaths": p.deaths,
-            "headshots": p.headshots, "values": _values(p),
-            "round_values": _round_values(round_player) if round_player else None,
-            "weapons": {w.name: {"hits": w.hits, "attempts": w.attempts, "kills": w.kills,
-                                 "deaths": w.deaths, "headshots": w.headshots}
-                        for w in p.weapons},
-        })  # fmt: skip
+        players.append(
+            {
+                "guid": p.guid,
+                "name": p.name,
+                "clean_name": p.clean_name,
+                "team": p.team,
+                "bot": p.bot,
+                "kills": p.kills,
+                "deaths": p.deaths,
+                "headshots": p.headshots,
+                "values": _values(p),
+                "round_values": _round_values(round_player) if round_player else None,
+                "weapons": {
+                    w.name: {
+                        "hits": w.hits,
+                        "attempts": w.attempts,
+                        "kills": w.kills,
+                        "deaths": w.deaths,
+                        "headshots": w.headshots,
+                    }
+                    for w in p.weapons
+                },
+            }
+        )
     return {
         "file": str(path),
         "ok": True,
@@ -114,8 +129,11 @@ def to_text(path: Path, parsed: ParsedFile, r1: ParsedFile | None) -> str:
         + (f", {', '.join(sorted(parsed.flags))}" if parsed.flags else ""),
     ]
     if h.round == 2:
-        lines.append(f"  paired with {r1.name.name}" if r1 else "  no round 1 among the inputs: "
-                     "values are cumulative over both rounds")  # fmt: skip
+        lines.append(
+            f"  paired with {r1.name.name}"
+            if r1
+            else "  no round 1 among the inputs: values are cumulative over both rounds"
+        )
     shown = (
         {(rp.player.guid, rp.player.clean_name): rp.player for rp in differential(r1, parsed)}
         if r1
@@ -126,8 +144,10 @@ def to_text(path: Path, parsed: ParsedFile, r1: ParsedFile | None) -> str:
     for p in rows:
         q = shown.get((p.guid, p.clean_name), p)
         name = (p.clean_name + (" [bot]" if p.bot else ""))[:24]
-        lines.append(f"  {name:<24} {TEAMS.get(p.team, '?'):<9} {q.kills:>4} {q.deaths:>4}"
-                     f" {q.headshots:>4} {q.values[0]:>6}")  # fmt: skip
+        lines.append(
+            f"  {name:<24} {TEAMS.get(p.team, '?'):<9} {q.kills:>4} {q.deaths:>4}"
+            f" {q.headshots:>4} {q.values[0]:>6}"
+        )
     return "\n".join(lines)
 
 

@@ -21,8 +21,9 @@ def nonzero(weapons: tuple[Weapon, ...]) -> tuple[Weapon, ...]:
 @pytest.mark.parametrize("seed", range(40))
 def test_recovers_true_round_values(seed: int) -> None:
     rng = random.Random(seed)
-    r1, r2 = generate_match(rng, datetime(2026, 11, 24, 23, 50), players=rng.randint(4, 20),
-                            churn=True)  # fmt: skip
+    r1, r2 = generate_match(
+        rng, datetime(2026, 11, 24, 23, 50), players=rng.randint(4, 20), churn=True
+    )
     result = differential(parse(r1.body, r1.filename), parse(r2.body, r2.filename))
     truth = {(p.guid, p.clean_name): p for p in r2.round_players}
     assert len(result) == len(truth)
@@ -75,8 +76,10 @@ def test_bots_sharing_a_guid_stay_apart() -> None:
     r1, r2 = generate_match(random.Random(2), datetime(2026, 11, 24), players=4)
     p1 = parse(r1.body, r1.filename)
     p2 = parse(r2.body, r2.filename)
-    bots1 = tuple(replace(p, guid="OMNIBOT0", clean_name=f"[BOT]b{i}") for i, p in enumerate(
-        sorted(p1.players, key=lambda p: p.name)))  # fmt: skip
+    bots1 = tuple(
+        replace(p, guid="OMNIBOT0", clean_name=f"[BOT]b{i}")
+        for i, p in enumerate(sorted(p1.players, key=lambda p: p.name))
+    )
     names = {
         p.guid: bots1[i].clean_name for i, p in enumerate(sorted(p1.players, key=lambda p: p.name))
     }

@@ -172,8 +172,10 @@ def test_pairing_across_midnight_skips_partial_and_orphans() -> None:
 
 def test_joiner_leaver_and_reconnect() -> None:
     files = _pairs()
-    rows = differential(files["2026-11-24-235500-etl_ice-round-1.txt"],
-                        files["2026-11-25-000900-etl_ice-round-2.txt"])  # fmt: skip
+    rows = differential(
+        files["2026-11-24-235500-etl_ice-round-1.txt"],
+        files["2026-11-25-000900-etl_ice-round-2.txt"],
+    )
     by_name = {row.player.clean_name: row for row in rows}
     assert set(by_name) == {"Joiner", "Stays", "Recon"}  # "Leaves" has no round-2 row
     assert by_name["Joiner"].basis is Basis.JOINED

@@ -69,8 +69,14 @@ def _subtract(r1: Player, r2: Player) -> Player:
     for w in r2.weapons:
         a = before.get(w.weapon)
         if a is not None:
-            w = Weapon(w.weapon, w.hits - a.hits, w.attempts - a.attempts, w.kills - a.kills,
-                       w.deaths - a.deaths, w.headshots - a.headshots)  # fmt: skip
+            w = Weapon(
+                w.weapon,
+                w.hits - a.hits,
+                w.attempts - a.attempts,
+                w.kills - a.kills,
+                w.deaths - a.deaths,
+                w.headshots - a.headshots,
+            )
         if w.hits or w.attempts or w.kills or w.deaths or w.headshots:
             weapons.append(w)
     values = list(r2.values)

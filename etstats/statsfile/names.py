@@ -57,9 +57,13 @@ def classify_name(name: str) -> FileName:
     text = match["stamp"]
     try:  # strptime is ten times slower than this
         stamp = datetime(
-            int(text[0:4]), int(text[5:7]), int(text[8:10]),
-            int(text[11:13]), int(text[13:15]), int(text[15:17]),
-        )  # fmt: skip
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[13:15]),
+            int(text[15:17]),
+        )
     except ValueError:  # 2026-13-45 and friends
         return FileName(name, FileKind.OTHER)
     return FileName(name, FileKind.STATS, stamp, match["map"], int(match["round"]))
