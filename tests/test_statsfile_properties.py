@@ -83,3 +83,12 @@ def test_mutated_files_give_a_result_or_a_parse_error(seed: int, data: st.DataOb
         parse(bytes(body), r1.filename)
     except ParseError as exc:
         assert str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.binary(max_size=200))
+def test_any_file_name_gives_a_result_or_a_parse_error(name: str, body: bytes) -> None:
+    try:
+        parse(body, name)
+    except ParseError as exc:
+        assert str(exc)

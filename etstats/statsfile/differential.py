@@ -53,6 +53,18 @@ def accuracy(player: Player) -> float:
     return sum(w.hits for w in player.weapons) / attempts if attempts else 0.0
 
 
+# GRENADE, DYNAMITE, AIRSTRIKE, ARTILLERY, SATCHEL, LANDMINE, SYRINGE: left out of
+# "gun accuracy".
+NON_GUN_WEAPONS = frozenset({11, 14, 15, 16, 17, 19, 27})
+
+
+def gun_accuracy(player: Player) -> float:
+    """Accuracy over guns only: grenades, syringe, explosives and mines left out."""
+    guns = [w for w in player.weapons if w.weapon not in NON_GUN_WEAPONS]
+    attempts = sum(w.attempts for w in guns)
+    return sum(w.hits for w in guns) / attempts if attempts else 0.0
+
+
 def _reset(r1: Player, r2: Player) -> bool:
     return (
         r2.kills < r1.kills

@@ -1,0 +1,52 @@
+from dataclasses import replace
+
+import pytest
+
+from etstats.statsfile.differential import gun_accuracy
+from etstats.statsfile.model import Header, Player, Weapon
+from etstats.statsfile.stopwatch import Outcome, map_result
+
+R1 = Header("s", "supply", "", 1, 1, 2, 600, 420, 420000, 9, False)  # Allies attacked in 7:00
+R2 = Header("s", "supply", "", 2, 2, 1, 600, 380, 380000, 9, False)  # Axis attacked in 6:20
+
+
+@pytest.mark.parametrize(
+    ("r1", "r2", "outcome", "to_beat", "fullhold"),
+    [
+        (R1, R2, Outcome.ROUND2_ATTACKERS, 420, False),
+        (
+            R1,
+            replace(R2, winner_team=2, next_time_limit_s=420),
+            Outcome.ROUND1_ATTACKERS,
+            420,
+            False,
+        ),
+        (
+            replace(R1, winner_team=1, next_time_limit_s=600),
+            replace(R2, winner_team=2),
+            Outcome.DRAW,
+            600,
+            True,
+        ),
+        (replace(R1, winner_team=1), R2, Outcome.ROUND2_ATTACKERS, 600, True),
+        (replace(R1, winner_team=0, teams_low_confidence=True), R2, Outcome.UNKNOWN, 420, False),
+    ],
+)
+def test_map_result(r1, r2, outcome, to_beat, fullhold) -> None:
+    result = map_result(r1, r2)
+    assert (result.outcome, result.time_to_beat_s, result.fullhold) == (outcome, to_beat, fullhold)
+    assert result.round2_time_s == r2.next_time_limit_s
+
+
+def test_gun_accuracy_leaves_out_grenades_syringe_and_explosives() -> None:
+    weapons = (
+        Weapon(4, 30, 100, 0, 0, 0),
+        Weapon(11, 1, 50, 0, 0, 0),
+        Weapon(27, 5, 5, 0, 0, 0),
+        Weapon(14, 0, 3, 0, 0, 0),
+        Weapon(19, 0, 2, 0, 0, 0),
+        Weapon(23, 10, 20, 0, 0, 0),
+    )
+    player = Player("G", "n", "n", 1, 1, False, weapons, (0,) * 38)
+    assert gun_accuracy(player) == 40 / 120
+    assert gun_accuracy(replace(player, weapons=())) == 0.0
