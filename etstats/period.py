@@ -1,0 +1,77 @@
+"""Sync periods as users type them: `2days`, `1 week`, `today`, `2026-11-01..2026-11-07`.
+
+Pure: text and the current time in, a half-open range of file stamps out
+(file stamps are the game server's local time, so `now` should be too).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+MAX_DAYS = 3650
+
+ACCEPTED_FORMS = (
+    "today, yesterday, all, "
+    "N days (2d, 2days, 3 days), N weeks (1w, 1week, 2 weeks), N months of 30 days (1m, 1month), "
+    "a date (2026-11-01) or a range of dates (2026-11-01..2026-11-07)"
+)
+
+_RELATIVE = re.compile(r"(\d{1,5})\s*(d|days?|w|weeks?|m|months?)", re.ASCII)
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_UNIT_DAYS = {"d": 1, "w": 7, "m": 30}
+
+
+class PeriodError(ValueError):
+    """A period that is not one of the accepted forms; the message lists them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """File stamps `start <= stamp < end`; None means unbounded."""
+
+    text: str
+    start: datetime | None
+    end: datetime | None
+
+    def __contains__(self, stamp: datetime) -> bool:
+        return (self.start is None or stamp >= self.start) and (
+            self.end is None or stamp < self.end
+        )
+
+
+def _day(text: str, whole: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time())
+    except ValueError:
+        raise PeriodError(f"{whole!r}: {text} is not a real date") from None
+
+
+def parse_period(text: str, now: datetime) -> Period:
+    """Parse a period, case-insensitive, with or without a space before the unit."""
+    cleaned = " ".join(text.strip().lower().split())
+    midnight = datetime.combine(now.date(), datetime.min.time())
+    if cleaned == "all":
+        return Period(cleaned, None, None)
+    if cleaned == "today":
+        return Period(cleaned, midnight, midnight + timedelta(days=1))
+    if cleaned == "yesterday":
+        return Period(cleaned, midnight - timedelta(days=1), midnight)
+    if match := _RELATIVE.fullmatch(cleaned):
+        count = int(match[1])
+        days = count * _UNIT_DAYS[match[2][0]]
+        if count < 1 or days > MAX_DAYS:
+            raise PeriodError(
+                f"{text!r}: use between 1 and {MAX_DAYS} days; accepted: {ACCEPTED_FORMS}"
+            )
+        return Period(cleaned, now - timedelta(days=days), None)
+    if re.fullmatch(_DATE, cleaned, re.ASCII):
+        day = _day(cleaned, text)
+        return Period(cleaned, day, day + timedelta(days=1))
+    if match := re.fullmatch(rf"({_DATE})\s*\.\.\s*({_DATE})", cleaned, re.ASCII):
+        first, last = _day(match[1], text), _day(match[2], text)
+        if last < first:
+            raise PeriodError(f"{text!r}: the range ends before it starts")
+        return Period(cleaned, first, last + timedelta(days=1))
+    raise PeriodError(f"{text!r} is not a period. Accepted: {ACCEPTED_FORMS}")
