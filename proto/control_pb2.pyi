@@ -32,17 +32,31 @@ class SyncRequest(_message.Message):
     def __init__(self, sources: _Optional[_Iterable[str]] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ...) -> None: ...
 
 class SyncAccepted(_message.Message):
-    __slots__ = ("sync_id", "already_running", "error")
+    __slots__ = ("sync_id", "already_running", "error", "sources")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     ALREADY_RUNNING_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     already_running: bool
     error: str
-    def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., error: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SyncCancel(_message.Message):
+    __slots__ = ("sync_id",)
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    def __init__(self, sync_id: _Optional[str] = ...) -> None: ...
+
+class SyncCancelled(_message.Message):
+    __slots__ = ("found",)
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    def __init__(self, found: _Optional[bool] = ...) -> None: ...
 
 class SyncProgress(_message.Message):
-    __slots__ = ("sync_id", "source", "listed", "unknown", "fetched", "stored", "failed", "updated_at_ms")
+    __slots__ = ("sync_id", "source", "listed", "unknown", "fetched", "stored", "failed", "updated_at_ms", "rejected", "duplicates", "done", "error")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     LISTED_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +65,10 @@ class SyncProgress(_message.Message):
     STORED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     source: str
     listed: int
@@ -59,7 +77,11 @@ class SyncProgress(_message.Message):
     stored: int
     failed: int
     updated_at_ms: int
-    def __init__(self, sync_id: _Optional[str] = ..., source: _Optional[str] = ..., listed: _Optional[int] = ..., unknown: _Optional[int] = ..., fetched: _Optional[int] = ..., stored: _Optional[int] = ..., failed: _Optional[int] = ..., updated_at_ms: _Optional[int] = ...) -> None: ...
+    rejected: int
+    duplicates: int
+    done: bool
+    error: str
+    def __init__(self, sync_id: _Optional[str] = ..., source: _Optional[str] = ..., listed: _Optional[int] = ..., unknown: _Optional[int] = ..., fetched: _Optional[int] = ..., stored: _Optional[int] = ..., failed: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., rejected: _Optional[int] = ..., duplicates: _Optional[int] = ..., done: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class SyncResult(_message.Message):
     __slots__ = ("sync_id", "requester", "sources", "imported", "duplicates", "rejected", "rejections", "rounds_per_map", "started_at_ms", "finished_at_ms", "cancelled")

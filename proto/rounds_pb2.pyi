@@ -106,7 +106,7 @@ class ParsedRound(_message.Message):
     def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., payload_sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class StoredRound(_message.Message):
-    __slots__ = ("file", "round_id", "stamp", "header", "flags", "players", "paired_round_id", "redelivered", "stored_at_ms")
+    __slots__ = ("file", "round_id", "stamp", "header", "flags", "players", "paired_round_id", "redelivered", "stored_at_ms", "duplicate")
     FILE_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     STAMP_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,7 @@ class StoredRound(_message.Message):
     PAIRED_ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     REDELIVERED_FIELD_NUMBER: _ClassVar[int]
     STORED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     file: _common_pb2.FileRef
     round_id: int
     stamp: str
@@ -125,4 +126,5 @@ class StoredRound(_message.Message):
     paired_round_id: int
     redelivered: bool
     stored_at_ms: int
-    def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_round_id: _Optional[int] = ..., redelivered: _Optional[bool] = ..., stored_at_ms: _Optional[int] = ...) -> None: ...
+    duplicate: bool
+    def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_round_id: _Optional[int] = ..., redelivered: _Optional[bool] = ..., stored_at_ms: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...

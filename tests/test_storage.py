@@ -62,6 +62,10 @@ async def test_same_payload_under_another_name_is_a_duplicate(db: asyncpg.Connec
     copy = parsed_round(filename="2026-11-24-220000-" + original.header.map + "-round-1.txt")
     result = await import_round(db, copy)
     assert result.outcome is Outcome.DUPLICATE
+    first = await db.fetchval("SELECT id FROM rounds")
+    assert result.round_id == first
+    again = await import_round(db, copy)
+    assert (again.outcome, again.round_id) == (Outcome.REDELIVERED, first)
     assert await db.fetchval("SELECT count(*) FROM rounds") == 1
     status = await db.fetchval("SELECT status FROM files WHERE id = $1", result.file_id)
     assert status == "duplicate"

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    name: str
-    size: int
-    mtime_ns: int
+from services.fetcher.source import Entry
 
 
 class DirectorySource:
@@ -43,6 +37,13 @@ class DirectorySource:
         except FileNotFoundError:
             pass
         return entries
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
     async def read(self, name: str, max_bytes: int) -> bytes:
         """Read one file; `name` was validated by the file-name grammar."""

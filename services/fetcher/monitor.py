@@ -20,7 +20,7 @@ from services.common.subjects import (
     stage_msg_id,
     stage_subject,
 )
-from services.fetcher.localdir import DirectorySource, Entry
+from services.fetcher.source import Entry, Source
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def now_ms() -> int:
 class Monitor:
     """Polls a source; a file is fetched once its size and mtime held for one poll."""
 
-    def __init__(self, source: DirectorySource, bus: Bus, max_bytes: int) -> None:
+    def __init__(self, source: Source, bus: Bus, max_bytes: int) -> None:
         self.source = source
         self.bus = bus
         self.max_bytes = max_bytes

@@ -43,7 +43,7 @@ async def main(rt: Runtime, _: None) -> None:
             stored = rounds_pb2.StoredRound.FromString(msg.data)
         except DecodeError:
             raise Reject("bad_message", "stored round message is not a valid StoredRound") from None
-        if stored.redelivered or stored.file.origin not in POSTED_ORIGINS:
+        if stored.redelivered or stored.duplicate or stored.file.origin not in POSTED_ORIGINS:
             return
         print_post(round_summary(stored))
         POSTS.labels(sink="console", outcome="posted").inc()

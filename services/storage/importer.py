@@ -38,7 +38,9 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
             "INSERT INTO sources (name) VALUES ($1) ON CONFLICT DO NOTHING", f.source
         )
         existing = await conn.fetchrow(
-            "SELECT f.id, r.id AS round_id FROM files f LEFT JOIN rounds r ON r.file_id = f.id"
+            "SELECT f.id, coalesce(r.id, d.id) AS round_id FROM files f"
+            " LEFT JOIN rounds r ON r.file_id = f.id"
+            " LEFT JOIN rounds d ON d.file_id = f.duplicate_of"
             " WHERE f.source = $1 AND f.filename = $2",
             f.source,
             f.filename,
@@ -68,7 +70,8 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
             f.sync_id or None,
         )
         if first is not None:
-            return ImportResult(Outcome.DUPLICATE, None, file_id)
+            first_round = await conn.fetchval("SELECT id FROM rounds WHERE file_id = $1", first)
+            return ImportResult(Outcome.DUPLICATE, first_round, file_id)
         round_id = await _insert_round(conn, parsed, file_id)
     return ImportResult(Outcome.IMPORTED, round_id, file_id)
 

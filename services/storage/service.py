@@ -86,7 +86,6 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 parsed.file.filename,
                 extra={"source": parsed.file.source, "file": parsed.file.filename},
             )
-            return
         stored = rounds_pb2.StoredRound(
             file=parsed.file,
             round_id=result.round_id or 0,
@@ -95,6 +94,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
             flags=parsed.flags,
             players=parsed.players,
             redelivered=result.outcome is Outcome.REDELIVERED,
+            duplicate=result.outcome is Outcome.DUPLICATE,
             stored_at_ms=int(time.time() * 1000),
         )
         await rt.bus.publish(

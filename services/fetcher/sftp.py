@@ -1,0 +1,148 @@
+"""A game server reached over SSH/SFTP: one persistent connection, strict host keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+import random
+import time
+
+import asyncssh
+from prometheus_client import Counter
+
+from services.common.sources import SourceConfig, SshTarget
+from services.fetcher.source import Entry, SourceError
+
+log = logging.getLogger(__name__)
+
+SSH_ERRORS = Counter(
+    "etstats_fetcher_ssh_errors_total", "SSH/SFTP errors, by kind.", ["source", "kind"]
+)
+RECONNECTS = Counter("etstats_fetcher_ssh_connects_total", "SSH connections opened.", ["source"])
+
+MAX_BACKOFF_S = 60.0
+
+
+def host_key_advice(target: SshTarget) -> str:
+    entry = target.host if target.port == 22 else f"[{target.host}]:{target.port}"
+    return (
+        f"the host key of {target.host}:{target.port} is not in {target.known_hosts_file}, or it "
+        f"changed. Get the server's key fingerprint from its owner (on the server: ssh-keygen -lf "
+        f"/etc/ssh/ssh_host_ed25519_key.pub), compare it with `ssh-keyscan -p {target.port} "
+        f"{target.host} | ssh-keygen -lf -`, and only if they match add the line for {entry} "
+        f"to {target.known_hosts_file}. Host keys are never accepted automatically."
+    )
+
+
+class SftpSource:
+    """Connects lazily, reconnects with exponential backoff and jitter after errors."""
+
+    def __init__(self, config: SourceConfig, keepalive_s: float = 15.0) -> None:
+        assert config.ssh is not None
+        self.name = config.name
+        self.target = config.ssh
+        self.keepalive_s = keepalive_s
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._sftp: asyncssh.SFTPClient | None = None
+        self._lock = asyncio.Lock()
+        self._failures = 0
+        self._retry_at = 0.0
+        self.last_error = ""
+
+    @property
+    def connected(self) -> bool:
+        return self._sftp is not None
+
+    async def _client(self) -> asyncssh.SFTPClient:
+        async with self._lock:
+            if self._sftp is not None:
+                return self._sftp
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                raise SourceError(
+                    "backoff", f"reconnecting in {wait:.0f}s after: {self.last_error}"
+                )
+            t = self.target
+            try:
+                self._conn = await asyncssh.connect(
+                    t.host,
+                    t.port,
+                    username=t.user,
+                    client_keys=[str(t.key_file)],
+                    known_hosts=str(t.known_hosts_file),
+                    keepalive_interval=self.keepalive_s,
+                    keepalive_count_max=3,
+                    connect_timeout=10,
+                    login_timeout=10,
+                    agent_path=None,
+                    config=None,
+                )
+                self._sftp = await self._conn.start_sftp_client()
+            except asyncssh.HostKeyNotVerifiable:
+                raise self._failed("host_key", host_key_advice(t)) from None
+            except asyncssh.PermissionDenied:
+                raise self._failed(
+                    "auth", f"{t.user}@{t.host} refused the key {t.key_file}"
+                ) from None
+            except (OSError, asyncssh.Error, TimeoutError) as exc:
+                raise self._failed(
+                    "connect", f"cannot connect to {t.host}:{t.port}: {exc or type(exc).__name__}"
+                ) from None
+            RECONNECTS.labels(source=self.name).inc()
+            self._failures = 0
+            log.info("connected to %s:%s", t.host, t.port, extra={"source": self.name})
+            return self._sftp
+
+    def _failed(self, kind: str, message: str) -> SourceError:
+        """Record a failure, drop the connection and schedule the next attempt."""
+        SSH_ERRORS.labels(source=self.name, kind=kind).inc()
+        self._failures += 1
+        delay = min(2.0 ** (self._failures - 1), MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
+        self._retry_at = time.monotonic() + delay
+        self.last_error = message
+        self._drop()
+        return SourceError(kind, message)
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.abort()
+        self._conn = None
+        self._sftp = None
+
+    async def _io(self, what: str, operation):  # type: ignore[no-untyped-def]
+        sftp = await self._client()
+        try:
+            return await operation(sftp)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            if isinstance(exc, asyncssh.SFTPNoSuchFile):
+                raise SourceError("missing", f"{what}: no such file or directory") from None
+            raise self._failed("io", f"{what} failed: {exc or type(exc).__name__}") from None
+
+    async def stamp(self) -> int | None:
+        attrs = await self._io(f"stat {self.target.path}", lambda s: s.stat(self.target.path))
+        return (attrs.mtime or 0) * 1_000_000_000 + (attrs.mtime_ns or 0)
+
+    async def list(self) -> dict[str, Entry]:
+        async def scan(sftp: asyncssh.SFTPClient) -> dict[str, Entry]:
+            entries = {}
+            async for item in sftp.scandir(self.target.path):
+                attrs = item.attrs
+                if attrs.type == asyncssh.FILEXFER_TYPE_REGULAR and isinstance(item.filename, str):
+                    mtime = (attrs.mtime or 0) * 1_000_000_000 + (attrs.mtime_ns or 0)
+                    entries[item.filename] = Entry(item.filename, attrs.size or 0, mtime)
+            return entries
+
+        return await self._io(f"list {self.target.path}", scan)
+
+    async def read(self, name: str, max_bytes: int) -> bytes:
+        path = posixpath.join(self.target.path, name)
+
+        async def fetch(sftp: asyncssh.SFTPClient) -> bytes:
+            async with sftp.open(path, "rb") as fh:
+                return await fh.read(max_bytes + 1)
+
+        return await self._io(f"read {path}", fetch)
+
+    async def close(self) -> None:
+        self._drop()

@@ -1,0 +1,38 @@
+"""What the fetcher needs from a place that holds stats files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    size: int
+    mtime_ns: int
+
+
+class SourceError(Exception):
+    """A source could not be reached or read; `kind` labels the metric."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Source(Protocol):
+    name: str
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def stamp(self) -> int | None:
+        """A value that changes whenever an entry is added or removed."""
+
+    async def list(self) -> dict[str, Entry]: ...
+
+    async def read(self, name: str, max_bytes: int) -> bytes:
+        """Up to `max_bytes + 1` bytes, so the caller can tell a file is too big."""
+
+    async def close(self) -> None: ...
