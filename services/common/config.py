@@ -90,6 +90,17 @@ class Env:
         _check_range(name, number, minimum, maximum)
         return number
 
+    def duration(self, name: str, default: str, *, minimum_s: float = 0) -> float:
+        """Seconds from `90`, `30s`, `15m`, `48h` or `7d`."""
+        value = self._raw(name) or default
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value.strip().lower())
+        if match is None:
+            raise ConfigError(f"{name}={value!r} is not a duration (examples: 30s, 15m, 48h, 7d)")
+        seconds = float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        if seconds < minimum_s:
+            raise ConfigError(f"{name}={value!r} is too short: the minimum is {minimum_s:g}s")
+        return seconds
+
     def bool(self, name: str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:

@@ -38,3 +38,26 @@ def stage_msg_id(kind: str, msg_id: str) -> str:
     """Dedup id of a later stage's message: the stream deduplicates by id
     across all its subjects, so each stage prefixes the raw id."""
     return f"{kind}:{msg_id}"
+
+
+# Fetcher endpoints and sync reporting.
+FETCHER_SYNC = "etstats.fetcher.sync"
+FETCHER_SYNC_CANCEL = "etstats.fetcher.sync_cancel"
+FETCHER_STATUS = "etstats.fetcher.status"
+
+
+def sync_progress_subject(sync_id: str) -> str:
+    """Core NATS: progress of a running sync, at most once a second per source."""
+    return f"etstats.sync.progress.{sync_id}"
+
+
+def sync_result_subject(sync_id: str) -> str:
+    """In the stream: the final result of a sync, for the poster's summary."""
+    return f"stats.sync.result.{sync_id}"
+
+
+# KV buckets: monitoring on/off per source (written by the bot and the CLI),
+# one fetcher lease per source, one running sync per source.
+MONITORING_BUCKET = "etstats_monitoring"
+LEASE_BUCKET = "etstats_leases"
+SYNC_BUCKET = "etstats_syncs"

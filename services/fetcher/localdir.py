@@ -42,6 +42,10 @@ class DirectorySource:
     def connected(self) -> bool:
         return True
 
+    @property
+    def connections(self) -> int:
+        return 1
+
     async def close(self) -> None:
         """Nothing to release."""
 

@@ -2,78 +2,124 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge
 
 from etstats.statsfile import FileKind, classify_name
-from proto import common_pb2, control_pb2, files_pb2
+from proto import common_pb2, control_pb2
 from services.common.bus import Bus
-from services.common.metrics import REJECTIONS, mark_success
-from services.common.subjects import (
-    RAW,
-    REJECTED,
-    STORAGE_UNKNOWN_FILES,
-    raw_msg_id,
-    stage_msg_id,
-    stage_subject,
-)
+from services.common.metrics import mark_success
+from services.fetcher.known import unknown_files
+from services.fetcher.publish import download, now_ms, publish_file
 from services.fetcher.source import Entry, Source
 
 log = logging.getLogger(__name__)
 
-POLLS = Counter("etstats_fetcher_polls_total", "Directory polls.", ["source"])
+POLLS = Counter("etstats_fetcher_polls_total", "Source polls.", ["source"])
 POLL_ERRORS = Counter("etstats_fetcher_poll_errors_total", "Failed polls.", ["source"])
 DETECTED = Counter("etstats_fetcher_files_detected_total", "New stats files seen.", ["source"])
-FETCHED = Counter(
-    "etstats_fetcher_files_fetched_total", "Stats files published.", ["source", "origin"]
-)
-FETCHED_BYTES = Counter("etstats_fetcher_bytes_total", "Bytes of stats files fetched.", ["source"])
 HOSTILE = Counter("etstats_fetcher_hostile_names_total", "Hostile file names ignored.", ["source"])
-DOWNLOAD_SECONDS = Histogram(
-    "etstats_fetcher_download_seconds", "Time to fetch one file.", ["source"]
+OLDER = Gauge(
+    "etstats_fetcher_older_unimported_files",
+    "Unimported files older than the catch-up window (run a sync).",
+    ["source"],
 )
 
-ORIGIN_LABELS = {common_pb2.ORIGIN_MONITOR: "monitor", common_pb2.ORIGIN_CATCH_UP: "catch-up"}
 
+@dataclass
+class SourceStats:
+    """What `!ssh_stats` shows about one source, as this fetcher saw it."""
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+    last_poll_ms: int = 0
+    last_new_file_ms: int = 0
+    fetched_total: int = 0
+    fetched_today: int = 0
+    today: date = field(default_factory=date.today)
+    errors: int = 0
+    last_error: str = ""
+    poll_seconds: float = 0.0
+    polls: int = 0
+    download_seconds: float = 0.0
+    downloads: int = 0
+
+    def fetched(self, seconds: float) -> None:
+        if self.today != date.today():
+            self.today, self.fetched_today = date.today(), 0
+        self.fetched_total += 1
+        self.fetched_today += 1
+        self.download_seconds += seconds
+        self.downloads += 1
+        self.last_new_file_ms = now_ms()
 
 
 class Monitor:
-    """Polls a source; a file is fetched once its size and mtime held for one poll."""
+    """Polls a source. A file is fetched once its size and mtime held for one poll.
 
-    def __init__(self, source: Source, bus: Bus, max_bytes: int) -> None:
+    At start and after every reconnect, files storage does not know are fetched
+    as catch-up when they are newer than `catchup`; older ones are only counted.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        bus: Bus,
+        max_bytes: int,
+        catchup: timedelta,
+        now: Callable[[], datetime] = datetime.now,
+    ) -> None:
         self.source = source
         self.bus = bus
         self.max_bytes = max_bytes
+        self.catchup = catchup
+        self.now = now
+        self.stats = SourceStats()
         self.known: set[str] = set()
+        self.older: set[str] = set()
         self.pending: dict[str, Entry] = {}
         self.detected_at: dict[str, int] = {}
         self.catching_up: set[str] = set()
         self.warned: set[str] = set()
         self.started = False
         self._dir_stamp: int | None = None
+        self._connections = -1
+
+    def refresh(self) -> None:
+        """Redo the catch-up on the next poll (after a reconnect or a sync)."""
+        self.started = False
 
     async def poll(self) -> None:
-        """One poll: cheap directory stat, a listing only when something may have changed."""
+        """One poll: a cheap directory stat, a listing only when something may have changed."""
         POLLS.labels(source=self.source.name).inc()
+        started = time.perf_counter()
+        try:
+            await self._poll()
+        except Exception as exc:
+            POLL_ERRORS.labels(source=self.source.name).inc()
+            self.stats.errors += 1
+            self.stats.last_error = str(exc) or type(exc).__name__
+            raise
+        finally:
+            self.stats.poll_seconds += time.perf_counter() - started
+            self.stats.polls += 1
+            self.stats.last_poll_ms = now_ms()
+
+    async def _poll(self) -> None:
         stamp = await self.source.stamp()
+        if self.source.connections != self._connections:
+            self._connections = self.source.connections
+            self.started = False
         if self.started and stamp == self._dir_stamp and not self.pending:
+            mark_success("poll", self.source.name)
             return
         listing = await self.source.list()
         new = self._new_stats_files(listing)
         if not self.started:
-            unknown = await self._ask_storage(sorted(new))
-            if unknown is None:
-                return  # storage not answering yet: try again next poll
-            self.known.update(set(new) - set(unknown))
-            new = {name: new[name] for name in unknown}
-            self.catching_up = set(new)
-            self.started = True
+            new = await self._catch_up(new)
         self._dir_stamp = stamp
         for name, entry in new.items():
             if name not in self.detected_at:
@@ -87,10 +133,34 @@ class Monitor:
             self.pending.pop(gone, None)
         mark_success("poll", self.source.name)
 
+    async def _catch_up(self, new: dict[str, Entry]) -> dict[str, Entry]:
+        """Keep what storage does not know; fetch the recent, count the older."""
+        unknown = set(await unknown_files(self.bus, self.source.name, sorted(new)))
+        self.known.update(set(new) - unknown)
+        oldest = self.now() - self.catchup
+        self.older = set()
+        recent = {}
+        for name in unknown:
+            stamp = classify_name(name).stamp
+            if stamp is not None and stamp < oldest:
+                self.older.add(name)
+            else:
+                recent[name] = new[name]
+        OLDER.labels(source=self.source.name).set(len(self.older))
+        if self.older:
+            log.warning(
+                "%d older files not imported: run a sync",
+                len(self.older),
+                extra={"source": self.source.name},
+            )
+        self.catching_up = set(recent)
+        self.started = True
+        return recent
+
     def _new_stats_files(self, listing: dict[str, Entry]) -> dict[str, Entry]:
         new = {}
         for name, entry in listing.items():
-            if name in self.known:
+            if name in self.known or name in self.older:
                 continue
             kind = classify_name(name).kind
             if kind is FileKind.STATS:
@@ -103,84 +173,39 @@ class Monitor:
                 )
         return new
 
-    async def _ask_storage(self, names: list[str]) -> list[str] | None:
-        if not names:
-            return []
-        request = control_pb2.KnownFilesRequest(source=self.source.name, filenames=names)
-        try:
-            reply_msg = await self.bus.nc.request(
-                STORAGE_UNKNOWN_FILES, request.SerializeToString(), timeout=5
-            )
-            reply = control_pb2.KnownFilesReply.FromString(reply_msg.data)
-        except Exception as exc:
-            log.warning(
-                "storage did not answer which files are known (%s); will retry",
-                exc or type(exc).__name__,
-                extra={"source": self.source.name},
-            )
-            return None
-        if reply.error:
-            log.warning("storage could not tell which files are known: %s", reply.error)
-            return None
-        return list(reply.unknown)
-
     async def _fetch(self, entry: Entry) -> None:
         name = entry.name
         origin = (
             common_pb2.ORIGIN_CATCH_UP if name in self.catching_up else common_pb2.ORIGIN_MONITOR
         )
-        started = time.perf_counter()
-        body = await self.source.read(name, self.max_bytes)
-        DOWNLOAD_SECONDS.labels(source=self.source.name).observe(time.perf_counter() - started)
-        sha256 = hashlib.sha256(body).hexdigest()
-        file = common_pb2.FileRef(
-            source=self.source.name,
-            filename=name,
-            sha256=sha256,
-            msg_id=raw_msg_id(self.source.name, name, sha256),
+        body, seconds = await download(self.source, entry, self.max_bytes)
+        await publish_file(
+            self.bus,
+            self.source.name,
+            entry,
+            body,
             origin=origin,
+            max_bytes=self.max_bytes,
             detected_at_ms=self.detected_at.get(name, now_ms()),
         )
-        if len(body) > self.max_bytes:
-            await self._reject_too_big(file, entry.size)
-        else:
-            raw = files_pb2.RawFile(
-                file=file,
-                size=len(body),
-                mtime_ms=entry.mtime_ns // 1_000_000,
-                body=body,
-                fetched_at_ms=now_ms(),
-            )
-            await self.bus.publish(
-                stage_subject(RAW, self.source.name), raw.SerializeToString(), msg_id=file.msg_id
-            )
-            FETCHED.labels(source=self.source.name, origin=ORIGIN_LABELS[origin]).inc()
-            FETCHED_BYTES.labels(source=self.source.name).inc(len(body))
-            log.info("published %s", name, extra={"source": self.source.name, "file": name})
+        self.stats.fetched(seconds)
         self.known.add(name)
         self.pending.pop(name, None)
         self.detected_at.pop(name, None)
         self.catching_up.discard(name)
-        mark_success("fetch", self.source.name)
 
-    async def _reject_too_big(self, file: common_pb2.FileRef, size: int) -> None:
-        reason = f"file is {size} bytes, over MAX_FILE_BYTES={self.max_bytes}"
-        rejection = files_pb2.Rejection(
-            file=file,
-            stage="fetcher",
-            reason=reason,
-            reason_code="too_big",
-            rejected_at_ms=now_ms(),
-        )
-        await self.bus.publish(
-            stage_subject(REJECTED, self.source.name),
-            rejection.SerializeToString(),
-            msg_id=stage_msg_id(f"{REJECTED}-fetcher", file.msg_id),
-        )
-        REJECTIONS.labels(stage="fetcher", reason="too_big").inc()
-        log.warning(
-            "rejected %s: %s",
-            file.filename,
-            reason,
-            extra={"source": self.source.name, "file": file.filename},
+    def status(self) -> control_pb2.SourceStatus:
+        s = self.stats
+        return control_pb2.SourceStatus(
+            source=self.source.name,
+            connected=self.source.connected,
+            last_poll_ms=s.last_poll_ms,
+            last_new_file_ms=s.last_new_file_ms,
+            files_today=s.fetched_today if s.today == date.today() else 0,
+            files_total=s.fetched_total,
+            errors=s.errors,
+            last_error=s.last_error,
+            avg_poll_seconds=s.poll_seconds / s.polls if s.polls else 0.0,
+            avg_download_seconds=s.download_seconds / s.downloads if s.downloads else 0.0,
+            older_unimported=len(self.older),
         )

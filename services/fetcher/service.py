@@ -1,51 +1,201 @@
-"""Wires sources and their monitors to the bus."""
+"""Wires sources, monitors, leases and sync jobs to the bus."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import timedelta
 
+from google.protobuf.message import DecodeError
+from nats.js.kv import KeyValue
+from nats.micro.request import Request
+
+from proto import control_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.runtime import Runtime
+from services.common.sources import SourceConfig, load_sources
+from services.common.subjects import (
+    FETCHER_STATUS,
+    FETCHER_SYNC,
+    FETCHER_SYNC_CANCEL,
+    LEASE_BUCKET,
+    MONITORING_BUCKET,
+    SYNC_BUCKET,
+)
+from services.fetcher.control import Lease, monitoring_enabled
+from services.fetcher.known import StorageUnavailable
 from services.fetcher.localdir import DirectorySource
-from services.fetcher.monitor import POLL_ERRORS, Monitor
+from services.fetcher.monitor import Monitor
+from services.fetcher.sftp import SftpSource
+from services.fetcher.source import Source, SourceError
+from services.fetcher.sync import SyncRunner
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class FetcherConfig:
-    source_name: str
-    source_dir: Path
+    sources: list[SourceConfig]
     poll_interval: float
+    catchup: timedelta
+    lease_s: float
+    instance: str
+    sync_concurrency: int
+    sync_settle_s: float
+    ssh_keepalive_s: float
 
     @classmethod
     def from_env(cls, env: Env) -> FetcherConfig:
         return cls(
-            source_name=env.str("LOCAL_SOURCE_NAME", "local", pattern=r"[a-z0-9_-]{1,32}"),
-            source_dir=Path(env.str("LOCAL_SOURCE_DIR", "./var/gamestats")),
+            sources=load_sources(env),
             poll_interval=env.float("POLL_INTERVAL", 2.0, minimum=0.1, maximum=300),
+            catchup=timedelta(seconds=env.duration("MONITOR_CATCHUP", "48h")),
+            lease_s=env.duration("LEASE_TIME", "15s", minimum_s=3),
+            instance=env.str("INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}"),
+            sync_concurrency=env.int("SYNC_CONCURRENCY", 4, minimum=1, maximum=32),
+            sync_settle_s=env.duration("SYNC_SETTLE_TIMEOUT", "300s", minimum_s=1),
+            ssh_keepalive_s=env.duration("SSH_KEEPALIVE", "15s", minimum_s=1),
         )
 
 
-async def main(rt: Runtime, conf: FetcherConfig) -> None:
-    conf.source_dir.mkdir(parents=True, exist_ok=True)
-    monitor = Monitor(
-        DirectorySource(conf.source_name, conf.source_dir), rt.bus, rt.cfg.max_file_bytes
-    )
-    rt.health.add_check("catch-up", lambda: monitor.started)
-    log.info(
-        "watching %s as source %r every %.1fs",
-        conf.source_dir.resolve(),
-        conf.source_name,
-        conf.poll_interval,
-    )
-    while not rt.stop.is_set():
+def make_source(config: SourceConfig, keepalive_s: float) -> Source:
+    if config.ssh is not None:
+        return SftpSource(config, keepalive_s)
+    assert config.dir is not None
+    config.dir.mkdir(parents=True, exist_ok=True)
+    return DirectorySource(config.name, config.dir)
+
+
+class SourceWorker:
+    """Polls one source while this replica holds its lease and monitoring is on."""
+
+    def __init__(self, monitor: Monitor, lease: Lease, switches: KeyValue, poll_s: float) -> None:
+        self.monitor = monitor
+        self.lease = lease
+        self.switches = switches
+        self.poll_s = poll_s
+        self.monitoring = True
+        self._error = ""
+
+    @property
+    def name(self) -> str:
+        return self.monitor.source.name
+
+    async def run(self, stop: asyncio.Event, syncing: Callable[[str], bool]) -> None:
+        while not stop.is_set():
+            try:
+                self.monitoring = await monitoring_enabled(self.switches, self.name)
+                held = await self.lease.hold()
+            except Exception as exc:  # the bus is down: keep the last known state
+                log.warning("cannot read monitoring state or lease: %s", exc)
+                held = self.lease.held
+            if held and self.monitoring:
+                await self._poll()
+            elif not held and self.monitor.source.connected and not syncing(self.name):
+                await self.monitor.source.close()  # another replica polls this source
+            await sleep_unless(stop, self.poll_s)
+        await self.lease.release()
+        await self.monitor.source.close()
+
+    async def _poll(self) -> None:
         try:
-            await monitor.poll()
+            await self.monitor.poll()
+        except (SourceError, StorageUnavailable) as exc:
+            if str(exc) != self._error:
+                log.warning("%s", exc, extra={"source": self.name})
+            self._error = str(exc)
+            return
         except Exception:
-            POLL_ERRORS.labels(source=conf.source_name).inc()
-            log.exception("poll failed", extra={"source": conf.source_name})
-        await sleep_unless(rt.stop, conf.poll_interval)
+            log.exception("poll failed", extra={"source": self.name})
+            return
+        if self._error:
+            log.info("polling works again", extra={"source": self.name})
+            self._error = ""
+
+    async def status(self) -> control_pb2.SourceStatus:
+        status = self.monitor.status()
+        status.monitoring = self.monitoring
+        status.lease_holder = (
+            self.lease.holder if self.lease.held else await self.lease.current_holder()
+        )
+        return status
+
+
+async def main(rt: Runtime, conf: FetcherConfig) -> None:
+    sources = {c.name: make_source(c, conf.ssh_keepalive_s) for c in conf.sources}
+    switches = await rt.bus.key_value(MONITORING_BUCKET)
+    leases = await rt.bus.key_value(LEASE_BUCKET, ttl=conf.lease_s)
+    sync_locks = await rt.bus.key_value(SYNC_BUCKET, ttl=600)
+    workers = {
+        name: SourceWorker(
+            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup),
+            Lease(leases, name, conf.instance, conf.lease_s),
+            switches,
+            conf.poll_interval,
+        )
+        for name, source in sources.items()
+    }
+    runner = SyncRunner(
+        rt.bus,
+        sources,
+        sync_locks,
+        max_bytes=rt.cfg.max_file_bytes,
+        concurrency=conf.sync_concurrency,
+        settle_timeout_s=conf.sync_settle_s,
+        on_done=lambda names: [workers[n].monitor.refresh() for n in names],
+    )
+
+    async def start_sync(req: Request) -> None:
+        try:
+            request = control_pb2.SyncRequest.FromString(req.data)
+        except DecodeError:
+            reply = control_pb2.SyncAccepted(error="request is not a SyncRequest")
+        else:
+            reply = await runner.start(request)
+        await req.respond(reply.SerializeToString())
+
+    async def cancel_sync(req: Request) -> None:
+        try:
+            found = runner.cancel(control_pb2.SyncCancel.FromString(req.data).sync_id)
+        except DecodeError:
+            found = False
+        await req.respond(control_pb2.SyncCancelled(found=found).SerializeToString())
+
+    async def status(req: Request) -> None:
+        reply = control_pb2.StatusReply(
+            service="fetcher",
+            instance=conf.instance,
+            sources=[await w.status() for w in workers.values()],
+        )
+        await req.respond(reply.SerializeToString())
+
+    await rt.micro.add_endpoint(name="sync", subject=FETCHER_SYNC, handler=start_sync)
+    await rt.micro.add_endpoint(
+        name="sync_cancel", subject=FETCHER_SYNC_CANCEL, handler=cancel_sync
+    )
+    await rt.micro.add_endpoint(name="status", subject=FETCHER_STATUS, handler=status)
+    rt.health.add_check(
+        "catch-up",
+        lambda: all(
+            w.monitor.started or not (w.lease.held and w.monitoring) for w in workers.values()
+        ),
+    )
+    for c in conf.sources:
+        log.info(
+            "source %r: %s every %.1fs",
+            c.name,
+            c.where,
+            conf.poll_interval,
+            extra={"source": c.name},
+        )
+
+    def syncing(name: str) -> bool:
+        return any(name in job.sources for job in runner.jobs.values())
+
+    await asyncio.gather(*(w.run(rt.stop, syncing) for w in workers.values()))
+    await runner.stop()

@@ -49,6 +49,7 @@ class SftpSource:
         self._failures = 0
         self._retry_at = 0.0
         self.last_error = ""
+        self.connections = 0
 
     @property
     def connected(self) -> bool:
@@ -90,6 +91,7 @@ class SftpSource:
                     "connect", f"cannot connect to {t.host}:{t.port}: {exc or type(exc).__name__}"
                 ) from None
             RECONNECTS.labels(source=self.name).inc()
+            self.connections += 1
             self._failures = 0
             log.info("connected to %s:%s", t.host, t.port, extra={"source": self.name})
             return self._sftp

@@ -27,6 +27,10 @@ class Source(Protocol):
     @property
     def connected(self) -> bool: ...
 
+    @property
+    def connections(self) -> int:
+        """Connections made so far: a change means a reconnect, so catch up again."""
+
     async def stamp(self) -> int | None:
         """A value that changes whenever an entry is added or removed."""
 

@@ -1,0 +1,103 @@
+"""Putting a fetched file on the bus (shared by monitoring and sync jobs)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from prometheus_client import Counter, Histogram
+
+from proto import common_pb2, files_pb2
+from services.common.bus import Bus
+from services.common.metrics import REJECTIONS, mark_success
+from services.common.subjects import RAW, REJECTED, raw_msg_id, stage_msg_id, stage_subject
+from services.fetcher.source import Entry, Source
+
+log = logging.getLogger(__name__)
+
+FETCHED = Counter(
+    "etstats_fetcher_files_fetched_total", "Stats files published.", ["source", "origin"]
+)
+FETCHED_BYTES = Counter("etstats_fetcher_bytes_total", "Bytes of stats files fetched.", ["source"])
+DOWNLOAD_SECONDS = Histogram(
+    "etstats_fetcher_download_seconds", "Time to fetch one file.", ["source"]
+)
+
+ORIGIN_LABELS = {
+    common_pb2.ORIGIN_MONITOR: "monitor",
+    common_pb2.ORIGIN_CATCH_UP: "catch-up",
+    common_pb2.ORIGIN_SYNC: "sync",
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def download(source: Source, entry: Entry, max_bytes: int) -> tuple[bytes, float]:
+    """Up to `max_bytes + 1` bytes of one file and the seconds it took."""
+    started = time.perf_counter()
+    body = await source.read(entry.name, max_bytes)
+    seconds = time.perf_counter() - started
+    DOWNLOAD_SECONDS.labels(source=source.name).observe(seconds)
+    return body, seconds
+
+
+async def publish_file(
+    bus: Bus,
+    source: str,
+    entry: Entry,
+    body: bytes,
+    *,
+    origin: int,
+    max_bytes: int,
+    detected_at_ms: int,
+    sync_id: str = "",
+) -> None:
+    """Publish a downloaded file, or its rejection when it is over the size cap."""
+    sha256 = hashlib.sha256(body).hexdigest()
+    file = common_pb2.FileRef(
+        source=source,
+        filename=entry.name,
+        sha256=sha256,
+        msg_id=raw_msg_id(source, entry.name, sha256),
+        origin=origin,
+        sync_id=sync_id,
+        detected_at_ms=detected_at_ms,
+    )
+    if len(body) > max_bytes:
+        reason = f"file is over MAX_FILE_BYTES={max_bytes} bytes ({entry.size} bytes listed)"
+        rejection = files_pb2.Rejection(
+            file=file,
+            stage="fetcher",
+            reason=reason,
+            reason_code="too_big",
+            rejected_at_ms=now_ms(),
+        )
+        await bus.publish(
+            stage_subject(REJECTED, source),
+            rejection.SerializeToString(),
+            msg_id=stage_msg_id(f"{REJECTED}-fetcher", file.msg_id),
+        )
+        REJECTIONS.labels(stage="fetcher", reason="too_big").inc()
+        log.warning(
+            "rejected %s: %s", entry.name, reason, extra={"source": source, "file": entry.name}
+        )
+        return
+    raw = files_pb2.RawFile(
+        file=file,
+        size=len(body),
+        mtime_ms=entry.mtime_ns // 1_000_000,
+        body=body,
+        fetched_at_ms=now_ms(),
+    )
+    await bus.publish(stage_subject(RAW, source), raw.SerializeToString(), msg_id=file.msg_id)
+    FETCHED.labels(source=source, origin=ORIGIN_LABELS[origin]).inc()
+    FETCHED_BYTES.labels(source=source).inc(len(body))
+    mark_success("fetch", source)
+    log.info(
+        "published %s",
+        entry.name,
+        extra={"source": source, "file": entry.name, "sync_id": sync_id or None},
+    )
