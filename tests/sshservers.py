@@ -1,0 +1,137 @@
+"""Real SSH servers for the fetcher tests: asyncssh in-process and OpenSSH's sshd."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from etstats.embedded import free_port, port_open
+from services.common.sources import SourceConfig, SshTarget
+
+SSHD = Path("/usr/sbin/sshd")
+
+
+@dataclass
+class SshServer:
+    kind: str
+    port: int
+    root: Path  # the served stats directory
+    key_file: Path
+    known_hosts_file: Path
+    server_key: asyncssh.SSHKey
+    close: object = None
+    aborts: list[str] = field(default_factory=list)
+
+    def source(self, name: str = "main") -> SourceConfig:
+        return SourceConfig(
+            name,
+            ssh=SshTarget(
+                "127.0.0.1",
+                self.port,
+                os.environ.get("USER", "root"),
+                self.key_file,
+                self.known_hosts_file,
+                str(self.root),
+            ),
+        )
+
+
+def keys(tmp: Path, server_key: asyncssh.SSHKey, port: int) -> tuple[Path, Path]:
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    key_file = tmp / "id_ed25519"
+    client_key.write_private_key(str(key_file))
+    key_file.chmod(0o600)
+    (tmp / "authorized_keys").write_bytes(client_key.export_public_key())
+    known = tmp / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {server_key.export_public_key().decode().strip()}\n")
+    return key_file, known
+
+
+class FlakySftp(asyncssh.SFTPServer):
+    """Drops the whole connection on the first read of each file named in `abort_reads`."""
+
+    abort_reads: list[str] = []
+
+    def read(self, file_obj, offset, size):  # type: ignore[no-untyped-def]
+        name = os.path.basename(os.fsdecode(getattr(file_obj, "name", "")))
+        if name in self.abort_reads:
+            self.abort_reads.remove(name)
+            self.channel.get_connection().abort()
+            raise asyncssh.SFTPConnectionLost("dropped by the test server")
+        return super().read(file_obj, offset, size)
+
+
+async def start_asyncssh(tmp: Path) -> SshServer:
+    server_key = asyncssh.generate_private_key("ssh-ed25519")
+    root = tmp / "gamestats"
+    root.mkdir()
+    port = free_port()
+    key_file, known = keys(tmp, server_key, port)
+    FlakySftp.abort_reads = []
+    server = await asyncssh.listen(
+        "127.0.0.1",
+        port,
+        server_host_keys=[server_key],
+        authorized_client_keys=str(tmp / "authorized_keys"),
+        sftp_factory=FlakySftp,
+        allow_scp=False,
+    )
+    return SshServer(
+        "asyncssh", port, root, key_file, known, server_key, server.close, FlakySftp.abort_reads
+    )
+
+
+def ensure_sshd() -> str | None:
+    """Install OpenSSH's server when running as root; the reason when it is unavailable."""
+    if SSHD.exists():
+        return None
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return "OpenSSH sshd is not installed and the tests are not root on Debian"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "openssh-server"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    return None
+
+
+def start_sshd(tmp: Path) -> SshServer:
+    server_key = asyncssh.generate_private_key("ssh-ed25519")
+    host_key = tmp / "ssh_host_ed25519_key"
+    server_key.write_private_key(str(host_key))
+    host_key.chmod(0o600)
+    root = tmp / "gamestats"
+    root.mkdir()
+    port = free_port()
+    key_file, known = keys(tmp, server_key, port)
+    Path("/run/sshd").mkdir(exist_ok=True)
+    config = tmp / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+        f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\n"
+        f"PidFile {tmp / 'sshd.pid'}\nSubsystem sftp internal-sftp\n"
+    )
+    log = tmp / "sshd.log"
+    proc = subprocess.Popen([str(SSHD), "-D", "-E", str(log), "-f", str(config)])
+    deadline = time.monotonic() + 10
+    while not port_open("127.0.0.1", port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("sshd did not start: " + log.read_text())
+        time.sleep(0.05)
+
+    def stop() -> None:
+        proc.terminate()
+        proc.wait(10)
+
+    return SshServer("openssh", port, root, key_file, known, server_key, stop)
