@@ -107,6 +107,7 @@ def conf(*sources: SourceConfig, **over) -> FetcherConfig:
         sync_concurrency=4,
         sync_settle_s=30,
         ssh_keepalive_s=5,
+        settle_s=0.3,
     )
     return replace(base, **over)
 

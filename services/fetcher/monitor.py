@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -58,7 +59,8 @@ class SourceStats:
 
 
 class Monitor:
-    """Polls a source. A file is fetched once its size and mtime held for one poll.
+    """Polls a source. A file is fetched once its size and mtime held still for
+    `settle_s` (or from one poll to the next).
 
     At start and after every reconnect, files storage does not know are fetched
     as catch-up when they are newer than `catchup`; older ones are only counted.
@@ -71,11 +73,13 @@ class Monitor:
         max_bytes: int,
         catchup: timedelta,
         now: Callable[[], datetime] = datetime.now,
+        settle_s: float = 0.5,
     ) -> None:
         self.source = source
         self.bus = bus
         self.max_bytes = max_bytes
         self.catchup = catchup
+        self.settle_s = settle_s
         self.now = now
         self.stats = SourceStats()
         self.known: set[str] = set()
@@ -121,16 +125,25 @@ class Monitor:
         if not self.started:
             new = await self._catch_up(new)
         self._dir_stamp = stamp
-        for name, entry in new.items():
+        for gone in set(self.pending) - set(new):
+            self.pending.pop(gone, None)
+        changed = {}
+        for name, entry in sorted(new.items()):
             if name not in self.detected_at:
                 self.detected_at[name] = now_ms()
                 DETECTED.labels(source=self.source.name).inc()
             if self.pending.get(name) == entry:
                 await self._fetch(entry)
             else:
-                self.pending[name] = entry
-        for gone in set(self.pending) - set(new):
-            self.pending.pop(gone, None)
+                self.pending[name] = changed[name] = entry
+        if changed:
+            # Look again shortly instead of a whole poll later: a file written
+            # in one go is then on the bus well within a poll interval.
+            await asyncio.sleep(self.settle_s)
+            again = await self.source.list()
+            for name, entry in changed.items():
+                if again.get(name) == entry:
+                    await self._fetch(entry)
         mark_success("poll", self.source.name)
 
     async def _catch_up(self, new: dict[str, Entry]) -> dict[str, Entry]:

@@ -48,6 +48,7 @@ class FetcherConfig:
     sync_concurrency: int
     sync_settle_s: float
     ssh_keepalive_s: float
+    settle_s: float
 
     @classmethod
     def from_env(cls, env: Env) -> FetcherConfig:
@@ -60,6 +61,7 @@ class FetcherConfig:
             sync_concurrency=env.int("SYNC_CONCURRENCY", 4, minimum=1, maximum=32),
             sync_settle_s=env.duration("SYNC_SETTLE_TIMEOUT", "300s", minimum_s=1),
             ssh_keepalive_s=env.duration("SSH_KEEPALIVE", "15s", minimum_s=1),
+            settle_s=env.float("STABLE_DELAY", 0.5, minimum=0.05, maximum=30),
         )
 
 
@@ -133,7 +135,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     sync_locks = await rt.bus.key_value(SYNC_BUCKET, ttl=600)
     workers = {
         name: SourceWorker(
-            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup),
+            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup, settle_s=conf.settle_s),
             Lease(leases, name, conf.instance, conf.lease_s),
             switches,
             conf.poll_interval,
