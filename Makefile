@@ -38,6 +38,7 @@ test: lint
 # Figures go into BENCHMARKS.md; tests never assert timings.
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.parser
+	$(BIN)/python -m benchmarks.fetch
 
 proto: $(INSTALLED)
 	$(BIN)/python -m etstats.protogen
