@@ -39,6 +39,7 @@ test: lint
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.parser
 	$(BIN)/python -m benchmarks.fetch
+	$(BIN)/python -m benchmarks.latency
 
 proto: $(INSTALLED)
 	$(BIN)/python -m etstats.protogen
