@@ -23,6 +23,7 @@ from services.common.sources import SourceConfig
 from services.common.subjects import (
     FETCHER_STATUS,
     FETCHER_SYNC,
+    FETCHER_SYNC_CANCEL,
     MONITORING_BUCKET,
 )
 from services.fetcher.control import set_monitoring
@@ -398,3 +399,35 @@ async def test_bad_period_gets_the_accepted_forms(nats_server, bus, pipeline, tm
     assert not accepted.sync_id
     assert "'fortnight' is not a period. Accepted: today, yesterday, all" in accepted.error
     assert unknown.error == "unknown source 'nope'; sources: box"
+
+
+async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    box.mkdir()
+    name, body = dated_file(400, 3)
+    stamp, rest = name[:17], name[17:]
+    for i in range(1500):  # the same round under many names: quick to write
+        (box / f"{stamp[:-2]}{i % 60:02d}{rest[:-11]}{i // 60}-round-1.txt").write_bytes(body)
+    await set_monitoring(await bus.key_value(MONITORING_BUCKET), "box", False, "test")
+    results: list[control_pb2.SyncResult] = []
+
+    async def on_result(msg) -> None:
+        results.append(control_pb2.SyncResult.FromString(msg.data))
+
+    await bus.nc.subscribe("stats.sync.result.>", cb=on_result)
+    async with running(
+        "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url
+    ):
+        accepted = await request_sync(bus, "all")
+        reply = await ask(
+            bus,
+            FETCHER_SYNC_CANCEL,
+            control_pb2.SyncCancel(sync_id=accepted.sync_id).SerializeToString(),
+        )
+        assert control_pb2.SyncCancelled.FromString(reply.data).found
+        await wait_until(lambda: results, within=30, what="the result of the cancelled sync")
+    (result,) = results
+    assert result.cancelled
+    (progress,) = result.sources
+    assert progress.unknown == 1500
+    assert progress.fetched < 1500
