@@ -50,7 +50,7 @@ class WeaponStats(_message.Message):
     def __init__(self, weapon: _Optional[int] = ..., hits: _Optional[int] = ..., attempts: _Optional[int] = ..., kills: _Optional[int] = ..., deaths: _Optional[int] = ..., headshots: _Optional[int] = ...) -> None: ...
 
 class PlayerStats(_message.Message):
-    __slots__ = ("guid", "name", "clean_name", "rounds", "team", "bot", "weapons", "kills", "deaths", "headshots", "values")
+    __slots__ = ("guid", "name", "clean_name", "rounds", "team", "bot", "weapons", "kills", "deaths", "headshots", "values", "basis")
     GUID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLEAN_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class PlayerStats(_message.Message):
     DEATHS_FIELD_NUMBER: _ClassVar[int]
     HEADSHOTS_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
     guid: str
     name: str
     clean_name: str
@@ -73,7 +74,8 @@ class PlayerStats(_message.Message):
     deaths: int
     headshots: int
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, guid: _Optional[str] = ..., name: _Optional[str] = ..., clean_name: _Optional[str] = ..., rounds: _Optional[int] = ..., team: _Optional[int] = ..., bot: _Optional[bool] = ..., weapons: _Optional[_Iterable[_Union[WeaponStats, _Mapping]]] = ..., kills: _Optional[int] = ..., deaths: _Optional[int] = ..., headshots: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+    basis: str
+    def __init__(self, guid: _Optional[str] = ..., name: _Optional[str] = ..., clean_name: _Optional[str] = ..., rounds: _Optional[int] = ..., team: _Optional[int] = ..., bot: _Optional[bool] = ..., weapons: _Optional[_Iterable[_Union[WeaponStats, _Mapping]]] = ..., kills: _Optional[int] = ..., deaths: _Optional[int] = ..., headshots: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., basis: _Optional[str] = ...) -> None: ...
 
 class RoundFlags(_message.Message):
     __slots__ = ("partial", "short", "bot", "orphan")
@@ -106,7 +108,7 @@ class ParsedRound(_message.Message):
     def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., payload_sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class StoredRound(_message.Message):
-    __slots__ = ("file", "round_id", "stamp", "header", "flags", "players", "paired_round_id", "redelivered", "stored_at_ms", "duplicate")
+    __slots__ = ("file", "round_id", "stamp", "header", "flags", "players", "paired_round_id", "redelivered", "stored_at_ms", "duplicate", "map_result", "match_totals", "paired_filename")
     FILE_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     STAMP_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +119,9 @@ class StoredRound(_message.Message):
     REDELIVERED_FIELD_NUMBER: _ClassVar[int]
     STORED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    MAP_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MATCH_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    PAIRED_FILENAME_FIELD_NUMBER: _ClassVar[int]
     file: _common_pb2.FileRef
     round_id: int
     stamp: str
@@ -127,4 +132,19 @@ class StoredRound(_message.Message):
     redelivered: bool
     stored_at_ms: int
     duplicate: bool
-    def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_round_id: _Optional[int] = ..., redelivered: _Optional[bool] = ..., stored_at_ms: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    map_result: MapResult
+    match_totals: _containers.RepeatedCompositeFieldContainer[PlayerStats]
+    paired_filename: str
+    def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_round_id: _Optional[int] = ..., redelivered: _Optional[bool] = ..., stored_at_ms: _Optional[int] = ..., duplicate: _Optional[bool] = ..., map_result: _Optional[_Union[MapResult, _Mapping]] = ..., match_totals: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_filename: _Optional[str] = ...) -> None: ...
+
+class MapResult(_message.Message):
+    __slots__ = ("outcome", "time_to_beat_s", "round2_time_s", "fullhold")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_BEAT_S_FIELD_NUMBER: _ClassVar[int]
+    ROUND2_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    FULLHOLD_FIELD_NUMBER: _ClassVar[int]
+    outcome: str
+    time_to_beat_s: int
+    round2_time_s: int
+    fullhold: bool
+    def __init__(self, outcome: _Optional[str] = ..., time_to_beat_s: _Optional[int] = ..., round2_time_s: _Optional[int] = ..., fullhold: _Optional[bool] = ...) -> None: ...

@@ -9,7 +9,13 @@ from datetime import datetime
 import pytest
 
 from etstats.statsfile import parse
-from etstats.statsfile.differential import Basis, accuracy, differential, recompute_ratios
+from etstats.statsfile.differential import (
+    Basis,
+    accuracy,
+    differential,
+    match_totals,
+    recompute_ratios,
+)
 from etstats.statsfile.generator import generate_match
 from etstats.statsfile.model import Player, Weapon
 
@@ -89,3 +95,19 @@ def test_bots_sharing_a_guid_stay_apart() -> None:
     truth = {p.guid: p for p in r2.round_players}
     for rp, original in zip(result, p2.players, strict=True):
         assert rp.player.kills == truth[original.guid].kills
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_match_totals_add_both_rounds(seed: int) -> None:
+    r1, r2 = generate_match(random.Random(seed), datetime(2026, 11, 24, 21), players=8, churn=True)
+    p1, p2 = parse(r1.body, r1.filename), parse(r2.body, r2.filename)
+    rows = differential(p1, p2)
+    totals = {(p.guid, p.clean_name): p for p in match_totals(p1.players, [r.player for r in rows])}
+    assert len(totals) == len({(p.guid, p.clean_name) for p in (*p1.players, *p2.players)})
+    for row in rows:
+        total = totals[(row.player.guid, row.player.clean_name)]
+        if row.basis is Basis.DIFFERENCE:  # the R2 file already holds both rounds
+            in_file = next(p for p in p2.players if p.guid == row.player.guid)
+            assert (total.kills, total.deaths) == (in_file.kills, in_file.deaths)
+            assert total.values[0] == in_file.values[0]
+            assert total.values[22] == pytest.approx(in_file.values[22])

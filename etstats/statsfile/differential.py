@@ -8,6 +8,7 @@ are recomputed from the round's own numbers.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from etstats.statsfile.model import ParsedFile, Player, Weapon
@@ -16,11 +17,14 @@ CUMULATIVE_VALUES = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 20, 22})
 DAMAGE_GIVEN, DAMAGE_RECEIVED, TIME_PLAYED_MIN = 0, 1, 22
 DPM, TIME_DEAD_RATIO, TIME_DEAD_MIN, KD_RATIO = 21, 24, 25, 26
 DECIMALS = frozenset({8, 21, 22, 23, 24, 25, 26})
+TIME_PLAYED_PCT, TANK_MEATSHIELD = 8, 23
+NOT_ADDITIVE = (TIME_PLAYED_PCT, TANK_MEATSHIELD)
 
 
 class Basis(enum.Enum):
     """How a player's round values were obtained."""
 
+    ROUND1 = "round1"  # a round 1: the file's values are the round's
     DIFFERENCE = "difference"  # R2 minus R1 for the cumulative fields
     JOINED = "joined"  # only in R2: his R2 values are round-2 values
     RESET = "reset"  # a cumulative counter went down: reconnected
@@ -111,9 +115,14 @@ def _subtract(r1: Player, r2: Player) -> Player:
 
 def differential(r1: ParsedFile, r2: ParsedFile) -> tuple[RoundPlayer, ...]:
     """Round-2-only players of `r2`; players who left after round 1 have no row."""
-    first = {identity(p): p for p in r1.players}
+    return round_two(r1.players, r2.players)
+
+
+def round_two(r1: Sequence[Player], r2: Sequence[Player]) -> tuple[RoundPlayer, ...]:
+    """The differential on bare player lists (storage rebuilds them from rows)."""
+    first = {identity(p): p for p in r1}
     result = []
-    for player in r2.players:
+    for player in r2:
         before = first.get(identity(player))
         if before is None:
             result.append(RoundPlayer(player, Basis.JOINED))
@@ -122,3 +131,48 @@ def differential(r1: ParsedFile, r2: ParsedFile) -> tuple[RoundPlayer, ...]:
         else:
             result.append(RoundPlayer(_subtract(before, player), Basis.DIFFERENCE))
     return tuple(result)
+
+
+def match_totals(r1: Sequence[Player], r2_round: Sequence[Player]) -> tuple[Player, ...]:
+    """Both rounds added up per player (round values of each), ratios recomputed."""
+    totals: dict[tuple[str, str], Player] = {identity(p): p for p in r1}
+    for p in r2_round:
+        before = totals.get(identity(p))
+        totals[identity(p)] = p if before is None else _add(before, p)
+    return tuple(totals.values())
+
+
+def _add(a: Player, b: Player) -> Player:
+    weapons = {w.weapon: w for w in a.weapons}
+    for w in b.weapons:
+        x = weapons.get(w.weapon)
+        weapons[w.weapon] = (
+            w
+            if x is None
+            else Weapon(
+                w.weapon,
+                x.hits + w.hits,
+                x.attempts + w.attempts,
+                x.kills + w.kills,
+                x.deaths + w.deaths,
+                x.headshots + w.headshots,
+            )
+        )
+    count = min(len(a.values), len(b.values))
+    values = [
+        round(a.values[i] + b.values[i], 1) if i in DECIMALS else a.values[i] + b.values[i]
+        for i in range(count)
+    ]
+    for index in NOT_ADDITIVE:  # shares of time: the later round's stands
+        if index < count:
+            values[index] = b.values[index]
+    kills, deaths = a.kills + b.kills, a.deaths + b.deaths
+    recompute_ratios(values, kills, deaths)
+    return replace(
+        b,
+        weapons=tuple(sorted(weapons.values())),
+        values=tuple(values),
+        kills=kills,
+        deaths=deaths,
+        headshots=a.headshots + b.headshots,
+    )

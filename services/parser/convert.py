@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from etstats.statsfile import ParsedFile
 from proto import common_pb2, rounds_pb2
+from services.common.rounds import player_message
 
 
 def to_message(parsed: ParsedFile, file: common_pb2.FileRef, size: int) -> rounds_pb2.ParsedRound:
@@ -24,32 +25,7 @@ def to_message(parsed: ParsedFile, file: common_pb2.FileRef, size: int) -> round
             header_fields=h.fields,
             teams_low_confidence=h.teams_low_confidence,
         ),
-        players=[
-            rounds_pb2.PlayerStats(
-                guid=p.guid,
-                name=p.name,
-                clean_name=p.clean_name,
-                rounds=p.rounds,
-                team=p.team,
-                bot=p.bot,
-                weapons=[
-                    rounds_pb2.WeaponStats(
-                        weapon=w.weapon,
-                        hits=w.hits,
-                        attempts=w.attempts,
-                        kills=w.kills,
-                        deaths=w.deaths,
-                        headshots=w.headshots,
-                    )
-                    for w in p.weapons
-                ],
-                kills=p.kills,
-                deaths=p.deaths,
-                headshots=p.headshots,
-                values=p.values,
-            )
-            for p in parsed.players
-        ],
+        players=[player_message(p) for p in parsed.players],
         flags=rounds_pb2.RoundFlags(
             partial="partial" in parsed.flags,
             short="short" in parsed.flags,

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from proto import common_pb2, rounds_pb2
+from proto import common_pb2, files_pb2, rounds_pb2
+from services.storage.pairing import after_import
 
 ORIGIN_NAMES = {
     common_pb2.ORIGIN_MONITOR: "monitor",
@@ -38,14 +39,17 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
             "INSERT INTO sources (name) VALUES ($1) ON CONFLICT DO NOTHING", f.source
         )
         existing = await conn.fetchrow(
-            "SELECT f.id, coalesce(r.id, d.id) AS round_id FROM files f"
+            "SELECT f.id, f.status, coalesce(r.id, d.id) AS round_id FROM files f"
             " LEFT JOIN rounds r ON r.file_id = f.id"
             " LEFT JOIN rounds d ON d.file_id = f.duplicate_of"
             " WHERE f.source = $1 AND f.filename = $2",
             f.source,
             f.filename,
         )
-        if existing is not None:
+        if existing is not None and existing["status"] == "rejected":
+            # It parses now (a fixed file or parser): the rejection is history.
+            await conn.execute("DELETE FROM files WHERE id = $1", existing["id"])
+        elif existing is not None:
             return ImportResult(Outcome.REDELIVERED, existing["round_id"], existing["id"])
         first = await conn.fetchval(
             "SELECT id FROM files WHERE source = $1 AND payload_sha256 = $2"
@@ -57,7 +61,8 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
         file_id = await conn.fetchval(
             "INSERT INTO files (source, filename, sha256, payload_sha256, size, status,"
             " duplicate_of, msg_id, origin, sync_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            " ON CONFLICT (source, filename) DO NOTHING RETURNING id",
             f.source,
             f.filename,
             f.sha256,
@@ -69,11 +74,52 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
             ORIGIN_NAMES.get(f.origin, "unknown"),
             f.sync_id or None,
         )
+        if file_id is None:  # another replica imported it a moment ago
+            return await import_round(conn, parsed)
         if first is not None:
             first_round = await conn.fetchval("SELECT id FROM rounds WHERE file_id = $1", first)
             return ImportResult(Outcome.DUPLICATE, first_round, file_id)
         round_id = await _insert_round(conn, parsed, file_id)
+        await _upsert_players(conn, parsed)
+        await after_import(conn, round_id)
     return ImportResult(Outcome.IMPORTED, round_id, file_id)
+
+
+async def _upsert_players(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound) -> None:
+    stamp = datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
+    await conn.executemany(
+        "INSERT INTO players (guid, names, first_seen, last_seen) VALUES ($1, ARRAY[$2], $3, $3)"
+        " ON CONFLICT (guid) DO UPDATE SET"
+        " names = CASE WHEN $2 = ANY(players.names) THEN players.names"
+        " ELSE players.names || $2 END,"
+        " first_seen = least(players.first_seen, $3), last_seen = greatest(players.last_seen, $3)",
+        sorted({(p.guid, p.clean_name, stamp) for p in parsed.players}),
+    )
+
+
+async def record_rejection(conn: asyncpg.Connection, rejection: files_pb2.Rejection) -> bool:
+    """Keep a rejected file visible (and retryable); never overrides an import."""
+    f = rejection.file
+    if not f.source or not f.filename:
+        return False
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO sources (name) VALUES ($1) ON CONFLICT DO NOTHING", f.source
+        )
+        status = await conn.fetchval(
+            "INSERT INTO files (source, filename, sha256, size, status, error, msg_id, origin,"
+            " sync_id) VALUES ($1, $2, $3, 0, 'rejected', $4, $5, $6, $7)"
+            " ON CONFLICT (source, filename) DO UPDATE SET error = EXCLUDED.error,"
+            " sha256 = EXCLUDED.sha256 WHERE files.status = 'rejected' RETURNING status",
+            f.source,
+            f.filename,
+            f.sha256,
+            f"{rejection.stage}: {rejection.reason}",
+            f.msg_id,
+            ORIGIN_NAMES.get(f.origin, "unknown"),
+            f.sync_id or None,
+        )
+    return status is not None
 
 
 async def _insert_round(
