@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from proto import common_pb2 as proto_dot_common__pb2
+from proto import rounds_pb2 as proto_dot_rounds__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13proto/control.proto\x12\netstats.v1\x1a\x12proto/common.proto\"k\n\tRequester\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x12\n\nchannel_id\x18\x03 \x01(\t\x12\x19\n\x11interaction_token\x18\x04 \x01(\t\x12\x0b\n\x03via\x18\x05 \x01(\t\"X\n\x0bSyncRequest\x12\x0f\n\x07sources\x18\x01 \x03(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12(\n\trequester\x18\x03 \x01(\x0b\x32\x15.etstats.v1.Requester\"X\n\x0cSyncAccepted\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61lready_running\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0f\n\x07sources\x18\x04 \x03(\t\"\x1d\n\nSyncCancel\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\"\x1e\n\rSyncCancelled\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\xdb\x01\n\x0cSyncProgress\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06listed\x18\x03 \x01(\x05\x12\x0f\n\x07unknown\x18\x04 \x01(\x05\x12\x0f\n\x07\x66\x65tched\x18\x05 \x01(\x05\x12\x0e\n\x06stored\x18\x06 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x07 \x01(\x05\x12\x15\n\rupdated_at_ms\x18\x08 \x01(\x03\x12\x10\n\x08rejected\x18\t \x01(\x05\x12\x12\n\nduplicates\x18\n \x01(\x05\x12\x0c\n\x04\x64one\x18\x0b \x01(\x08\x12\r\n\x05\x65rror\x18\x0c \x01(\t\"\xf7\x02\n\nSyncResult\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12(\n\trequester\x18\x02 \x01(\x0b\x32\x15.etstats.v1.Requester\x12)\n\x07sources\x18\x03 \x03(\x0b\x32\x18.etstats.v1.SyncProgress\x12\x10\n\x08imported\x18\x04 \x01(\x05\x12\x12\n\nduplicates\x18\x05 \x01(\x05\x12\x10\n\x08rejected\x18\x06 \x01(\x05\x12\x12\n\nrejections\x18\x07 \x03(\t\x12@\n\x0erounds_per_map\x18\x08 \x03(\x0b\x32(.etstats.v1.SyncResult.RoundsPerMapEntry\x12\x15\n\rstarted_at_ms\x18\t \x01(\x03\x12\x16\n\x0e\x66inished_at_ms\x18\n \x01(\x03\x12\x11\n\tcancelled\x18\x0b \x01(\x08\x1a\x33\n\x11RoundsPerMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"]\n\x0fMonitoringState\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x12\n\nchanged_by\x18\x03 \x01(\t\x12\x15\n\rchanged_at_ms\x18\x04 \x01(\x03\"6\n\x11KnownFilesRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\tfilenames\x18\x02 \x03(\t\"1\n\x0fKnownFilesReply\x12\x0f\n\x07unknown\x18\x01 \x03(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x82\x01\n\rPipelineEvent\x12!\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x13.etstats.v1.FileRef\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\r\n\x05\x61t_ms\x18\x06 \x01(\x03\"\xab\x02\n\x0cSourceStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x12\n\nmonitoring\x18\x03 \x01(\x08\x12\x14\n\x0clease_holder\x18\x04 \x01(\t\x12\x14\n\x0clast_poll_ms\x18\x05 \x01(\x03\x12\x18\n\x10last_new_file_ms\x18\x06 \x01(\x03\x12\x13\n\x0b\x66iles_today\x18\x07 \x01(\x03\x12\x13\n\x0b\x66iles_total\x18\x08 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\t \x01(\x03\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x18\n\x10\x61vg_poll_seconds\x18\x0b \x01(\x01\x12\x1c\n\x14\x61vg_download_seconds\x18\x0c \x01(\x01\x12\x18\n\x10older_unimported\x18\r \x01(\x03\"\xd4\x01\n\x0bStatusReply\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12)\n\x07sources\x18\x03 \x03(\x0b\x32\x18.etstats.v1.SourceStatus\x12\x37\n\x08\x63ounters\x18\x04 \x03(\x0b\x32%.etstats.v1.StatusReply.CountersEntry\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13proto/control.proto\x12\netstats.v1\x1a\x12proto/common.proto\x1a\x12proto/rounds.proto\"k\n\tRequester\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x12\n\nchannel_id\x18\x03 \x01(\t\x12\x19\n\x11interaction_token\x18\x04 \x01(\t\x12\x0b\n\x03via\x18\x05 \x01(\t\"g\n\x0bSyncRequest\x12\x0f\n\x07sources\x18\x01 \x03(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12(\n\trequester\x18\x03 \x01(\x0b\x32\x15.etstats.v1.Requester\x12\r\n\x05\x66iles\x18\x04 \x03(\t\"X\n\x0cSyncAccepted\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61lready_running\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0f\n\x07sources\x18\x04 \x03(\t\"\x1d\n\nSyncCancel\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\"\x1e\n\rSyncCancelled\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\xdb\x01\n\x0cSyncProgress\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06listed\x18\x03 \x01(\x05\x12\x0f\n\x07unknown\x18\x04 \x01(\x05\x12\x0f\n\x07\x66\x65tched\x18\x05 \x01(\x05\x12\x0e\n\x06stored\x18\x06 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x07 \x01(\x05\x12\x15\n\rupdated_at_ms\x18\x08 \x01(\x03\x12\x10\n\x08rejected\x18\t \x01(\x05\x12\x12\n\nduplicates\x18\n \x01(\x05\x12\x0c\n\x04\x64one\x18\x0b \x01(\x08\x12\r\n\x05\x65rror\x18\x0c \x01(\t\"\xf7\x02\n\nSyncResult\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12(\n\trequester\x18\x02 \x01(\x0b\x32\x15.etstats.v1.Requester\x12)\n\x07sources\x18\x03 \x03(\x0b\x32\x18.etstats.v1.SyncProgress\x12\x10\n\x08imported\x18\x04 \x01(\x05\x12\x12\n\nduplicates\x18\x05 \x01(\x05\x12\x10\n\x08rejected\x18\x06 \x01(\x05\x12\x12\n\nrejections\x18\x07 \x03(\t\x12@\n\x0erounds_per_map\x18\x08 \x03(\x0b\x32(.etstats.v1.SyncResult.RoundsPerMapEntry\x12\x15\n\rstarted_at_ms\x18\t \x01(\x03\x12\x16\n\x0e\x66inished_at_ms\x18\n \x01(\x03\x12\x11\n\tcancelled\x18\x0b \x01(\x08\x1a\x33\n\x11RoundsPerMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"]\n\x0fMonitoringState\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x12\n\nchanged_by\x18\x03 \x01(\t\x12\x15\n\rchanged_at_ms\x18\x04 \x01(\x03\"6\n\x11KnownFilesRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\tfilenames\x18\x02 \x03(\t\"1\n\x0fKnownFilesReply\x12\x0f\n\x07unknown\x18\x01 \x03(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x82\x01\n\rPipelineEvent\x12!\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x13.etstats.v1.FileRef\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\r\n\x05\x61t_ms\x18\x06 \x01(\x03\"\xab\x02\n\x0cSourceStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x12\n\nmonitoring\x18\x03 \x01(\x08\x12\x14\n\x0clease_holder\x18\x04 \x01(\t\x12\x14\n\x0clast_poll_ms\x18\x05 \x01(\x03\x12\x18\n\x10last_new_file_ms\x18\x06 \x01(\x03\x12\x13\n\x0b\x66iles_today\x18\x07 \x01(\x03\x12\x13\n\x0b\x66iles_total\x18\x08 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\t \x01(\x03\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x18\n\x10\x61vg_poll_seconds\x18\x0b \x01(\x01\x12\x1c\n\x14\x61vg_download_seconds\x18\x0c \x01(\x01\x12\x18\n\x10older_unimported\x18\r \x01(\x03\"\xe8\x01\n\x0bStatusReply\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12)\n\x07sources\x18\x03 \x03(\x0b\x32\x18.etstats.v1.SourceStatus\x12\x37\n\x08\x63ounters\x18\x04 \x03(\x0b\x32%.etstats.v1.StatusReply.CountersEntry\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\".\n\nRoundQuery\x12\x10\n\x08round_id\x18\x01 \x01(\x03\x12\x0e\n\x06source\x18\x02 \x01(\t\"C\n\nRoundReply\x12&\n\x05round\x18\x01 \x01(\x0b\x32\x17.etstats.v1.StoredRound\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"%\n\rBackupRequest\x12\x14\n\x0crequested_by\x18\x01 \x01(\t\"<\n\x0b\x42\x61\x63kupReply\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"7\n\x0fReimportRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\"?\n\rReimportReply\x12\r\n\x05\x66iles\x18\x01 \x01(\x05\x12\x10\n\x08sync_ids\x18\x02 \x03(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,34 +37,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYNCRESULT_ROUNDSPERMAPENTRY']._serialized_options = b'8\001'
   _globals['_STATUSREPLY_COUNTERSENTRY']._loaded_options = None
   _globals['_STATUSREPLY_COUNTERSENTRY']._serialized_options = b'8\001'
-  _globals['_REQUESTER']._serialized_start=55
-  _globals['_REQUESTER']._serialized_end=162
-  _globals['_SYNCREQUEST']._serialized_start=164
-  _globals['_SYNCREQUEST']._serialized_end=252
-  _globals['_SYNCACCEPTED']._serialized_start=254
-  _globals['_SYNCACCEPTED']._serialized_end=342
-  _globals['_SYNCCANCEL']._serialized_start=344
-  _globals['_SYNCCANCEL']._serialized_end=373
-  _globals['_SYNCCANCELLED']._serialized_start=375
-  _globals['_SYNCCANCELLED']._serialized_end=405
-  _globals['_SYNCPROGRESS']._serialized_start=408
-  _globals['_SYNCPROGRESS']._serialized_end=627
-  _globals['_SYNCRESULT']._serialized_start=630
-  _globals['_SYNCRESULT']._serialized_end=1005
-  _globals['_SYNCRESULT_ROUNDSPERMAPENTRY']._serialized_start=954
-  _globals['_SYNCRESULT_ROUNDSPERMAPENTRY']._serialized_end=1005
-  _globals['_MONITORINGSTATE']._serialized_start=1007
-  _globals['_MONITORINGSTATE']._serialized_end=1100
-  _globals['_KNOWNFILESREQUEST']._serialized_start=1102
-  _globals['_KNOWNFILESREQUEST']._serialized_end=1156
-  _globals['_KNOWNFILESREPLY']._serialized_start=1158
-  _globals['_KNOWNFILESREPLY']._serialized_end=1207
-  _globals['_PIPELINEEVENT']._serialized_start=1210
-  _globals['_PIPELINEEVENT']._serialized_end=1340
-  _globals['_SOURCESTATUS']._serialized_start=1343
-  _globals['_SOURCESTATUS']._serialized_end=1642
-  _globals['_STATUSREPLY']._serialized_start=1645
-  _globals['_STATUSREPLY']._serialized_end=1857
-  _globals['_STATUSREPLY_COUNTERSENTRY']._serialized_start=1810
-  _globals['_STATUSREPLY_COUNTERSENTRY']._serialized_end=1857
+  _globals['_REQUESTER']._serialized_start=75
+  _globals['_REQUESTER']._serialized_end=182
+  _globals['_SYNCREQUEST']._serialized_start=184
+  _globals['_SYNCREQUEST']._serialized_end=287
+  _globals['_SYNCACCEPTED']._serialized_start=289
+  _globals['_SYNCACCEPTED']._serialized_end=377
+  _globals['_SYNCCANCEL']._serialized_start=379
+  _globals['_SYNCCANCEL']._serialized_end=408
+  _globals['_SYNCCANCELLED']._serialized_start=410
+  _globals['_SYNCCANCELLED']._serialized_end=440
+  _globals['_SYNCPROGRESS']._serialized_start=443
+  _globals['_SYNCPROGRESS']._serialized_end=662
+  _globals['_SYNCRESULT']._serialized_start=665
+  _globals['_SYNCRESULT']._serialized_end=1040
+  _globals['_SYNCRESULT_ROUNDSPERMAPENTRY']._serialized_start=989
+  _globals['_SYNCRESULT_ROUNDSPERMAPENTRY']._serialized_end=1040
+  _globals['_MONITORINGSTATE']._serialized_start=1042
+  _globals['_MONITORINGSTATE']._serialized_end=1135
+  _globals['_KNOWNFILESREQUEST']._serialized_start=1137
+  _globals['_KNOWNFILESREQUEST']._serialized_end=1191
+  _globals['_KNOWNFILESREPLY']._serialized_start=1193
+  _globals['_KNOWNFILESREPLY']._serialized_end=1242
+  _globals['_PIPELINEEVENT']._serialized_start=1245
+  _globals['_PIPELINEEVENT']._serialized_end=1375
+  _globals['_SOURCESTATUS']._serialized_start=1378
+  _globals['_SOURCESTATUS']._serialized_end=1677
+  _globals['_STATUSREPLY']._serialized_start=1680
+  _globals['_STATUSREPLY']._serialized_end=1912
+  _globals['_STATUSREPLY_COUNTERSENTRY']._serialized_start=1865
+  _globals['_STATUSREPLY_COUNTERSENTRY']._serialized_end=1912
+  _globals['_ROUNDQUERY']._serialized_start=1914
+  _globals['_ROUNDQUERY']._serialized_end=1960
+  _globals['_ROUNDREPLY']._serialized_start=1962
+  _globals['_ROUNDREPLY']._serialized_end=2029
+  _globals['_BACKUPREQUEST']._serialized_start=2031
+  _globals['_BACKUPREQUEST']._serialized_end=2068
+  _globals['_BACKUPREPLY']._serialized_start=2070
+  _globals['_BACKUPREPLY']._serialized_end=2130
+  _globals['_REIMPORTREQUEST']._serialized_start=2132
+  _globals['_REIMPORTREQUEST']._serialized_end=2187
+  _globals['_REIMPORTREPLY']._serialized_start=2189
+  _globals['_REIMPORTREPLY']._serialized_end=2252
 # @@protoc_insertion_point(module_scope)

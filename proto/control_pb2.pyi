@@ -1,4 +1,5 @@
 from proto import common_pb2 as _common_pb2
+from proto import rounds_pb2 as _rounds_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -22,14 +23,16 @@ class Requester(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., channel_id: _Optional[str] = ..., interaction_token: _Optional[str] = ..., via: _Optional[str] = ...) -> None: ...
 
 class SyncRequest(_message.Message):
-    __slots__ = ("sources", "period", "requester")
+    __slots__ = ("sources", "period", "requester", "files")
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     sources: _containers.RepeatedScalarFieldContainer[str]
     period: str
     requester: Requester
-    def __init__(self, sources: _Optional[_Iterable[str]] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ...) -> None: ...
+    files: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sources: _Optional[_Iterable[str]] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ..., files: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SyncAccepted(_message.Message):
     __slots__ = ("sync_id", "already_running", "error", "sources")
@@ -191,7 +194,7 @@ class SourceStatus(_message.Message):
     def __init__(self, source: _Optional[str] = ..., connected: _Optional[bool] = ..., monitoring: _Optional[bool] = ..., lease_holder: _Optional[str] = ..., last_poll_ms: _Optional[int] = ..., last_new_file_ms: _Optional[int] = ..., files_today: _Optional[int] = ..., files_total: _Optional[int] = ..., errors: _Optional[int] = ..., last_error: _Optional[str] = ..., avg_poll_seconds: _Optional[float] = ..., avg_download_seconds: _Optional[float] = ..., older_unimported: _Optional[int] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("service", "instance", "sources", "counters", "error")
+    __slots__ = ("service", "instance", "sources", "counters", "error", "last_error")
     class CountersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -204,9 +207,61 @@ class StatusReply(_message.Message):
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     service: str
     instance: str
     sources: _containers.RepeatedCompositeFieldContainer[SourceStatus]
     counters: _containers.ScalarMap[str, int]
     error: str
-    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., counters: _Optional[_Mapping[str, int]] = ..., error: _Optional[str] = ...) -> None: ...
+    last_error: str
+    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., counters: _Optional[_Mapping[str, int]] = ..., error: _Optional[str] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class RoundQuery(_message.Message):
+    __slots__ = ("round_id", "source")
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    round_id: int
+    source: str
+    def __init__(self, round_id: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+
+class RoundReply(_message.Message):
+    __slots__ = ("round", "error")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    round: _rounds_pb2.StoredRound
+    error: str
+    def __init__(self, round: _Optional[_Union[_rounds_pb2.StoredRound, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class BackupRequest(_message.Message):
+    __slots__ = ("requested_by",)
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    requested_by: str
+    def __init__(self, requested_by: _Optional[str] = ...) -> None: ...
+
+class BackupReply(_message.Message):
+    __slots__ = ("filename", "size", "error")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    size: int
+    error: str
+    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ReimportRequest(_message.Message):
+    __slots__ = ("source", "requested_by")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    requested_by: str
+    def __init__(self, source: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class ReimportReply(_message.Message):
+    __slots__ = ("files", "sync_ids", "error")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    SYNC_IDS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    files: int
+    sync_ids: _containers.RepeatedScalarFieldContainer[str]
+    error: str
+    def __init__(self, files: _Optional[int] = ..., sync_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...

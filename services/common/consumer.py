@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from proto import common_pb2, files_pb2
 from services.common.aio import sleep_unless
 from services.common.bus import Bus, pull_consumer_config
+from services.common.events import report
 from services.common.metrics import HANDLE_SECONDS, MESSAGES, REJECTIONS
 from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_subject
 
@@ -156,6 +157,7 @@ async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject) -> str:
         await _quietly(msg.nak(delay=nak_delay(msg.metadata.num_delivered or 1)))
         return "nak"
     REJECTIONS.labels(stage=stage, reason=rejection.code).inc()
+    await report(bus, file, stage, "rejected", detail=rejection.reason)
     log.warning(
         "%s: rejected %s: %s",
         stage,

@@ -61,3 +61,9 @@ def sync_result_subject(sync_id: str) -> str:
 MONITORING_BUCKET = "etstats_monitoring"
 LEASE_BUCKET = "etstats_leases"
 SYNC_BUCKET = "etstats_syncs"
+
+# Storage endpoints.
+STORAGE_STATUS = "etstats.storage.status"
+STORAGE_ROUND = "etstats.storage.round"
+STORAGE_BACKUP = "etstats.storage.backup"
+STORAGE_REIMPORT = "etstats.storage.reimport"

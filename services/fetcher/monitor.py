@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge
 from etstats.statsfile import FileKind, classify_name
 from proto import common_pb2, control_pb2
 from services.common.bus import Bus
+from services.common.events import report
 from services.common.metrics import mark_success
 from services.fetcher.known import unknown_files
 from services.fetcher.publish import download, now_ms, publish_file
@@ -132,6 +133,10 @@ class Monitor:
             if name not in self.detected_at:
                 self.detected_at[name] = now_ms()
                 DETECTED.labels(source=self.source.name).inc()
+                ref = common_pb2.FileRef(
+                    source=self.source.name, filename=name, msg_id=f"{self.source.name}/{name}"
+                )
+                await report(self.bus, ref, "fetcher", "detected")
             if self.pending.get(name) == entry:
                 await self._fetch(entry)
             else:

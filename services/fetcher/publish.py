@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 
 from proto import common_pb2, files_pb2
 from services.common.bus import Bus
+from services.common.events import report
 from services.common.metrics import REJECTIONS, mark_success
 from services.common.subjects import RAW, REJECTED, raw_msg_id, stage_msg_id, stage_subject
 from services.fetcher.source import Entry, Source
@@ -96,6 +97,7 @@ async def publish_file(
     FETCHED.labels(source=source, origin=ORIGIN_LABELS[origin]).inc()
     FETCHED_BYTES.labels(source=source).inc(len(body))
     mark_success("fetch", source)
+    await report(bus, file, "fetcher", "fetched", detail=ORIGIN_LABELS[origin])
     log.info(
         "published %s",
         entry.name,

@@ -13,6 +13,7 @@ from etstats.statsfile import ParseError, parse
 from proto import files_pb2
 from services.common.config import Env
 from services.common.consumer import Reject, consume
+from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
 from services.common.subjects import PARSED, RAW, all_sources, stage_msg_id, stage_subject
@@ -61,6 +62,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
             message.SerializeToString(),
             msg_id=stage_msg_id(PARSED, raw.file.msg_id),
         )
+        await report(rt.bus, raw.file, "parser", "parsed", time.perf_counter() - started)
         PARSED_FILES.labels(source=raw.file.source).inc()
         mark_success("parser", raw.file.source)
 

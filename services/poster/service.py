@@ -12,6 +12,7 @@ from prometheus_client import Counter, Histogram
 from proto import common_pb2, rounds_pb2
 from services.common.config import Env
 from services.common.consumer import Reject, consume
+from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
 from services.common.subjects import STORED, all_sources
@@ -47,6 +48,7 @@ async def main(rt: Runtime, _: None) -> None:
             return
         print_post(round_summary(stored))
         POSTS.labels(sink="console", outcome="posted").inc()
+        await report(rt.bus, stored.file, "poster", "posted")
         if stored.file.detected_at_ms:
             PIPELINE_LATENCY.observe(max(time.time() - stored.file.detected_at_ms / 1000, 0))
         mark_success("poster", stored.file.source)

@@ -1,32 +1,45 @@
-"""Wires PostgreSQL to the bus: import parsed rounds, answer storage queries."""
+"""Wires PostgreSQL to the bus: imports, the ledger of rejections, the event log,
+queries and backups."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.micro.request import Request
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
-from proto import control_pb2, rounds_pb2
+from proto import control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import Reject, consume
+from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
 from services.common.subjects import (
+    EVENTS,
+    FETCHER_SYNC,
     PARSED,
+    REJECTED,
+    STORAGE_BACKUP,
+    STORAGE_REIMPORT,
+    STORAGE_ROUND,
+    STORAGE_STATUS,
     STORAGE_UNKNOWN_FILES,
     STORED,
     all_sources,
     stage_msg_id,
     stage_subject,
 )
-from services.storage.importer import Outcome, import_round, unknown_files
+from services.storage import backup, eventlog, queries
+from services.storage.importer import Outcome, import_round, record_rejection, unknown_files
 from services.storage.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -34,18 +47,37 @@ log = logging.getLogger(__name__)
 IMPORTS = Counter(
     "etstats_storage_files_total", "Files handled by storage, by outcome.", ["source", "outcome"]
 )
+IMPORT_SECONDS = Histogram(
+    "etstats_storage_import_seconds",
+    "Time to import one file.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+BACKUPS = Counter("etstats_storage_backups_total", "Database backups, by outcome.", ["outcome"])
+LAST_BACKUP = Gauge(
+    "etstats_storage_last_backup_timestamp_seconds", "When the last backup succeeded."
+)
 
 
 @dataclass(frozen=True)
 class StorageConfig:
     database_url: str
     pool_size: int
+    backup_dir: Path = Path("./var/backups")
+    backup_interval_s: float = 86400.0
+    backup_keep: int = 7
+    pg_dump: str | None = None
+    event_retention_s: float = 7 * 86400.0
 
     @classmethod
     def from_env(cls, env: Env) -> StorageConfig:
         return cls(
             database_url=env.str("DATABASE_URL", pattern=r"postgres(ql)?://\S*"),
             pool_size=env.int("DATABASE_POOL_SIZE", 5, minimum=1, maximum=100),
+            backup_dir=Path(env.str("BACKUP_DIR", "./var/backups")),
+            backup_interval_s=env.duration("BACKUP_INTERVAL", "1d"),
+            backup_keep=env.int("BACKUP_KEEP", 7, minimum=1, maximum=1000),
+            pg_dump=env.optional("PG_DUMP"),
+            event_retention_s=env.duration("EVENT_RETENTION", "7d", minimum_s=60),
         )
 
 
@@ -66,62 +98,214 @@ async def open_pool(conf: StorageConfig, rt: Runtime) -> asyncpg.Pool | None:
     return None
 
 
+def decode(message_type: type[Message], data: bytes) -> Message:
+    try:
+        return message_type.FromString(data)
+    except DecodeError:
+        raise Reject("bad_message", f"message is not a valid {message_type.__name__}") from None
+
+
+class Storage:
+    """The handlers: each runs one transaction or query and reports on the bus."""
+
+    def __init__(self, rt: Runtime, pool: asyncpg.Pool, conf: StorageConfig) -> None:
+        self.rt = rt
+        self.pool = pool
+        self.conf = conf
+        self.pg_dump = backup.find_pg_dump(conf.pg_dump)
+
+    async def import_parsed(self, msg: Msg) -> None:
+        parsed = decode(rounds_pb2.ParsedRound, msg.data)
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn:
+            result = await import_round(conn, parsed)
+            stored = None
+            if result.round_id is not None:
+                stored = await queries.stored_round(
+                    conn,
+                    result.round_id,
+                    parsed.file,
+                    redelivered=result.outcome is Outcome.REDELIVERED,
+                    duplicate=result.outcome is Outcome.DUPLICATE,
+                )
+        seconds = time.perf_counter() - started
+        IMPORT_SECONDS.observe(seconds)
+        IMPORTS.labels(source=parsed.file.source, outcome=result.outcome.value).inc()
+        if stored is None:
+            stored = rounds_pb2.StoredRound(
+                file=parsed.file,
+                header=parsed.header,
+                duplicate=result.outcome is Outcome.DUPLICATE,
+            )
+        await self.rt.bus.publish(
+            stage_subject(STORED, parsed.file.source),
+            stored.SerializeToString(),
+            msg_id=stage_msg_id(STORED, parsed.file.msg_id),
+        )
+        await report(self.rt.bus, parsed.file, "storage", "stored", seconds, result.outcome.value)
+        mark_success("storage", parsed.file.source)
+
+    async def record_rejection(self, msg: Msg) -> None:
+        rejection = decode(files_pb2.Rejection, msg.data)
+        async with self.pool.acquire() as conn:
+            await record_rejection(conn, rejection)
+
+    async def record_event(self, msg: Msg) -> None:
+        event = decode(control_pb2.PipelineEvent, msg.data)
+        async with self.pool.acquire() as conn:
+            await eventlog.record(conn, event)
+
+    async def answer_unknown(self, req: Request) -> None:
+        async def work(conn: asyncpg.Connection) -> Message:
+            query = control_pb2.KnownFilesRequest.FromString(req.data)
+            unknown = await unknown_files(conn, query.source, list(query.filenames))
+            return control_pb2.KnownFilesReply(unknown=unknown)
+
+        await self._answer(req, work, control_pb2.KnownFilesReply)
+
+    async def answer_status(self, req: Request) -> None:
+        await self._answer(req, queries.status, control_pb2.StatusReply)
+
+    async def answer_round(self, req: Request) -> None:
+        async def work(conn: asyncpg.Connection) -> Message:
+            query = control_pb2.RoundQuery.FromString(req.data)
+            round_id = query.round_id or await queries.last_round_id(conn, query.source)
+            stored = await queries.stored_round(conn, round_id) if round_id else None
+            if stored is None:
+                what = (
+                    f"round #{query.round_id}" if query.round_id else f"a round of {query.source!r}"
+                )
+                return control_pb2.RoundReply(error=f"no {what} is stored")
+            return control_pb2.RoundReply(round=stored)
+
+        await self._answer(req, work, control_pb2.RoundReply)
+
+    async def answer_backup(self, req: Request) -> None:
+        try:
+            path = await self.backup_now()
+            reply = control_pb2.BackupReply(filename=path.name, size=path.stat().st_size)
+        except backup.BackupError as exc:
+            reply = control_pb2.BackupReply(error=str(exc))
+        await req.respond(reply.SerializeToString())
+
+    async def answer_reimport(self, req: Request) -> None:
+        """Forget rejected files, then have the fetcher fetch exactly those again."""
+        try:
+            query = control_pb2.ReimportRequest.FromString(req.data)
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "DELETE FROM files WHERE status = 'rejected' AND ($1 = '' OR source = $1)"
+                    " RETURNING source, filename",
+                    query.source,
+                )
+            by_source: dict[str, list[str]] = {}
+            for row in rows:
+                by_source.setdefault(row["source"], []).append(row["filename"])
+            sync_ids = []
+            for source, files in sorted(by_source.items()):
+                request = control_pb2.SyncRequest(
+                    sources=[source],
+                    period="all",
+                    files=files,
+                    requester=control_pb2.Requester(user_name=query.requested_by, via="reimport"),
+                )
+                answer = await self.rt.bus.nc.request(FETCHER_SYNC, request.SerializeToString(), 5)
+                accepted = control_pb2.SyncAccepted.FromString(answer.data)
+                if accepted.error:
+                    raise RuntimeError(f"the fetcher refused: {accepted.error}")
+                sync_ids.append(accepted.sync_id)
+            reply = control_pb2.ReimportReply(files=len(rows), sync_ids=sync_ids)
+        except Exception as exc:
+            reply = control_pb2.ReimportReply(error=f"reimport failed: {exc or type(exc).__name__}")
+        await req.respond(reply.SerializeToString())
+
+    async def _answer(
+        self,
+        req: Request,
+        work: Callable[[asyncpg.Connection], Awaitable[Message]],
+        reply_type: type[Message],
+    ) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                reply = await work(conn)
+        except DecodeError:
+            reply = reply_type(error=f"request is not what {req.subject} expects")
+        except (OSError, asyncpg.PostgresError) as exc:
+            reply = reply_type(error=f"database unavailable: {exc}")
+        await req.respond(reply.SerializeToString())
+
+    async def backup_now(self) -> Path:
+        try:
+            path = await backup.backup(
+                self.pg_dump, self.conf.database_url, self.conf.backup_dir, self.conf.backup_keep
+            )
+        except backup.BackupError:
+            BACKUPS.labels(outcome="failed").inc()
+            raise
+        BACKUPS.labels(outcome="done").inc()
+        LAST_BACKUP.set(time.time())
+        log.info("backup written: %s", path)
+        return path
+
+    async def maintain(self) -> None:
+        """Scheduled backups and event-log pruning, until stopped."""
+        last = backup.latest(self.conf.backup_dir)
+        next_backup = time.time() + (
+            self.conf.backup_interval_s - (time.time() - last.stat().st_mtime) if last else 60
+        )
+        if last:
+            LAST_BACKUP.set(last.stat().st_mtime)
+        while not await sleep_unless(self.rt.stop, 60 if self.conf.backup_interval_s else 3600):
+            try:
+                async with self.pool.acquire() as conn:
+                    pruned = await eventlog.prune(conn, self.conf.event_retention_s)
+                if pruned:
+                    log.info("pruned %d old pipeline events", pruned)
+                if self.conf.backup_interval_s and time.time() >= next_backup:
+                    next_backup = time.time() + self.conf.backup_interval_s
+                    await self.backup_now()
+            except Exception as exc:
+                log.warning("maintenance failed: %s", exc)
+
+
 async def main(rt: Runtime, conf: StorageConfig) -> None:
     pool = await open_pool(conf, rt)
     if pool is None:
         return
     rt.health.add_check("postgres", lambda: not pool.is_closing())
-
-    async def handle(msg: Msg) -> None:
-        try:
-            parsed = rounds_pb2.ParsedRound.FromString(msg.data)
-        except DecodeError:
-            raise Reject("bad_message", "parsed round message is not a valid ParsedRound") from None
-        async with pool.acquire() as conn:
-            result = await import_round(conn, parsed)
-        IMPORTS.labels(source=parsed.file.source, outcome=result.outcome.value).inc()
-        if result.outcome is Outcome.DUPLICATE:
-            log.info(
-                "%s is a duplicate of an imported file",
-                parsed.file.filename,
-                extra={"source": parsed.file.source, "file": parsed.file.filename},
-            )
-        stored = rounds_pb2.StoredRound(
-            file=parsed.file,
-            round_id=result.round_id or 0,
-            stamp=parsed.stamp,
-            header=parsed.header,
-            flags=parsed.flags,
-            players=parsed.players,
-            redelivered=result.outcome is Outcome.REDELIVERED,
-            duplicate=result.outcome is Outcome.DUPLICATE,
-            stored_at_ms=int(time.time() * 1000),
-        )
-        await rt.bus.publish(
-            stage_subject(STORED, parsed.file.source),
-            stored.SerializeToString(),
-            msg_id=stage_msg_id(STORED, parsed.file.msg_id),
-        )
-        mark_success("storage", parsed.file.source)
-
-    async def answer_unknown(req: Request) -> None:
-        try:
-            query = control_pb2.KnownFilesRequest.FromString(req.data)
-            async with pool.acquire() as conn:
-                unknown = await unknown_files(conn, query.source, list(query.filenames))
-            reply = control_pb2.KnownFilesReply(unknown=unknown)
-        except DecodeError:
-            reply = control_pb2.KnownFilesReply(error="request is not a KnownFilesRequest")
-        except (OSError, asyncpg.PostgresError) as exc:
-            reply = control_pb2.KnownFilesReply(error=f"database unavailable: {exc}")
-        await req.respond(reply.SerializeToString())
-
-    await rt.micro.add_endpoint(
-        name="unknown_files", subject=STORAGE_UNKNOWN_FILES, handler=answer_unknown
-    )
+    storage = Storage(rt, pool, conf)
+    for name, subject, handler in (
+        ("unknown_files", STORAGE_UNKNOWN_FILES, storage.answer_unknown),
+        ("status", STORAGE_STATUS, storage.answer_status),
+        ("round", STORAGE_ROUND, storage.answer_round),
+        ("backup", STORAGE_BACKUP, storage.answer_backup),
+        ("reimport", STORAGE_REIMPORT, storage.answer_reimport),
+    ):
+        await rt.micro.add_endpoint(name=name, subject=subject, handler=handler)
     try:
-        await consume(
-            rt.bus, stage="storage", subject=all_sources(PARSED), handler=handle, stop=rt.stop
+        await asyncio.gather(
+            consume(
+                rt.bus,
+                stage="storage",
+                subject=all_sources(PARSED),
+                handler=storage.import_parsed,
+                stop=rt.stop,
+            ),
+            consume(
+                rt.bus,
+                stage="storage-rejections",
+                subject=all_sources(REJECTED),
+                handler=storage.record_rejection,
+                stop=rt.stop,
+            ),
+            consume(
+                rt.bus,
+                stage="storage-events",
+                subject=all_sources(EVENTS),
+                handler=storage.record_event,
+                stop=rt.stop,
+            ),
+            storage.maintain(),
         )
     finally:
         await pool.close()

@@ -1,0 +1,39 @@
+"""Pipeline events: every stage reports what became of each file (storage logs them)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from proto import common_pb2, control_pb2
+from services.common.bus import Bus
+from services.common.subjects import EVENTS, stage_subject
+
+log = logging.getLogger(__name__)
+
+
+async def report(
+    bus: Bus,
+    file: common_pb2.FileRef,
+    stage: str,
+    outcome: str,
+    seconds: float = 0.0,
+    detail: str = "",
+) -> None:
+    """Best effort: a lost event must never fail the work it describes."""
+    event = control_pb2.PipelineEvent(
+        file=file,
+        stage=stage,
+        outcome=outcome,
+        seconds=seconds,
+        detail=detail,
+        at_ms=int(time.time() * 1000),
+    )
+    try:
+        await bus.publish(
+            stage_subject(EVENTS, file.source or "unknown"),
+            event.SerializeToString(),
+            msg_id=f"event:{stage}:{outcome}:{file.msg_id or file.filename}",
+        )
+    except Exception as exc:
+        log.warning("could not report %s/%s: %s", stage, outcome, exc)
