@@ -431,3 +431,24 @@ async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Pat
     (progress,) = result.sources
     assert progress.unknown == 1500
     assert progress.fetched < 1500
+
+
+async def test_sync_of_named_files_fetches_only_those(nats_server, bus, pipeline, tmp_path) -> None:
+    box = tmp_path / "box"
+    box.mkdir()
+    names = []
+    for age in (1, 2, 3):
+        name, body = dated_file(500 + age, age)
+        (box / name).write_bytes(body)
+        names.append(name)
+    await set_monitoring(await bus.key_value(MONITORING_BUCKET), "box", False, "test")
+    raw = await Raw().start(bus)
+    async with running(
+        "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url
+    ):
+        request = control_pb2.SyncRequest(period="today", files=[names[1], "not-there.txt"])
+        msg = await ask(bus, FETCHER_SYNC, request.SerializeToString())
+        assert control_pb2.SyncAccepted.FromString(msg.data).sync_id
+        await wait_until(lambda: raw.names() == [names[1]])
+        await asyncio.sleep(0.5)
+    assert raw.names() == [names[1]]

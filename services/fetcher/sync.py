@@ -206,10 +206,13 @@ class SyncRunner:
         source, progress = self.sources[name], job.progress[name]
         try:
             listing = await source.list()
+            only = set(job.request.files)  # a re-import names its files
             wanted = {}
             for entry in listing.values():
                 parsed = classify_name(entry.name)
-                if parsed.kind is FileKind.STATS and parsed.stamp in job.period:
+                if parsed.kind is not FileKind.STATS or (only and entry.name not in only):
+                    continue
+                if only or parsed.stamp in job.period:
                     wanted[entry.name] = (parsed.stamp, entry)
             progress.listed = len(wanted)
             unknown = await unknown_files(self.bus, name, sorted(wanted))

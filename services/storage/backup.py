@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
+import subprocess
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -16,17 +19,34 @@ class BackupError(Exception):
 
 
 def find_pg_dump(configured: str | None) -> str | None:
-    """PG_DUMP, else pg_dump on PATH, else the one shipped with the embedded PostgreSQL."""
+    """PG_DUMP if set; else the newest pg_dump found, on PATH or shipped with the
+    embedded PostgreSQL (a pg_dump can dump servers up to its own version)."""
     if configured:
         return configured
-    if found := shutil.which("pg_dump"):
-        return found
+    candidates = [p for p in (shutil.which("pg_dump"), _bundled()) if p]
+    return max(candidates, key=_version, default=None)
+
+
+def _bundled() -> str | None:
     try:
-        from pgserver._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError:
         return None
-    bundled = POSTGRES_BIN_PATH / "pg_dump"
-    return str(bundled) if bundled.exists() else None
+    path = POSTGRES_BIN_PATH / "pg_dump"
+    return str(path) if path.exists() else None
+
+
+def _version(pg_dump: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run(
+            [pg_dump, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    match = re.search(r"(\d+)(?:\.(\d+))?", out)
+    return tuple(int(g) for g in match.groups() if g) if match else ()
 
 
 async def backup(pg_dump: str | None, database_url: str, directory: Path, keep: int) -> Path:
@@ -49,7 +69,13 @@ async def backup(pg_dump: str | None, database_url: str, directory: Path, keep: 
     if proc.returncode != 0:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         message = stderr.decode(errors="replace").strip().splitlines()
-        raise BackupError(f"pg_dump failed: {message[-1] if message else proc.returncode}")
+        detail = message[-1] if message else f"exit status {proc.returncode}"
+        hint = (
+            " (set PG_DUMP to a pg_dump at least as new as the server)"
+            if "version" in detail
+            else ""
+        )
+        raise BackupError(f"pg_dump failed: {detail}{hint}")
     await asyncio.to_thread(_finish, partial, target, keep)
     return target
 

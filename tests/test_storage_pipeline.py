@@ -1,0 +1,361 @@
+"""Storage on a real PostgreSQL: pairing in every order, replicas, backups, queries."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from etstats.statsfile import parse
+from etstats.statsfile.generator import GeneratedFile, generate_match
+from proto import common_pb2, control_pb2, rounds_pb2
+from services.common.subjects import (
+    STORAGE_BACKUP,
+    STORAGE_ROUND,
+    STORAGE_STATUS,
+    STORAGE_UNKNOWN_FILES,
+)
+from services.parser.convert import to_message
+from services.storage.backup import find_pg_dump
+from services.storage.importer import Outcome, import_round
+from services.storage.migrations import migrate
+from services.storage.queries import stored_round
+from services.storage.service import StorageConfig
+from services.storage.service import main as storage_main
+from tests.inprocess import running
+
+
+def message(generated: GeneratedFile, source: str = "main") -> rounds_pb2.ParsedRound:
+    file = common_pb2.FileRef(
+        source=source,
+        filename=generated.filename,
+        sha256="00",
+        msg_id=f"{source}/{generated.filename}/00",
+        origin=common_pb2.ORIGIN_SYNC,
+    )
+    return to_message(parse(generated.body, generated.filename), file, len(generated.body))
+
+
+async def round_values(conn: asyncpg.Connection, filename: str) -> dict[tuple[str, str], tuple]:
+    rows = await conn.fetch(
+        "SELECT p.guid, p.clean_name, p.round_kills, p.round_deaths, p.round_values, p.basis"
+        " FROM player_rounds p JOIN rounds r ON r.id = p.round_id JOIN files f ON f.id = r.file_id"
+        " WHERE f.filename = $1",
+        filename,
+    )
+    return {
+        (r["guid"], r["clean_name"]): (
+            r["round_kills"],
+            r["round_deaths"],
+            r["round_values"],
+            r["basis"],
+        )
+        for r in rows
+    }
+
+
+def truth(generated: GeneratedFile) -> dict[tuple[str, str], tuple]:
+    return {
+        (p.guid, p.clean_name): (p.kills, p.deaths, list(p.values)) for p in generated.round_players
+    }
+
+
+def assert_true_values(stored: dict, expected: dict) -> None:
+    assert stored.keys() == expected.keys()
+    for key, (kills, deaths, values, basis) in stored.items():
+        assert (kills, deaths) == expected[key][:2], key
+        assert values == pytest.approx(expected[key][2]), key
+        assert basis in ("round1", "difference", "joined", "reset")
+
+
+@pytest.mark.parametrize("order", ["r1_first", "r2_first"])
+@pytest.mark.parametrize("start", [datetime(2026, 11, 24, 20, 0), datetime(2026, 11, 24, 23, 40)])
+async def test_pairing_gives_true_round_values(db: asyncpg.Connection, order: str, start) -> None:
+    await migrate(db)
+    r1, r2 = next(
+        (r1, r2)
+        for seed in range(100)
+        for r1, r2 in [generate_match(random.Random(seed), start, players=10, churn=True, bots=2)]
+        if start.hour != 23 or r1.filename[:10] != r2.filename[:10]  # across midnight
+    )
+    first, second = (r1, r2) if order == "r1_first" else (r2, r1)
+    await import_round(db, message(first))
+    if order == "r2_first":  # an orphan until its round 1 arrives
+        assert await db.fetchval("SELECT orphan FROM rounds") is True
+        assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
+    await import_round(db, message(second))
+    assert_true_values(await round_values(db, r1.filename), truth(r1))
+    assert_true_values(await round_values(db, r2.filename), truth(r2))
+    bases = {v[3] for v in (await round_values(db, r2.filename)).values()}
+    assert bases == {"difference", "joined", "reset"}
+    assert await db.fetchval("SELECT count(*) FROM rounds WHERE orphan") == 0
+    match = await db.fetchrow("SELECT * FROM matches")
+    assert match["outcome"] in ("round1_attackers", "round2_attackers", "draw")
+
+
+async def test_orphan_round_two_keeps_cumulative_numbers_out(db: asyncpg.Connection) -> None:
+    await migrate(db)
+    r1, r2 = generate_match(random.Random(3), datetime(2026, 11, 24, 20), players=6)
+    far_r1, _ = generate_match(random.Random(3), datetime(2026, 11, 24, 18), players=6)
+    await import_round(db, message(far_r1))  # same seed, same map, two hours earlier
+    result = await import_round(db, message(r2))
+    row = await db.fetchrow("SELECT orphan, round FROM rounds WHERE id = $1", result.round_id)
+    assert row["orphan"] and row["round"] == 2
+    assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
+    stored = await stored_round(db, result.round_id)
+    assert stored is not None and stored.flags.orphan
+    assert not stored.HasField("map_result")
+    assert all(p.basis == "" for p in stored.players)
+    del r1
+
+
+async def test_stored_event_of_a_round_two_has_result_and_totals(db: asyncpg.Connection) -> None:
+    await migrate(db)
+    r1, r2 = generate_match(random.Random(4), datetime(2026, 11, 24, 20), players=8)
+    await import_round(db, message(r1))
+    result = await import_round(db, message(r2))
+    stored = await stored_round(db, result.round_id)
+    assert stored is not None
+    assert stored.paired_filename == r1.filename
+    assert stored.map_result.outcome in ("round1_attackers", "round2_attackers", "draw")
+    assert stored.map_result.time_to_beat_s == (
+        r1.header.time_limit_s
+        if r1.header.winner_team == r1.header.defender_team
+        else r1.header.next_time_limit_s
+    )
+    true = {(p.guid, p.clean_name): p for p in r2.round_players}
+    for p in stored.players:
+        assert p.kills == true[(p.guid, p.clean_name)].kills
+    in_file = {(p.guid, p.clean_name): p for p in r2.players}
+    for total in stored.match_totals:
+        assert total.kills == in_file[(total.guid, total.clean_name)].kills
+
+
+async def test_partial_round_two_never_pairs(db: asyncpg.Connection) -> None:
+    await migrate(db)
+    r1, r2 = generate_match(random.Random(5), datetime(2026, 11, 24, 20), players=4)
+    partial = message(r2)
+    partial.flags.partial = True
+    await import_round(db, message(r1))
+    result = await import_round(db, partial)
+    assert await db.fetchval("SELECT count(*) FROM matches") == 0
+    assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
+    assert result.outcome is Outcome.IMPORTED
+
+
+async def test_same_messages_twice_to_two_replicas_give_one_set_of_rows(
+    nats_server, bus, database_url: str
+) -> None:
+    matches = [
+        generate_match(random.Random(i), datetime(2026, 11, 20) + timedelta(hours=i))
+        for i in range(6)
+    ]
+    files = [f for pair in matches for f in pair]
+    conf = StorageConfig(database_url, 3)
+    async with (
+        running("storage", storage_main, conf, nats_server.url),
+        running("storage", storage_main, conf, nats_server.url),
+    ):
+        for attempt in range(2):
+            for generated in files:
+                msg = message(generated)
+                # a different Nats-Msg-Id so the stream does not drop the repeat
+                await bus.publish(
+                    "stats.parsed.main",
+                    msg.SerializeToString(),
+                    msg_id=f"parsed:{msg.file.msg_id}:{attempt}",
+                )
+        conn = await asyncpg.connect(database_url)
+        try:
+            for _ in range(200):
+                if await conn.fetchval("SELECT count(*) FROM rounds") == len(files):
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)
+            assert await conn.fetchval("SELECT count(*) FROM rounds") == len(files)
+            assert await conn.fetchval("SELECT count(*) FROM files") == len(files)
+            assert await conn.fetchval("SELECT count(*) FROM matches") == len(matches)
+            for _, r2 in matches:
+                assert_true_values(await round_values(conn, r2.filename), truth(r2))
+        finally:
+            await conn.close()
+
+
+async def test_known_files_query_on_10000_names_is_one_round_trip(
+    nats_server, bus, database_url: str
+) -> None:
+    async with running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url):
+        await asyncio.sleep(0.5)
+        names = [f"2026-01-01-{i:06d}-supply-round-1.txt" for i in range(10_000)]
+        request = control_pb2.KnownFilesRequest(source="main", filenames=names)
+        for _ in range(50):
+            try:
+                reply = await bus.nc.request(STORAGE_UNKNOWN_FILES, request.SerializeToString(), 10)
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        unknown = control_pb2.KnownFilesReply.FromString(reply.data).unknown
+    assert len(unknown) == 10_000
+
+
+async def test_queries_status_backup_and_restore(
+    nats_server, bus, database_url: str, postgres, tmp_path: Path
+) -> None:
+    conf = StorageConfig(database_url, 2, backup_dir=tmp_path / "backups", backup_keep=2)
+    pairs = [
+        generate_match(random.Random(i), datetime(2026, 11, 21) + timedelta(hours=i))
+        for i in range(3)
+    ]
+    async with running("storage", storage_main, conf, nats_server.url):
+        conn = await asyncpg.connect(database_url)
+        for _ in range(50):
+            if await conn.fetchval("SELECT to_regclass('matches')"):
+                break
+            await asyncio.sleep(0.1)
+        for r1, r2 in pairs:
+            await import_round(conn, message(r1))
+            await import_round(conn, message(r2))
+        last = await bus.nc.request(
+            STORAGE_ROUND, control_pb2.RoundQuery(source="main").SerializeToString(), 5
+        )
+        by_id = await bus.nc.request(
+            STORAGE_ROUND, control_pb2.RoundQuery(round_id=1).SerializeToString(), 5
+        )
+        missing = await bus.nc.request(
+            STORAGE_ROUND, control_pb2.RoundQuery(round_id=999).SerializeToString(), 5
+        )
+        status = control_pb2.StatusReply.FromString(
+            (await bus.nc.request(STORAGE_STATUS, b"", 5)).data
+        )
+        backups = [
+            control_pb2.BackupReply.FromString((await bus.nc.request(STORAGE_BACKUP, b"", 30)).data)
+            for _ in range(3)
+        ]
+        before = {
+            t: await conn.fetchval(f"SELECT count(*) FROM {t}")
+            for t in ("files", "rounds", "player_rounds", "weapon_rounds", "matches", "players")
+        }
+        values_before = await conn.fetch(
+            "SELECT round_id, slot, round_values FROM player_rounds ORDER BY round_id, slot"
+        )
+        await conn.close()
+    assert control_pb2.RoundReply.FromString(last.data).round.file.filename == pairs[-1][1].filename
+    assert control_pb2.RoundReply.FromString(by_id.data).round.round_id == 1
+    assert control_pb2.RoundReply.FromString(missing.data).error == "no round #999 is stored"
+    assert status.counters["rounds"] == 6 and status.counters["files_imported"] == 6
+    assert all(not b.error and b.size > 0 for b in backups), backups
+    kept = sorted((tmp_path / "backups").iterdir())
+    assert [p.name for p in kept] == sorted(b.filename for b in backups)[-2:]
+
+    restored_url = postgres.create_database(
+        "restored_" + Path(database_url).name[:20].replace("?", "_")
+    )
+    pg_restore = Path(find_pg_dump(None)).with_name("pg_restore")
+    restore = await asyncio.create_subprocess_exec(
+        str(pg_restore), "--no-owner", f"--dbname={restored_url}", str(kept[-1])
+    )
+    assert await restore.wait() == 0
+    restored = await asyncpg.connect(restored_url)
+    try:
+        after = {t: await restored.fetchval(f"SELECT count(*) FROM {t}") for t in before}
+        values_after = await restored.fetch(
+            "SELECT round_id, slot, round_values FROM player_rounds ORDER BY round_id, slot"
+        )
+    finally:
+        await restored.close()
+    assert after == before
+    assert values_after == values_before
+
+
+async def test_rejected_file_is_recorded_logged_and_reimported(
+    nats_server, bus, database_url: str, tmp_path: Path
+) -> None:
+    from services.common.sources import SourceConfig
+    from services.common.subjects import STORAGE_REIMPORT
+    from services.fetcher.service import main as fetcher_main
+    from services.parser.service import ParserConfig
+    from services.parser.service import main as parser_main
+    from tests.test_fetcher import conf as fetcher_conf
+
+    box = tmp_path / "box"
+    box.mkdir()
+    good, _ = generate_match(random.Random(9), datetime.now() - timedelta(hours=2), players=4)
+    (box / good.filename).write_bytes(b"not\\a\\header\n")
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url),
+        running("parser", parser_main, ParserConfig(batch=8), nats_server.url),
+        running(
+            "fetcher", fetcher_main, fetcher_conf(SourceConfig("box", dir=box)), nats_server.url
+        ),
+    ):
+        conn = await asyncpg.connect(database_url)
+        try:
+
+            async def status_of() -> str | None:
+                return await conn.fetchval(
+                    "SELECT status FROM files WHERE filename = $1", good.filename
+                )
+
+            for _ in range(100):
+                if await conn.fetchval("SELECT to_regclass('files')") and await status_of():
+                    break
+                await asyncio.sleep(0.1)
+            assert await status_of() == "rejected"
+            error = await conn.fetchval(
+                "SELECT error FROM files WHERE filename = $1", good.filename
+            )
+            assert error == "parser: line 1: header has 3 fields, expected 8 or 9"
+            known = await bus.nc.request(
+                STORAGE_UNKNOWN_FILES,
+                control_pb2.KnownFilesRequest(
+                    source="box", filenames=[good.filename]
+                ).SerializeToString(),
+                5,
+            )
+            assert list(control_pb2.KnownFilesReply.FromString(known.data).unknown) == []
+
+            (box / good.filename).write_bytes(good.body)  # the file is fixed on the server
+            reply = control_pb2.ReimportReply.FromString(
+                (
+                    await bus.nc.request(
+                        STORAGE_REIMPORT,
+                        control_pb2.ReimportRequest(source="box").SerializeToString(),
+                        10,
+                    )
+                ).data
+            )
+            assert (reply.files, len(reply.sync_ids), reply.error) == (1, 1, "")
+            for _ in range(100):
+                if await status_of() == "imported":
+                    break
+                await asyncio.sleep(0.1)
+            assert await status_of() == "imported"
+            for _ in range(50):
+                outcomes = {
+                    (r["stage"], r["outcome"])
+                    for r in await conn.fetch(
+                        "SELECT stage, outcome FROM pipeline_events WHERE filename = $1",
+                        good.filename,
+                    )
+                }
+                if ("storage", "stored") in outcomes:
+                    break
+                await asyncio.sleep(0.1)
+            assert {
+                ("fetcher", "detected"),
+                ("fetcher", "fetched"),
+                ("parser", "rejected"),
+                ("parser", "parsed"),
+                ("storage", "stored"),
+            } <= outcomes
+            status = control_pb2.StatusReply.FromString(
+                (await bus.nc.request(STORAGE_STATUS, b"", 5)).data
+            )
+            assert status.counters["errors_last_hour"] == 1
+            assert f"parser rejected {good.filename}: line 1" in status.last_error
+        finally:
+            await conn.close()
