@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import yaml
 
 from etstats.embedded import EmbeddedNats, EmbeddedPostgres, free_port
@@ -38,6 +40,17 @@ def write_corpus(root: Path) -> None:
             rng, start + timedelta(minutes=20 * i), players=rng.randint(12, 20)
         ):
             (root / generated.filename).write_bytes(generated.body)
+
+
+async def import_seconds(port: int) -> float:
+    """Storage's own time: the sum of its per-file import histogram."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as resp,
+    ):
+        text = await resp.text()
+    match = re.search(r"^etstats_storage_import_seconds_sum ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(match[1]) if match else float("nan")
 
 
 async def run(tmp: Path) -> None:
@@ -77,8 +90,14 @@ async def run(tmp: Path) -> None:
         MONITOR_CATCHUP="1s",
         LOG_LEVEL="WARNING",
     )
+    storage_port = free_port()
     procs = [
-        await asyncio.create_subprocess_exec(sys.executable, "-m", f"services.{name}", env=env)
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            env={**env, "HTTP_PORT": str(storage_port if name == "storage" else 0)},
+        )
         for name in ("storage", "parser", "fetcher")
     ]
     bus = await connect(
@@ -112,6 +131,11 @@ async def run(tmp: Path) -> None:
         print(
             f"fetch: {FILES} files over SFTP ({server.kind} on loopback): "
             f"{FILES / fetch_s:,.0f} files/s fetched and published ({fetch_s:.1f} s)"
+        )
+        storage_s = await import_seconds(storage_port)
+        print(
+            f"storage: {FILES} files imported in {storage_s:.2f} s of storage time "
+            f"({FILES / storage_s:,.0f} files/s, one transaction per file)"
         )
         print(
             f"fetch: sync until storage committed all: {FILES / (finished - started):,.0f} "
