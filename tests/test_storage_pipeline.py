@@ -29,6 +29,15 @@ from services.storage.service import main as storage_main
 from tests.inprocess import running
 
 
+async def schema_ready(conn: asyncpg.Connection) -> None:
+    """Wait until the storage service has applied its migrations."""
+    for _ in range(100):
+        if await conn.fetchval("SELECT to_regclass('pipeline_events')"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("storage never migrated the database")
+
+
 def message(generated: GeneratedFile, source: str = "main") -> rounds_pb2.ParsedRound:
     file = common_pb2.FileRef(
         source=source,
@@ -171,6 +180,7 @@ async def test_same_messages_twice_to_two_replicas_give_one_set_of_rows(
                 )
         conn = await asyncpg.connect(database_url)
         try:
+            await schema_ready(conn)
             for _ in range(200):
                 if await conn.fetchval("SELECT count(*) FROM rounds") == len(files):
                     break
@@ -212,10 +222,7 @@ async def test_queries_status_backup_and_restore(
     ]
     async with running("storage", storage_main, conf, nats_server.url):
         conn = await asyncpg.connect(database_url)
-        for _ in range(50):
-            if await conn.fetchval("SELECT to_regclass('matches')"):
-                break
-            await asyncio.sleep(0.1)
+        await schema_ready(conn)
         for r1, r2 in pairs:
             await import_round(conn, message(r1))
             await import_round(conn, message(r2))
@@ -359,3 +366,18 @@ async def test_rejected_file_is_recorded_logged_and_reimported(
             assert f"parser rejected {good.filename}: line 1" in status.last_error
         finally:
             await conn.close()
+
+
+@pytest.mark.parametrize("order", ["r1_first", "r2_first"])
+async def test_event_built_at_import_equals_the_one_read_back(
+    db: asyncpg.Connection, order
+) -> None:
+    await migrate(db)
+    r1, r2 = generate_match(random.Random(21), datetime(2026, 11, 24, 20), players=7, churn=True)
+    for generated in (r1, r2) if order == "r1_first" else (r2, r1):
+        result = await import_round(db, message(generated))
+        assert result.stored is not None
+        again = await stored_round(db, result.round_id, result.stored.file)
+        assert again is not None
+        again.stored_at_ms = result.stored.stored_at_ms
+        assert again == result.stored

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from etstats.statsfile import Header, Player
 from proto import common_pb2, files_pb2, rounds_pb2
-from services.storage.pairing import after_import
+from services.common.rounds import player_from_message
+from services.storage.pairing import link_match, repair_after_round1, round_values
+from services.storage.stored import build_stored
 
 ORIGIN_NAMES = {
     common_pb2.ORIGIN_MONITOR: "monitor",
@@ -29,6 +33,7 @@ class ImportResult:
     outcome: Outcome
     round_id: int | None
     file_id: int
+    stored: rounds_pb2.StoredRound | None = None  # built in memory for a fresh import
 
 
 async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound) -> ImportResult:
@@ -79,21 +84,65 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
         if first is not None:
             first_round = await conn.fetchval("SELECT id FROM rounds WHERE file_id = $1", first)
             return ImportResult(Outcome.DUPLICATE, first_round, file_id)
-        round_id = await _insert_round(conn, parsed, file_id)
-        await _upsert_players(conn, parsed)
-        await after_import(conn, round_id)
-    return ImportResult(Outcome.IMPORTED, round_id, file_id)
+        stamp = datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
+        header = header_from_message(parsed.header, parsed.flags.partial)
+        players = [player_from_message(p) for p in parsed.players]
+        values = await round_values(conn, f.source, header, stamp, players)
+        flags = rounds_pb2.RoundFlags()
+        flags.CopyFrom(parsed.flags)
+        flags.orphan = header.round == 2 and not header.shutdown_path and values.rows is None
+        round_id = await _insert_round(conn, parsed, file_id, stamp, flags)
+        await _copy_rows(conn, round_id, players, values.rows)
+        await _upsert_players(conn, parsed, stamp)
+        if values.pairing is not None:
+            await link_match(conn, f.source, header.map, round_id, values.pairing)
+        if header.round == 1 and not header.shutdown_path:
+            await repair_after_round1(conn, f.source, header.map, stamp)
+    stored = build_stored(
+        f,
+        round_id,
+        parsed.stamp,
+        parsed.header,
+        flags,
+        [p for p, _ in values.rows] if values.rows else players,
+        [basis for _, basis in values.rows] if values.rows else None,
+        values.pairing,
+    )
+    return ImportResult(Outcome.IMPORTED, round_id, file_id, stored)
 
 
-async def _upsert_players(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound) -> None:
-    stamp = datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
-    await conn.executemany(
-        "INSERT INTO players (guid, names, first_seen, last_seen) VALUES ($1, ARRAY[$2], $3, $3)"
+def header_from_message(h: rounds_pb2.RoundHeader, partial: bool) -> Header:
+    return Header(
+        server_name=h.server_name,
+        map=h.map,
+        config=h.config,
+        round=h.round,
+        defender_team=h.defender_team,
+        winner_team=h.winner_team,
+        time_limit_s=h.time_limit_s,
+        next_time_limit_s=h.next_time_limit_s,
+        playtime_ms=h.playtime_ms or None,
+        fields=h.header_fields,
+        teams_low_confidence=h.teams_low_confidence,
+        shutdown_path=partial,
+    )
+
+
+async def _upsert_players(
+    conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound, stamp: datetime
+) -> None:
+    """One statement for all players of the round: guids with the names seen."""
+    pairs = sorted({(p.guid, p.clean_name) for p in parsed.players})
+    await conn.execute(
+        "INSERT INTO players (guid, names, first_seen, last_seen)"
+        " SELECT guid, array_agg(name ORDER BY name), $3, $3"
+        " FROM unnest($1::text[], $2::text[]) AS t(guid, name) GROUP BY guid"
         " ON CONFLICT (guid) DO UPDATE SET"
-        " names = CASE WHEN $2 = ANY(players.names) THEN players.names"
-        " ELSE players.names || $2 END,"
+        " names = ARRAY(SELECT DISTINCT unnest(players.names || EXCLUDED.names) ORDER BY 1),"
         " first_seen = least(players.first_seen, $3), last_seen = greatest(players.last_seen, $3)",
-        sorted({(p.guid, p.clean_name, stamp) for p in parsed.players}),
+        [g for g, _ in pairs],
+        [n for _, n in pairs],
+        stamp,
     )
 
 
@@ -123,7 +172,11 @@ async def record_rejection(conn: asyncpg.Connection, rejection: files_pb2.Reject
 
 
 async def _insert_round(
-    conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound, file_id: int
+    conn: asyncpg.Connection,
+    parsed: rounds_pb2.ParsedRound,
+    file_id: int,
+    stamp: datetime,
+    flags: rounds_pb2.RoundFlags,
 ) -> int:
     h = parsed.header
     round_id: int = await conn.fetchval(
@@ -135,7 +188,7 @@ async def _insert_round(
         parsed.file.source,
         h.map,
         h.round,
-        datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S"),
+        stamp,
         h.server_name,
         h.config,
         h.defender_team,
@@ -145,53 +198,81 @@ async def _insert_round(
         h.playtime_ms or None,
         h.header_fields,
         h.teams_low_confidence,
-        parsed.flags.partial,
-        parsed.flags.short,
-        parsed.flags.bot,
-        parsed.flags.orphan,
+        flags.partial,
+        flags.short,
+        flags.bot,
+        flags.orphan,
     )
-    await conn.copy_records_to_table(
-        "player_rounds",
-        columns=[
-            "round_id",
-            "slot",
-            "guid",
-            "name",
-            "clean_name",
-            "team",
-            "bot",
-            "kills",
-            "deaths",
-            "headshots",
-            "raw_values",
-        ],
-        records=[
+    return round_id
+
+
+async def _copy_rows(
+    conn: asyncpg.Connection,
+    round_id: int,
+    players: Sequence[Player],
+    rows: Sequence[tuple[Player, str]] | None,
+) -> None:
+    """Raw and computed values in two COPYs (computed NULL when unknown)."""
+    records, weapons = [], []
+    for slot, p in enumerate(players):
+        computed, basis = rows[slot] if rows else (None, None)
+        records.append(
             (
                 round_id,
                 slot,
                 p.guid,
                 p.name,
                 p.clean_name,
+                p.rounds,
                 p.team,
                 p.bot,
                 p.kills,
                 p.deaths,
                 p.headshots,
                 list(p.values),
+                list(computed.values) if computed else None,
+                computed.kills if computed else None,
+                computed.deaths if computed else None,
+                computed.headshots if computed else None,
+                basis,
             )
-            for slot, p in enumerate(parsed.players)
-        ],
-    )
-    await conn.copy_records_to_table(
-        "weapon_rounds",
-        columns=["round_id", "slot", "weapon", "hits", "attempts", "kills", "deaths", "headshots"],
-        records=[
-            (round_id, slot, w.weapon, w.hits, w.attempts, w.kills, w.deaths, w.headshots)
-            for slot, p in enumerate(parsed.players)
-            for w in p.weapons
-        ],
-    )
-    return round_id
+        )
+        by_weapon = {w.weapon: w for w in computed.weapons} if computed else {}
+        for w in p.weapons:
+            c = by_weapon.get(w.weapon)
+            round_numbers = (
+                (c.hits, c.attempts, c.kills, c.deaths, c.headshots)
+                if c
+                else (0, 0, 0, 0, 0)
+                if computed
+                else (None,) * 5
+            )
+            weapons.append(
+                (
+                    round_id,
+                    slot,
+                    w.weapon,
+                    w.hits,
+                    w.attempts,
+                    w.kills,
+                    w.deaths,
+                    w.headshots,
+                    *round_numbers,
+                )
+            )
+    await conn.copy_records_to_table("player_rounds", columns=PLAYER_COLUMNS, records=records)
+    await conn.copy_records_to_table("weapon_rounds", columns=WEAPON_COLUMNS, records=weapons)
+
+
+PLAYER_COLUMNS = [
+    "round_id", "slot", "guid", "name", "clean_name", "rounds", "team", "bot", "kills", "deaths",
+    "headshots", "raw_values", "round_values", "round_kills", "round_deaths", "round_headshots",
+    "basis",
+]  # fmt: skip
+WEAPON_COLUMNS = [
+    "round_id", "slot", "weapon", "hits", "attempts", "kills", "deaths", "headshots",
+    "round_hits", "round_attempts", "round_kills", "round_deaths", "round_headshots",
+]  # fmt: skip
 
 
 async def unknown_files(conn: asyncpg.Connection, source: str, filenames: list[str]) -> list[str]:

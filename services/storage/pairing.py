@@ -9,6 +9,7 @@ re-pairs what it can affect: an R1 re-pairs the R2s after it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -17,6 +18,7 @@ from etstats.statsfile import Header, Player, Weapon
 from etstats.statsfile.differential import Basis, round_two
 from etstats.statsfile.pairing import PAIRING_WINDOW
 from etstats.statsfile.stopwatch import map_result
+from services.storage.stored import Pairing
 
 ROUND_COLUMNS = (
     "id, source, map, round, stamp, server_name, config, defender_team, winner_team,"
@@ -58,7 +60,7 @@ async def load_players(
             weapons.setdefault(w["slot"], []).append(Weapon(w["weapon"], *numbers))
     players = []
     for r in await conn.fetch(
-        f"SELECT slot, guid, name, clean_name, team, bot, {prefix or 'raw_'}values AS vals,"
+        f"SELECT slot, guid, name, clean_name, rounds, team, bot, {prefix or 'raw_'}values AS vals,"
         f" {prefix}kills AS kills, {prefix}deaths AS deaths, {prefix}headshots AS headshots"
         " FROM player_rounds WHERE round_id = $1 ORDER BY slot",
         round_id,
@@ -69,7 +71,7 @@ async def load_players(
                 r["guid"],
                 r["name"],
                 r["clean_name"],
-                0,
+                r["rounds"],
                 r["team"],
                 r["bot"],
                 tuple(weapons.get(r["slot"], ())),
@@ -144,55 +146,96 @@ async def find_round1(
     )
 
 
-async def pair_round_two(conn: asyncpg.Connection, r2_id: int) -> int | None:
-    """(Re)compute an R2's round values from its R1; returns the R1's id or None."""
-    r2 = await _round(conn, r2_id)
-    r1_id = None if r2["partial"] else await find_round1(conn, r2["source"], r2["map"], r2["stamp"])
+@dataclass(frozen=True)
+class RoundValues:
+    """Computed values of a round about to be stored: rows per slot, or None
+    when nothing is known (an orphan or partial round 2)."""
+
+    rows: list[tuple[Player, str]] | None
+    pairing: Pairing | None = None
+
+
+async def _pairing(conn: asyncpg.Connection, r1_id: int, r2_header: Header) -> Pairing:
+    r1 = await conn.fetchrow(
+        f"SELECT {ROUND_COLUMNS}, (SELECT filename FROM files WHERE files.id = rounds.file_id)"
+        " AS filename FROM rounds WHERE id = $1",
+        r1_id,
+    )
+    players = await load_players(conn, r1_id)  # a round 1's file values are its round values
+    return Pairing(r1_id, r1["filename"], players, map_result(header_of(r1), r2_header))
+
+
+async def round_values(
+    conn: asyncpg.Connection,
+    source: str,
+    header: Header,
+    stamp: datetime,
+    players: Sequence[Player],
+) -> RoundValues:
+    """Round values for a new round, computed before it is written."""
+    if header.round == 1:  # round values never list unused weapons
+        used = [replace(p, weapons=tuple(w for w in p.weapons if any(w[1:]))) for p in players]
+        return RoundValues([(p, Basis.ROUND1.value) for p in used])
+    if header.shutdown_path:
+        return RoundValues(None)
+    r1_id = await find_round1(conn, source, header.map, stamp)
     if r1_id is None:
-        await _store_round_values(conn, r2_id, None)
-        await conn.execute("UPDATE rounds SET orphan = true WHERE id = $1", r2_id)
-        await conn.execute("DELETE FROM matches WHERE r2_round_id = $1", r2_id)
-        return None
-    r1 = await _round(conn, r1_id)
-    rows = round_two(await load_players(conn, r1_id), await load_players(conn, r2_id))
-    await _store_round_values(conn, r2_id, [(row.player, row.basis.value) for row in rows])
-    await conn.execute("UPDATE rounds SET orphan = false WHERE id = $1", r2_id)
-    result = map_result(header_of(r1), header_of(r2))
+        return RoundValues(None)
+    pairing = await _pairing(conn, r1_id, header)
+    rows = round_two(pairing.r1_players, players)
+    return RoundValues([(row.player, row.basis.value) for row in rows], pairing)
+
+
+async def link_match(
+    conn: asyncpg.Connection, source: str, map_name: str, r2_id: int, pairing: Pairing
+) -> None:
+    r = pairing.result
     await conn.execute(
-        "DELETE FROM matches WHERE r2_round_id = $1 OR r1_round_id = $2", r2_id, r1_id
+        "DELETE FROM matches WHERE r2_round_id = $1 OR r1_round_id = $2", r2_id, pairing.r1_round_id
     )
     await conn.execute(
         "INSERT INTO matches (source, map, r1_round_id, r2_round_id, outcome, time_to_beat_s,"
         " round2_time_s, fullhold) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        r2["source"],
-        r2["map"],
-        r1_id,
+        source,
+        map_name,
+        pairing.r1_round_id,
         r2_id,
-        result.outcome.value,
-        result.time_to_beat_s,
-        result.round2_time_s,
-        result.fullhold,
+        r.outcome.value,
+        r.time_to_beat_s,
+        r.round2_time_s,
+        r.fullhold,
     )
-    return r1_id
 
 
-async def after_import(conn: asyncpg.Connection, round_id: int) -> None:
-    """Compute what the new round makes known, inside the import's transaction."""
-    row = await _round(conn, round_id)
-    if row["round"] == 1:
-        players = await load_players(conn, round_id)
-        await _store_round_values(conn, round_id, [(p, Basis.ROUND1.value) for p in players])
-        if row["partial"]:
-            return
-        later = await conn.fetch(
-            "SELECT id FROM rounds WHERE source = $1 AND map = $2 AND round = 2 AND NOT partial"
-            " AND stamp > $3 AND stamp <= $4 ORDER BY stamp",
-            row["source"],
-            row["map"],
-            row["stamp"],
-            row["stamp"] + PAIRING_WINDOW,
-        )
-        for r2 in later:
-            await pair_round_two(conn, r2["id"])
+async def repair(conn: asyncpg.Connection, r2_id: int) -> None:
+    """Redo an R2's pairing in place (its R1 arrived late, or a later R1 did)."""
+    r2 = await _round(conn, r2_id)
+    values = await round_values(
+        conn, r2["source"], header_of(r2), r2["stamp"], await load_players(conn, r2_id)
+    )
+    await _store_round_values(conn, r2_id, values.rows)
+    await conn.execute("UPDATE rounds SET orphan = $2 WHERE id = $1", r2_id, values.rows is None)
+    if values.pairing is None:
+        await conn.execute("DELETE FROM matches WHERE r2_round_id = $1", r2_id)
     else:
-        await pair_round_two(conn, round_id)
+        await link_match(conn, r2["source"], r2["map"], r2_id, values.pairing)
+
+
+async def repair_after_round1(
+    conn: asyncpg.Connection, source: str, map_name: str, stamp: datetime
+) -> None:
+    """A new R1 may be the one that R2s written after it were waiting for."""
+    for r2 in await conn.fetch(
+        "SELECT id FROM rounds WHERE source = $1 AND map = $2 AND round = 2 AND NOT partial"
+        " AND stamp > $3 AND stamp <= $4 ORDER BY stamp",
+        source,
+        map_name,
+        stamp,
+        stamp + PAIRING_WINDOW,
+    ):
+        await repair(conn, r2["id"])
+
+
+async def load_pairing(conn: asyncpg.Connection, r2_id: int, r2_header: Header) -> Pairing | None:
+    r1_id = await conn.fetchval("SELECT r1_round_id FROM matches WHERE r2_round_id = $1", r2_id)
+    return None if r1_id is None else await _pairing(conn, r1_id, r2_header)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import asyncpg
 
-from etstats.statsfile.differential import match_totals
 from proto import common_pb2, control_pb2, rounds_pb2
-from services.common.rounds import player_message
 from services.storage.importer import ORIGIN_NAMES
-from services.storage.pairing import load_players
+from services.storage.pairing import header_of, load_pairing, load_players
+from services.storage.stored import build_stored
 
 ORIGINS = {name: value for value, name in ORIGIN_NAMES.items()}
 
@@ -23,7 +20,7 @@ async def stored_round(
     redelivered: bool = False,
     duplicate: bool = False,
 ) -> rounds_pb2.StoredRound | None:
-    """Everything the poster needs to render a round, without another query."""
+    """The stored-round event of a round, read back from the database."""
     row = await conn.fetchrow(
         "SELECT r.*, f.filename, f.sha256, f.msg_id, f.origin, f.sync_id"
         " FROM rounds r JOIN files f ON f.id = r.file_id WHERE r.id = $1",
@@ -40,58 +37,41 @@ async def stored_round(
             origin=ORIGINS.get(row["origin"], 0),
             sync_id=row["sync_id"] or "",
         )
-    bases = {
-        r["slot"]: r["basis"]
+    bases = [
+        r["basis"]
         for r in await conn.fetch(
-            "SELECT slot, basis FROM player_rounds WHERE round_id = $1", round_id
+            "SELECT basis FROM player_rounds WHERE round_id = $1 ORDER BY slot", round_id
         )
-    }
-    known = all(bases.values()) and bool(bases)
+    ]
+    known = bool(bases) and all(bases)
     players = await load_players(conn, round_id, computed=known)
-    stored = rounds_pb2.StoredRound(
-        file=file,
-        round_id=round_id,
-        stamp=row["stamp"].strftime("%Y-%m-%d %H:%M:%S"),
-        header=rounds_pb2.RoundHeader(
-            server_name=row["server_name"],
-            map=row["map"],
-            config=row["config"],
-            round=row["round"],
-            defender_team=row["defender_team"],
-            winner_team=row["winner_team"],
-            time_limit_s=row["time_limit_s"],
-            next_time_limit_s=row["next_time_limit_s"],
-            playtime_ms=row["playtime_ms"] or 0,
-            header_fields=row["header_fields"],
-            teams_low_confidence=row["teams_low_confidence"],
+    header = header_of(row)
+    return build_stored(
+        file,
+        round_id,
+        row["stamp"].strftime("%Y-%m-%d %H:%M:%S"),
+        rounds_pb2.RoundHeader(
+            server_name=header.server_name,
+            map=header.map,
+            config=header.config,
+            round=header.round,
+            defender_team=header.defender_team,
+            winner_team=header.winner_team,
+            time_limit_s=header.time_limit_s,
+            next_time_limit_s=header.next_time_limit_s,
+            playtime_ms=header.playtime_ms or 0,
+            header_fields=header.fields,
+            teams_low_confidence=header.teams_low_confidence,
         ),
-        flags=rounds_pb2.RoundFlags(
+        rounds_pb2.RoundFlags(
             partial=row["partial"], short=row["short"], bot=row["bot"], orphan=row["orphan"]
         ),
-        players=[player_message(p, bases[slot] if known else "") for slot, p in enumerate(players)],
+        players,
+        bases if known else None,
+        await load_pairing(conn, round_id, header) if header.round == 2 else None,
         redelivered=redelivered,
         duplicate=duplicate,
-        stored_at_ms=int(time.time() * 1000),
     )
-    match = await conn.fetchrow(
-        "SELECT m.*, f.filename AS r1_filename FROM matches m JOIN rounds r ON r.id = m.r1_round_id"
-        " JOIN files f ON f.id = r.file_id WHERE m.r2_round_id = $1",
-        round_id,
-    )
-    if match is not None:
-        stored.paired_round_id = match["r1_round_id"]
-        stored.paired_filename = match["r1_filename"]
-        stored.map_result.CopyFrom(
-            rounds_pb2.MapResult(
-                outcome=match["outcome"],
-                time_to_beat_s=match["time_to_beat_s"],
-                round2_time_s=match["round2_time_s"],
-                fullhold=match["fullhold"],
-            )
-        )
-        r1_players = await load_players(conn, match["r1_round_id"], computed=True)
-        stored.match_totals.extend(player_message(p) for p in match_totals(r1_players, players))
-    return stored
 
 
 async def last_round_id(conn: asyncpg.Connection, source: str) -> int | None:

@@ -119,8 +119,8 @@ class Storage:
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
             result = await import_round(conn, parsed)
-            stored = None
-            if result.round_id is not None:
+            stored = result.stored
+            if stored is None and result.round_id is not None:
                 stored = await queries.stored_round(
                     conn,
                     result.round_id,

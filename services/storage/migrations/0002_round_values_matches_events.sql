@@ -2,6 +2,7 @@
 -- players, and the pipeline event log.
 
 ALTER TABLE player_rounds
+    ADD COLUMN rounds          smallint NOT NULL DEFAULT 0,
     ADD COLUMN round_values    double precision[],
     ADD COLUMN round_kills     integer,
     ADD COLUMN round_deaths    integer,
