@@ -40,6 +40,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.parser
 	$(BIN)/python -m benchmarks.fetch
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.queries
 
 proto: $(INSTALLED)
 	$(BIN)/python -m etstats.protogen

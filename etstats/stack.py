@@ -208,6 +208,7 @@ def up(json_logs: bool = False) -> int:
         return CONFIG_ERROR_EXIT
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("LOCAL_SOURCE_DIR", str(conf.var_dir / "gamestats"))
+    env.setdefault("BACKUP_DIR", str(conf.var_dir / "backups"))
     nats = postgres = None
     try:
         if conf.nats_url is None:

@@ -1,0 +1,125 @@
+"""Storage queries on a database of 10,000 rounds: each should answer within 100 ms.
+
+Fills a fresh database through the importer (5,000 R1/R2 pairs, 12 to 20
+players), starts the storage service as a process and times its endpoints
+over NATS, as the fetcher and the bot call them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from etstats.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from etstats.statsfile import parse
+from etstats.statsfile.generator import generate_match
+from proto import common_pb2, control_pb2
+from services.common.bus import connect
+from services.common.config import CommonConfig, Env
+from services.common.subjects import STORAGE_ROUND, STORAGE_STATUS, STORAGE_UNKNOWN_FILES
+from services.parser.convert import to_message
+from services.storage.importer import import_round
+from services.storage.migrations import migrate
+
+ROUNDS = 10_000
+REPEATS = 20
+
+
+async def fill(database_url: str) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    await migrate(conn)
+    rng = random.Random(11)
+    names = []
+    start = datetime(2025, 1, 1)
+    for i in range(ROUNDS // 2):
+        for g in generate_match(
+            rng, start + timedelta(minutes=40 * i), players=rng.randint(12, 20)
+        ):
+            ref = common_pb2.FileRef(
+                source="main",
+                filename=g.filename,
+                sha256="00",
+                msg_id=f"main/{g.filename}/00",
+                origin=common_pb2.ORIGIN_SYNC,
+            )
+            await import_round(conn, to_message(parse(g.body, g.filename), ref, len(g.body)))
+            names.append(g.filename)
+    await conn.execute("ANALYZE")
+    await conn.close()
+    return names
+
+
+async def run(tmp: Path) -> None:
+    nats = EmbeddedNats(tmp / "nats", free_port())
+    nats.start()
+    postgres = EmbeddedPostgres(tmp / "pg")
+    database_url = postgres.start()
+    started = time.perf_counter()
+    names = await fill(database_url)
+    print(f"queries: filled {ROUNDS:,} rounds in {time.perf_counter() - started:.0f} s")
+    env = dict(
+        os.environ,
+        NATS_URL=nats.url,
+        DATABASE_URL=database_url,
+        HTTP_PORT="0",
+        LOG_LEVEL="WARNING",
+        BACKUP_INTERVAL="0",
+    )
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.storage", env=env)
+    bus = await connect(
+        CommonConfig.from_env("storage", Env({"NATS_URL": nats.url, "HTTP_PORT": "0"})),
+        asyncio.Event(),
+    )
+    assert bus is not None
+    try:
+        await asyncio.sleep(2)
+        probe = names[:5000] + [f"2030-01-01-{i:06d}-x-round-1.txt" for i in range(5000)]
+        requests = {
+            "unknown files (10,000 names)": (
+                STORAGE_UNKNOWN_FILES,
+                control_pb2.KnownFilesRequest(source="main", filenames=probe).SerializeToString(),
+            ),
+            "status": (STORAGE_STATUS, b""),
+            "last round of a source": (
+                STORAGE_ROUND,
+                control_pb2.RoundQuery(source="main").SerializeToString(),
+            ),
+            "round by id": (
+                STORAGE_ROUND,
+                control_pb2.RoundQuery(round_id=ROUNDS // 2).SerializeToString(),
+            ),
+        }
+        for label, (subject, payload) in requests.items():
+            times = []
+            for _ in range(REPEATS):
+                t = time.perf_counter()
+                await bus.nc.request(subject, payload, timeout=10)
+                times.append((time.perf_counter() - t) * 1000)
+            print(
+                f"queries: {label}: median {statistics.median(times):.1f} ms, "
+                f"max {max(times):.1f} ms over {REPEATS} requests"
+            )
+    finally:
+        await bus.close()
+        proc.terminate()
+        await proc.wait()
+        postgres.stop()
+        nats.stop()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="etstats-queries-") as tmp:
+        asyncio.run(run(Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
