@@ -381,3 +381,22 @@ async def test_event_built_at_import_equals_the_one_read_back(
         assert again is not None
         again.stored_at_ms = result.stored.stored_at_ms
         assert again == result.stored
+
+
+async def test_backups_are_scheduled_and_rotated(nats_server, database_url: str, tmp_path) -> None:
+    from prometheus_client import REGISTRY
+
+    def made() -> float:
+        return REGISTRY.get_sample_value("etstats_storage_backups_total", {"outcome": "done"}) or 0
+
+    before = made()
+    conf = StorageConfig(
+        database_url, 2, backup_dir=tmp_path / "b", backup_interval_s=1, backup_keep=2
+    )
+    async with running("storage", storage_main, conf, nats_server.url):
+        for _ in range(100):
+            if made() >= before + 3:
+                break
+            await asyncio.sleep(0.1)
+    assert made() >= before + 3
+    assert len(list((tmp_path / "b").glob("etstats-*.dump"))) == 2  # the oldest rotated out

@@ -249,20 +249,19 @@ class Storage:
 
     async def maintain(self) -> None:
         """Scheduled backups and event-log pruning, until stopped."""
+        interval = self.conf.backup_interval_s
+        tick = min(60.0, interval or 60.0)
         last = backup.latest(self.conf.backup_dir)
-        next_backup = time.time() + (
-            self.conf.backup_interval_s - (time.time() - last.stat().st_mtime) if last else 60
-        )
-        if last:
+        if last is not None:
             LAST_BACKUP.set(last.stat().st_mtime)
-        while not await sleep_unless(self.rt.stop, 60 if self.conf.backup_interval_s else 3600):
+        next_backup = last.stat().st_mtime + interval if last else time.time() + tick
+        while not await sleep_unless(self.rt.stop, tick):
             try:
                 async with self.pool.acquire() as conn:
-                    pruned = await eventlog.prune(conn, self.conf.event_retention_s)
-                if pruned:
-                    log.info("pruned %d old pipeline events", pruned)
-                if self.conf.backup_interval_s and time.time() >= next_backup:
-                    next_backup = time.time() + self.conf.backup_interval_s
+                    if pruned := await eventlog.prune(conn, self.conf.event_retention_s):
+                        log.info("pruned %d old pipeline events", pruned)
+                if interval and time.time() >= next_backup:
+                    next_backup = time.time() + interval
                     await self.backup_now()
             except Exception as exc:
                 log.warning("maintenance failed: %s", exc)
