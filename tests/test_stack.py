@@ -24,6 +24,7 @@ import pytest
 from etstats.embedded import free_port, port_open
 from etstats.statsfile.generator import generate_match
 from services.common.config import DEFAULT_HTTP_PORTS
+from services.poster.render import safe
 
 SERVICES = ("fetcher", "parser", "storage", "poster")
 
@@ -154,8 +155,10 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     (var / "gamestats" / r1.filename).write_bytes(r1.body)
     (var / "gamestats" / "2026-11-24-201443-supply-round-1_ws.txt").write_bytes(b"ignored")
 
-    output.wait_for(rf"poster +\| +round #\d+ · {re.escape(r1.filename)}", timeout=30)
-    output.wait_for(rf"poster +\| \[local\] {r1.header.map} round 1", timeout=1)
+    stamp = datetime.strptime(r1.filename[:17], "%Y-%m-%d-%H%M%S")
+    output.wait_for(rf"poster +\| +local · {stamp} · round #\d+", timeout=30)
+    title = re.escape(safe(r1.header.map))
+    output.wait_for(rf"poster +\| == {title} · round 1 ==", timeout=1)
     asyncio.run(check_rows(database_url, r1.filename, r1.header.map))
 
     family = psutil.Process(proc.pid).children(recursive=True)

@@ -153,12 +153,14 @@ async def ensure_stream(js: JetStreamContext, name: str) -> None:
     await js.update_stream(config)
 
 
-def pull_consumer_config(durable: str, filter_subject: str, ack_wait_s: float) -> ConsumerConfig:
+def pull_consumer_config(
+    durable: str, filter_subject: str, ack_wait_s: float, max_ack_pending: int = 1000
+) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=durable,
         filter_subject=filter_subject,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
         ack_wait=ack_wait_s,
-        max_ack_pending=1000,
+        max_ack_pending=max_ack_pending,
     )

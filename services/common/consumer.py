@@ -14,7 +14,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -28,6 +30,7 @@ from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_su
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Msg], Awaitable[None]]
+M = TypeVar("M", bound=Message)
 
 MAX_NAK_DELAY_S = 60.0
 
@@ -40,6 +43,14 @@ class Reject(Exception):
         self.code = code
         self.reason = reason
         self.file = file
+
+
+def decode(message_type: type[M], data: bytes) -> M:
+    """A bus message, or a permanent Reject when it is not one."""
+    try:
+        return message_type.FromString(data)
+    except DecodeError:
+        raise Reject("bad_message", f"message is not a valid {message_type.__name__}") from None
 
 
 def nak_delay(num_delivered: int) -> float:
@@ -58,8 +69,13 @@ async def consume(
     batch: int = 16,
     fetch_timeout: float = 2.0,
     ack_wait: float = 30.0,
+    ordered: bool = False,
 ) -> None:
-    """Run `handler` on every message of `subject` until `stop` is set."""
+    """Run `handler` on every message of `subject` until `stop` is set.
+
+    `ordered` keeps one message in flight across all replicas, so messages are
+    handled strictly in stream order even when some are redelivered.
+    """
     durable = durable or stage
     sub: JetStreamContext.PullSubscription | None = None
     seen_reconnects = bus.reconnects
@@ -74,10 +90,13 @@ async def consume(
                     subject,
                     durable=durable,
                     stream=bus.stream,
-                    config=pull_consumer_config(durable, subject, ack_wait),
+                    config=pull_consumer_config(
+                        durable, subject, ack_wait, max_ack_pending=1 if ordered else 1000
+                    ),
                 )
             msgs = await asyncio.wait_for(
-                sub.fetch(batch, timeout=fetch_timeout), timeout=fetch_timeout + 5
+                sub.fetch(1 if ordered else batch, timeout=fetch_timeout),
+                timeout=fetch_timeout + 5,
             )
             failures = 0
         except TimeoutError:

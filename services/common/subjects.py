@@ -61,6 +61,8 @@ def sync_result_subject(sync_id: str) -> str:
 MONITORING_BUCKET = "etstats_monitoring"
 LEASE_BUCKET = "etstats_leases"
 SYNC_BUCKET = "etstats_syncs"
+# The poster's ledger: round or sync -> Discord message id.
+POSTS_BUCKET = "etstats_posts"
 
 # Storage endpoints.
 STORAGE_STATUS = "etstats.storage.status"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
 from etstats.statsfile import ParseError, parse
 from proto import files_pb2
 from services.common.config import Env
-from services.common.consumer import Reject, consume
+from services.common.consumer import Reject, consume, decode
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
@@ -40,10 +39,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
     max_bytes = rt.cfg.max_file_bytes
 
     async def handle(msg: Msg) -> None:
-        try:
-            raw = files_pb2.RawFile.FromString(msg.data)
-        except DecodeError:
-            raise Reject("bad_message", "raw file message is not a valid RawFile") from None
+        raw = decode(files_pb2.RawFile, msg.data)
         if len(raw.body) > max_bytes:
             raise Reject(
                 "too_big",

@@ -1,33 +1,273 @@
-"""Round summaries as text (pure)."""
+"""Round posts and sync summaries as Discord embeds, within Discord's limits (pure).
+
+The same embeds are printed as text in local mode, so the terminal shows what
+Discord would.
+"""
 
 from __future__ import annotations
 
-from proto import rounds_pb2
+from collections.abc import Callable, Sequence
+
+import disnake
+
+from proto import control_pb2, rounds_pb2
 
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
+TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
+MIN_SHOTS_FOR_ACCURACY = 30
+DAMAGE_GIVEN, DAMAGE_RECEIVED, DPM = 0, 1, 21
+OBJECTIVES = (15, 16, 17, 18)  # stolen, returned, dynamites planted and defused
+DENIED, REVIVES = 28, 37
+OUTCOMES = {
+    "round1_attackers": "the round 1 attackers' time stood",
+    "round2_attackers": "the round 2 attackers beat the time",
+    "draw": "both attacks were held: a draw",
+    "unknown": "the result is not recorded reliably",
+}
 
 
 def clock(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def round_summary(stored: rounds_pb2.StoredRound, top: int = 3) -> str:
-    """A short text summary: map, round, result and the top fraggers."""
-    h = stored.header
-    flags = [name for name in ("partial", "short", "bot") if getattr(stored.flags, name)]
-    played = clock(h.playtime_ms // 1000) if h.playtime_ms > 0 else "?"
-    defender = TEAM_NAMES.get(h.defender_team, "?")
-    winner = TEAM_NAMES.get(h.winner_team, "none")
+def safe(text: str) -> str:
+    """No Markdown, no mentions: names are shown, never interpreted."""
+    escaped = disnake.utils.escape_mentions(disnake.utils.escape_markdown(text))
+    return escaped.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
+
+
+def _value(p: rounds_pb2.PlayerStats, index: int) -> float:
+    return p.values[index] if index < len(p.values) else 0.0
+
+
+def _accuracy(p: rounds_pb2.PlayerStats) -> tuple[float, int]:
+    attempts = sum(w.attempts for w in p.weapons)
+    return (sum(w.hits for w in p.weapons) / attempts if attempts else 0.0), attempts
+
+
+def _kd(p: rounds_pb2.PlayerStats) -> str:
+    return f"{p.kills / p.deaths:.2f}" if p.deaths else f"{p.kills:.0f}.00"
+
+
+def _name(p: rounds_pb2.PlayerStats, width: int = 0) -> str:
+    name = p.clean_name.strip() or p.guid
+    if width and len(name) > width:
+        name = name[: width - 1] + "…"
+    return safe(name) + (" [bot]" if p.bot else "")
+
+
+def player_line(p: rounds_pb2.PlayerStats, compact: bool) -> str:
+    if compact:
+        return f"{_name(p, 16)} {p.kills}/{p.deaths}"
+    acc, _ = _accuracy(p)
+    return (
+        f"{_name(p, 20)} — {p.kills}/{p.deaths} K/D {_kd(p)} · dmg "
+        f"{_value(p, DAMAGE_GIVEN):.0f}/{_value(p, DAMAGE_RECEIVED):.0f} · DPM "
+        f"{_value(p, DPM):.0f} · acc {acc:.0%} · HS {p.headshots} · rev {_value(p, REVIVES):.0f}"
+    )
+
+
+def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
+    chunks, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line[:limit]
+    return [*chunks, current] if current else chunks
+
+
+def _team_fields(
+    players: Sequence[rounds_pb2.PlayerStats], compact: bool, keep: int | None
+) -> list[tuple[str, str]]:
+    fields = []
+    for team in (1, 2):
+        members = sorted(
+            (p for p in players if p.team == team), key=lambda p: (-p.kills, p.deaths, p.clean_name)
+        )
+        if not members:
+            continue
+        shown = members if keep is None else members[:keep]
+        lines = [player_line(p, compact) for p in shown]
+        if len(members) > len(shown):
+            lines.append(f"+{len(members) - len(shown)} more")
+        parts = _chunks(lines)
+        for i, part in enumerate(parts):
+            label = f"{TEAM_NAMES[team]} ({len(members)})" + (
+                f" {i + 1}/{len(parts)}" if len(parts) > 1 else ""
+            )
+            fields.append((label, part))
+    others = [p for p in players if p.team not in (1, 2)]
+    if others:
+        fields.append((f"Others ({len(others)})", _chunks([_name(p, 20) for p in others])[0]))
+    return fields
+
+
+def _best(
+    players: Sequence[rounds_pb2.PlayerStats],
+    label: str,
+    score: Callable[[rounds_pb2.PlayerStats], float],
+    unit: str,
+) -> str | None:
+    scored = [(score(p), p) for p in players]
+    scored = [(s, p) for s, p in scored if s > 0]
+    if not scored:
+        return None
+    value, best = max(scored, key=lambda sp: (sp[0], -sp[1].deaths))
+    return f"{label}: {_name(best, 24)} ({unit.format(value)})"
+
+
+def awards(players: Sequence[rounds_pb2.PlayerStats]) -> list[str]:
+    def accuracy(p: rounds_pb2.PlayerStats) -> float:
+        acc, shots = _accuracy(p)
+        return acc if shots >= MIN_SHOTS_FOR_ACCURACY else 0.0
+
     lines = [
-        f"[{stored.file.source}] {h.map} round {h.round} · {stored.stamp} · played {played}"
-        f" of {clock(h.time_limit_s)} · defence {defender} · winner {winner}"
-        + (f" · {', '.join(flags)}" if flags else ""),
+        _best(players, "Top fragger", lambda p: p.kills, "{:.0f} kills"),
+        _best(players, "Most damage", lambda p: _value(p, DAMAGE_GIVEN), "{:.0f}"),
+        _best(players, "Best accuracy", accuracy, "{:.0%}"),
+        _best(players, "Most revives", lambda p: _value(p, REVIVES), "{:.0f}"),
+        _best(
+            players, "Most objectives", lambda p: sum(_value(p, i) for i in OBJECTIVES), "{:.0f}"
+        ),
+        _best(players, "Most denied time", lambda p: _value(p, DENIED), "{:.0f} s"),
     ]
-    players = sorted(stored.players, key=lambda p: (-p.kills, p.deaths, p.clean_name))
-    for rank, p in enumerate(players[:top], start=1):
-        bot = " [bot]" if p.bot else ""
-        lines.append(f"  {rank}. {p.clean_name}{bot}: {p.kills} kills, {p.deaths} deaths")
-    if len(players) > top:
-        lines.append(f"  +{len(players) - top} more players")
-    lines.append(f"  round #{stored.round_id} · {stored.file.filename}")
-    return "\n".join(lines)
+    return [line for line in lines if line]
+
+
+def _what_happened(s: rounds_pb2.StoredRound) -> list[str]:
+    h = s.header
+    defence = TEAM_NAMES.get(h.defender_team, "?")
+    attack = TEAM_NAMES.get(3 - h.defender_team, "?") if h.defender_team in (1, 2) else "?"
+    if h.teams_low_confidence:
+        result = "result not recorded"
+    elif h.winner_team == h.defender_team:
+        result = f"{defence} held"
+    else:
+        result = f"{attack} completed the objective in {clock(h.next_time_limit_s)}"
+    played = clock(h.playtime_ms // 1000) if h.playtime_ms > 0 else "unknown time"
+    lines = [
+        f"{attack} attacked, {defence} defended: {result}.",
+        f"Played {played} of {clock(h.time_limit_s)} on {safe(_clean(h.server_name))}.",
+    ]
+    notes = {
+        "partial": "partial round (saved at server shutdown)",
+        "short": "short round (warm-up?)",
+        "bot": "bot round (kept out of records)",
+        "orphan": "round 1 missing: numbers are totals over both rounds",
+    }
+    flagged = [text for name, text in notes.items() if getattr(s.flags, name)]
+    if flagged:
+        lines.append("Note: " + "; ".join(flagged) + ".")
+    return lines
+
+
+def _clean(text: str) -> str:
+    out, skip = [], False
+    for ch in text:
+        if skip:
+            skip = False
+        elif ch == "^":
+            skip = True
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _match_lines(s: rounds_pb2.StoredRound) -> list[str]:
+    m = s.map_result
+    lines = [
+        f"Time to beat {clock(m.time_to_beat_s)}"
+        + (" (round 1 was held)" if m.fullhold else "")
+        + f"; round 2 took {clock(m.round2_time_s)}: {OUTCOMES.get(m.outcome, m.outcome)}."
+    ]
+    best = sorted(s.match_totals, key=lambda p: (-p.kills, p.deaths))[:3]
+    if best:
+        lines.append(
+            "Best over both rounds: "
+            + ", ".join(f"{_name(p, 20)} {p.kills}/{p.deaths}" for p in best)
+        )
+    return lines
+
+
+def round_embeds(s: rounds_pb2.StoredRound) -> list[disnake.Embed]:
+    """One embed; the layout degrades (compact lines, then "+N more") until it fits."""
+    for compact, keep in ((False, None), (True, None), (True, 20), (True, 10), (True, 5)):
+        embed = _round_embed(s, compact, keep)
+        if fits([embed]):
+            return [embed]
+    return [_round_embed(s, True, 3)]
+
+
+def _round_embed(s: rounds_pb2.StoredRound, compact: bool, keep: int | None) -> disnake.Embed:
+    h = s.header
+    title = f"{h.map} · round {h.round}"
+    embed = disnake.Embed(
+        title=safe(title)[:TITLE_MAX], description="\n".join(_what_happened(s))[:DESCRIPTION_MAX]
+    )
+    for name, value in _team_fields(s.players, compact, keep)[: FIELDS_MAX - 2]:
+        embed.add_field(name=name, value=value, inline=False)
+    if prizes := awards(s.players):
+        embed.add_field(name="Awards", value="\n".join(prizes)[:FIELD_MAX], inline=False)
+    if s.HasField("map_result"):
+        embed.add_field(
+            name="Map result", value="\n".join(_match_lines(s))[:FIELD_MAX], inline=False
+        )
+    embed.set_footer(text=f"{s.file.source} · {s.stamp} · round #{s.round_id}")
+    return embed
+
+
+def fits(embeds: Sequence[disnake.Embed]) -> bool:
+    """Discord's limits: per-embed sizes, at most 10 embeds and 6000 characters."""
+    if len(embeds) > 10 or sum(len(e) for e in embeds) > TOTAL_MAX:
+        return False
+    try:
+        for e in embeds:
+            e.check_limits()
+    except ValueError:
+        return False
+    return all(len(e.fields) <= FIELDS_MAX for e in embeds)
+
+
+def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
+    seconds = max((result.finished_at_ms - result.started_at_ms) // 1000, 0)
+    listed = sum(p.listed for p in result.sources)
+    state = "cancelled" if result.cancelled else "done"
+    embed = disnake.Embed(
+        title=f"Sync {state}: {result.imported} rounds imported",
+        description=(
+            f"{listed} files listed, {result.imported} imported, {result.duplicates} "
+            f"duplicates, {result.rejected} rejected, in {clock(seconds)}."
+        ),
+    )
+    if result.rounds_per_map:
+        maps = sorted(result.rounds_per_map.items(), key=lambda kv: (-kv[1], kv[0]))
+        lines = [f"{safe(name)}: {count}" for name, count in maps]
+        embed.add_field(name="Rounds per map", value=_chunks(lines)[0], inline=False)
+    if result.rejections:
+        lines = [safe(r)[:200] for r in result.rejections]
+        embed.add_field(name="Rejected", value=_chunks(lines)[0], inline=False)
+    failed = [p for p in result.sources if p.failed or p.error]
+    for p in failed[:5]:
+        embed.add_field(
+            name=f"Source {safe(p.source)}",
+            value=(safe(p.error) or f"{p.failed} files could not be fetched")[:FIELD_MAX],
+        )
+    embed.set_footer(text=f"sync {result.sync_id}")
+    return embed
+
+
+def as_text(embeds: Sequence[disnake.Embed]) -> str:
+    """The embeds as plain text, for the terminal in local mode."""
+    out = []
+    for e in embeds:
+        out.append(f"== {e.title} ==")
+        if e.description:
+            out.append(str(e.description))
+        for field in e.fields:
+            out.append(f"-- {field.name}")
+            out.append(str(field.value))
+        if e.footer and e.footer.text:
+            out.append(f"   {e.footer.text}")
+    return "\n".join(out)

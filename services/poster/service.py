@@ -1,26 +1,33 @@
-"""Wires stored-round events to an output sink."""
+"""Wires stored rounds, sync results and rejections to Discord (or the terminal)."""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import logging
 import time
+from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
 from prometheus_client import Counter, Histogram
 
-from proto import common_pb2, rounds_pb2
+from proto import common_pb2, control_pb2, files_pb2, rounds_pb2
+from services.common.aio import sleep_unless
 from services.common.config import Env
-from services.common.consumer import Reject, consume
+from services.common.consumer import consume, decode
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
-from services.common.subjects import STORED, all_sources
-from services.poster.render import round_summary
+from services.common.sources import SourceConfig, load_sources
+from services.common.subjects import POSTS_BUCKET, REJECTED, STORED, all_sources, stage_subject
+from services.poster.notices import Notices
+from services.poster.render import round_embeds, sync_summary
+from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
 
-POSTS = Counter(
-    "etstats_poster_posts_total", "Round posts, by sink and outcome.", ["sink", "outcome"]
-)
+log = logging.getLogger(__name__)
+
+POSTS = Counter("etstats_poster_posts_total", "Posts, by kind and outcome.", ["kind", "outcome"])
 PIPELINE_LATENCY = Histogram(
     "etstats_pipeline_latency_seconds",
     "From file detection by the fetcher to the post.",
@@ -29,28 +36,159 @@ PIPELINE_LATENCY = Histogram(
 POSTED_ORIGINS = (common_pb2.ORIGIN_MONITOR, common_pb2.ORIGIN_CATCH_UP)
 
 
-def load_config(env: Env) -> None:
-    """The console sink has no settings of its own yet."""
+@dataclass(frozen=True)
+class PosterConfig:
+    token: str | None
+    api_base: str | None
+    round_channel: str | None
+    admin_channel: str | None
+    sources: list[SourceConfig]
+    notice_cooldown_s: float
+
+    @classmethod
+    def from_env(cls, env: Env) -> PosterConfig:
+        channel = r"\d{15,22}"
+        return cls(
+            token=env.optional("DISCORD_TOKEN"),
+            api_base=env.optional("DISCORD_API_BASE"),
+            round_channel=env.optional("DISCORD_ROUND_CHANNEL_ID")
+            and env.str("DISCORD_ROUND_CHANNEL_ID", pattern=channel),
+            admin_channel=env.optional("DISCORD_ADMIN_CHANNEL_ID")
+            and env.str("DISCORD_ADMIN_CHANNEL_ID", pattern=channel),
+            sources=load_sources(env),
+            notice_cooldown_s=env.duration("ADMIN_NOTICE_COOLDOWN", "10m"),
+        )
 
 
-def print_post(text: str) -> None:
-    """The console sink of local mode: posts go to stdout, logs to stderr."""
-    print(text, file=sys.stdout, flush=True)
+class Poster:
+    def __init__(self, rt: Runtime, conf: PosterConfig, sink: Sink, ledger: KeyValue) -> None:
+        self.rt = rt
+        self.conf = conf
+        self.sink = sink
+        self.channels = {s.name: s.round_channel_id or conf.round_channel for s in conf.sources}
+        self.notices = Notices(self._notify, conf.notice_cooldown_s)
+        self.ledger = ledger
 
+    async def _notify(self, embeds, nonce: str) -> None:  # type: ignore[no-untyped-def]
+        if self.conf.admin_channel or isinstance(self.sink, ConsoleSink):
+            await self.sink.send(self.conf.admin_channel, embeds, nonce)
 
-async def main(rt: Runtime, _: None) -> None:
-    async def handle(msg: Msg) -> None:
+    async def _posted(self, key: str) -> str | None:
         try:
-            stored = rounds_pb2.StoredRound.FromString(msg.data)
-        except DecodeError:
-            raise Reject("bad_message", "stored round message is not a valid StoredRound") from None
-        if stored.redelivered or stored.duplicate or stored.file.origin not in POSTED_ORIGINS:
-            return
-        print_post(round_summary(stored))
-        POSTS.labels(sink="console", outcome="posted").inc()
-        await report(rt.bus, stored.file, "poster", "posted")
-        if stored.file.detected_at_ms:
-            PIPELINE_LATENCY.observe(max(time.time() - stored.file.detected_at_ms / 1000, 0))
-        mark_success("poster", stored.file.source)
+            entry = await self.ledger.get(key)
+        except (KeyNotFoundError, NotFoundError):
+            return None
+        return (entry.value or b"").decode() or None
 
-    await consume(rt.bus, stage="poster", subject=all_sources(STORED), handler=handle, stop=rt.stop)
+    async def _post_once(
+        self, kind: str, key: str, channel: str | None, embeds, nonce: str, file: common_pb2.FileRef
+    ) -> bool:  # type: ignore[no-untyped-def]
+        """Post unless the ledger says it was; the ledger is written before the ack."""
+        if await self._posted(key):
+            POSTS.labels(kind=kind, outcome="already_posted").inc()
+            return False
+        try:
+            message_id = await self.sink.send(channel, embeds, nonce)
+        except PermanentPostError as exc:
+            POSTS.labels(kind=kind, outcome="refused").inc()
+            log.error("%s", exc, extra={"source": file.source, "file": file.filename})
+            self.notices.add("Posts Discord refused", f"{file.source} {file.filename}: {exc}")
+            return False
+        await self.ledger.put(key, message_id.encode())
+        POSTS.labels(kind=kind, outcome="posted").inc()
+        self.notices.recovered("Posts Discord refused", f"posting works again ({file.source})")
+        return True
+
+    async def post_round(self, msg: Msg) -> None:
+        stored = decode(rounds_pb2.StoredRound, msg.data)
+        if stored.duplicate or stored.file.origin not in POSTED_ORIGINS or not stored.round_id:
+            return
+        source = stored.file.source
+        posted = await self._post_once(
+            "round",
+            f"round_{stored.round_id}",
+            self.channels.get(source, self.conf.round_channel),
+            round_embeds(stored),
+            f"etstats-r{stored.round_id}",
+            stored.file,
+        )
+        if posted:
+            if stored.file.detected_at_ms:
+                PIPELINE_LATENCY.observe(max(time.time() - stored.file.detected_at_ms / 1000, 0))
+            await report(self.rt.bus, stored.file, "poster", "posted")
+            mark_success("poster", source)
+
+    async def post_summary(self, msg: Msg) -> None:
+        result = decode(control_pb2.SyncResult, msg.data)
+        channel = result.requester.channel_id or None
+        if channel is None and not isinstance(self.sink, ConsoleSink):
+            log.info("sync %s finished; nobody asked in a channel", result.sync_id)
+            return
+        await self._post_once(
+            "sync_summary",
+            f"sync_{result.sync_id}",
+            channel,
+            [sync_summary(result)],
+            f"etstats-s{result.sync_id}"[:25],
+            common_pb2.FileRef(source="sync", filename=result.sync_id),
+        )
+
+    async def note_rejection(self, msg: Msg) -> None:
+        rejection = decode(files_pb2.Rejection, msg.data)
+        self.notices.add(
+            "Rejected files",
+            f"{rejection.file.source} {rejection.file.filename}: "
+            f"{rejection.stage}: {rejection.reason}",
+        )
+
+    async def flush_notices(self) -> None:
+        while not await sleep_unless(self.rt.stop, 1.0):
+            await self.notices.flush()
+
+
+async def make_sink(conf: PosterConfig) -> Sink:
+    if conf.token is None:
+        log.info("no DISCORD_TOKEN: posts are printed to the terminal")
+        return ConsoleSink()
+    sink = DiscordSink(conf.token, conf.api_base)
+    name = await sink.login()
+    log.info("logged in to Discord as %s (REST only)", name)
+    return sink
+
+
+async def main(rt: Runtime, conf: PosterConfig) -> None:
+    sink = await make_sink(conf)
+    poster = Poster(rt, conf, sink, await rt.bus.key_value(POSTS_BUCKET))
+    rounds = [
+        consume(
+            rt.bus,
+            stage="poster",
+            subject=stage_subject(STORED, s.name),
+            durable=f"poster-{s.name}",
+            handler=poster.post_round,
+            stop=rt.stop,
+            ordered=True,
+        )
+        for s in conf.sources
+    ]
+    try:
+        await asyncio.gather(
+            *rounds,
+            consume(
+                rt.bus,
+                stage="poster-syncs",
+                subject="stats.sync.result.>",
+                handler=poster.post_summary,
+                stop=rt.stop,
+            ),
+            consume(
+                rt.bus,
+                stage="poster-rejections",
+                subject=all_sources(REJECTED),
+                handler=poster.note_rejection,
+                stop=rt.stop,
+            ),
+            poster.flush_notices(),
+        )
+    finally:
+        await sink.close()

@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from proto import control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
-from services.common.consumer import Reject, consume
+from services.common.consumer import consume, decode
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
@@ -96,13 +96,6 @@ async def open_pool(conf: StorageConfig, rt: Runtime) -> asyncpg.Pool | None:
             await migrate(conn)
         return pool
     return None
-
-
-def decode(message_type: type[Message], data: bytes) -> Message:
-    try:
-        return message_type.FromString(data)
-    except DecodeError:
-        raise Reject("bad_message", f"message is not a valid {message_type.__name__}") from None
 
 
 class Storage:

@@ -1,0 +1,55 @@
+"""Admin notices: grouped per kind, at most one per cooldown, with recoveries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import disnake
+
+from services.poster.render import FIELD_MAX, safe
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[list[disnake.Embed], str], Awaitable[None]]
+SHOWN = 10
+
+
+class Notices:
+    """Collects problems per kind and sends them in groups, never more than one
+    notice per kind per cooldown, so a broken source cannot flood the channel."""
+
+    def __init__(self, send: Send, cooldown_s: float) -> None:
+        self.send = send
+        self.cooldown_s = cooldown_s
+        self.pending: dict[str, list[str]] = {}
+        self.last_sent: dict[str, float] = {}
+        self.failing: set[str] = set()
+        self._count = 0
+
+    def add(self, kind: str, line: str) -> None:
+        self.pending.setdefault(kind, []).append(line)
+        self.failing.add(kind)
+
+    def recovered(self, kind: str, line: str) -> None:
+        if kind in self.failing:
+            self.failing.discard(kind)
+            self.pending.setdefault(f"{kind} recovered", []).append(line)
+
+    async def flush(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for kind, lines in list(self.pending.items()):
+            if not lines or now - self.last_sent.get(kind, -1e9) < self.cooldown_s:
+                continue
+            self.pending[kind] = []
+            self.last_sent[kind] = now
+            shown = "\n".join(safe(line)[:300] for line in lines[:SHOWN])
+            if len(lines) > SHOWN:
+                shown += f"\n+{len(lines) - SHOWN} more"
+            embed = disnake.Embed(title=f"{kind}: {len(lines)}", description=shown[: FIELD_MAX * 4])
+            self._count += 1
+            try:
+                await self.send([embed], f"etstats-n{int(time.time())}-{self._count}"[:25])
+            except Exception as exc:
+                log.warning("could not send the admin notice about %s: %s", kind, exc)

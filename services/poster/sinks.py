@@ -1,0 +1,114 @@
+"""Where posts go: Discord's REST API through disnake, or the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import aiohttp
+import disnake
+from disnake.http import HTTPClient, Route
+from prometheus_client import Counter, Histogram
+
+from services.poster.render import as_text
+
+log = logging.getLogger(__name__)
+
+RATE_LIMITS = Counter(
+    "etstats_poster_rate_limited_total", "429 answers from Discord that were waited out."
+)
+POST_SECONDS = Histogram(
+    "etstats_poster_post_seconds",
+    "Time to create one Discord message.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+NO_MENTIONS = {"parse": []}
+
+
+class PermanentPostError(Exception):
+    """Discord refused for good (missing access, unknown channel): do not retry."""
+
+
+class Sink(Protocol):
+    async def send(
+        self, channel_id: str | None, embeds: Sequence[disnake.Embed], nonce: str
+    ) -> str:
+        """Post and return the message id."""
+
+    async def close(self) -> None: ...
+
+
+class ConsoleSink:
+    """Local mode: the same content as text on stdout."""
+
+    async def send(
+        self, channel_id: str | None, embeds: Sequence[disnake.Embed], nonce: str
+    ) -> str:
+        print(as_text(embeds) + "\n", file=sys.stdout, flush=True)
+        return f"console-{nonce}"
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class _RateLimitCounter(logging.Handler):
+    """disnake waits 429s out by itself and says so in its log; count those."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "rate limited" in record.getMessage():
+            RATE_LIMITS.inc()
+
+
+class DiscordSink:
+    """disnake's HTTP client, logged in with the bot token and no gateway."""
+
+    def __init__(self, token: str, api_base: str | None) -> None:
+        if api_base:
+            Route.BASE = api_base.rstrip("/")
+        self.token = token
+        self.http = HTTPClient(loop=asyncio.get_running_loop())
+        logging.getLogger("disnake.http").addHandler(_RateLimitCounter())
+
+    async def login(self) -> str:
+        user = await self.http.static_login(self.token)
+        return str(user.get("username", "?"))
+
+    async def send(
+        self, channel_id: str | None, embeds: Sequence[disnake.Embed], nonce: str
+    ) -> str:
+        if channel_id is None:
+            raise PermanentPostError("no Discord channel is configured for this post")
+        payload = {
+            "embeds": [e.to_dict() for e in embeds],
+            "allowed_mentions": NO_MENTIONS,  # never ping anyone, whatever the text says
+            "nonce": nonce,
+            "enforce_nonce": True,  # a retry after a crash returns the first message
+        }
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        started = time.perf_counter()
+        try:
+            data = await self.http.request(route, json=payload)
+        except (disnake.Forbidden, disnake.NotFound) as exc:
+            raise PermanentPostError(
+                f"Discord refused a post in channel {channel_id}: "
+                f"{exc.text or exc.status} (code {exc.code})"
+            ) from None
+        except disnake.HTTPException as exc:
+            if 400 <= exc.status < 500 and exc.status != 429:
+                raise PermanentPostError(
+                    f"Discord rejected a post in channel {channel_id}: {exc.text} (code {exc.code})"
+                ) from None
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"Discord is not reachable: {exc or type(exc).__name__}"
+            ) from None
+        POST_SECONDS.observe(time.perf_counter() - started)
+        return str(data["id"])
+
+    async def close(self) -> None:
+        await self.http.close()
