@@ -7,7 +7,9 @@ Written against disnake 2.12 (pinned in constraints.txt).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,14 @@ BOT_USER = {
     "avatar": None,
     "bot": True,
 }
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """Exactly `application/json`, no charset, as Discord answers (disnake checks)."""
+    response = web.Response(body=json.dumps(data).encode(), status=status, headers=headers)
+    response.content_type = "application/json"
+    response.charset = None
+    return response
 
 
 @dataclass
@@ -46,6 +56,9 @@ class FakeDiscord:
     known_channels: set[str] | None = None  # None: every channel exists
     forbidden_channels: set[str] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
+    # When set, a created message is stored but the answer waits for it: the
+    # poster can be killed between Discord creating a message and hearing so.
+    hold_answers: asyncio.Event | None = None
     _ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1_000_000_000_000_000_000)
     )
@@ -84,7 +97,7 @@ class FakeDiscord:
             if fault.times > 0 and fault.pattern.search(f"{request.method} {path}"):
                 fault.times -= 1
                 if fault.status == 429:
-                    return web.json_response(
+                    return _json(
                         {
                             "message": "You are being rate limited.",
                             "retry_after": fault.retry_after,
@@ -93,29 +106,32 @@ class FakeDiscord:
                         status=429,
                         headers={"Via": "1.1 google"},
                     )
-                return web.json_response(
-                    {"message": "Internal Server Error", "code": 0}, status=fault.status
-                )
+                return _json({"message": "Internal Server Error", "code": 0}, status=fault.status)
         if request.method == "GET" and path == "/users/@me":
-            return web.json_response(BOT_USER)
+            return _json(BOT_USER)
         match = re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path)
         if match and request.method == "POST" and match[2] is None:
-            return self._create(match[1], body or {})
+            created = self._create(match[1], body or {})
+            if isinstance(created, web.Response):
+                return created
+            if self.hold_answers is not None:
+                await self.hold_answers.wait()
+            return _json(created)
         if match and request.method == "PATCH" and match[2] is not None:
             return self._edit(match[1], match[2], body or {})
-        return web.json_response({"message": "404: Not Found", "code": 0}, status=404)
+        return _json({"message": "404: Not Found", "code": 0}, status=404)
 
-    def _create(self, channel: str, body: dict[str, Any]) -> web.Response:
+    def _create(self, channel: str, body: dict[str, Any]) -> web.Response | dict[str, Any]:
         if channel in self.forbidden_channels:
-            return web.json_response({"message": "Missing Access", "code": 50001}, status=403)
+            return _json({"message": "Missing Access", "code": 50001}, status=403)
         if self.known_channels is not None and channel not in self.known_channels:
-            return web.json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
         existing = self.messages.setdefault(channel, [])
         nonce = body.get("nonce")
         if body.get("enforce_nonce") and nonce is not None:
             for message in existing:
                 if message.get("nonce") == nonce:
-                    return web.json_response(message)  # Discord returns the first message
+                    return _json(message)  # Discord returns the first message
         message = {
             "id": str(next(self._ids)),
             "channel_id": channel,
@@ -135,12 +151,12 @@ class FakeDiscord:
             "edited_timestamp": None,
         }
         existing.append(message)
-        return web.json_response(message)
+        return message
 
     def _edit(self, channel: str, message_id: str, body: dict[str, Any]) -> web.Response:
         for message in self.messages.get(channel, []):
             if message["id"] == message_id:
                 message.update({k: v for k, v in body.items() if k in ("content", "embeds")})
                 message["edited_timestamp"] = "2026-11-24T00:00:01+00:00"
-                return web.json_response(message)
-        return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+                return _json(message)
+        return _json({"message": "Unknown Message", "code": 10008}, status=404)

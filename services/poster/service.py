@@ -92,11 +92,13 @@ class Poster:
         except PermanentPostError as exc:
             POSTS.labels(kind=kind, outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})
-            self.notices.add("Posts Discord refused", f"{file.source} {file.filename}: {exc}")
+            self.notices.add(
+                f"Posts refused in channel {channel}", f"{file.source} {file.filename}: {exc}"
+            )
             return False
         await self.ledger.put(key, message_id.encode())
         POSTS.labels(kind=kind, outcome="posted").inc()
-        self.notices.recovered("Posts Discord refused", f"posting works again ({file.source})")
+        self.notices.recovered(f"Posts refused in channel {channel}", "posting works again")
         return True
 
     async def post_round(self, msg: Msg) -> None:

@@ -63,6 +63,9 @@ class _RateLimitCounter(logging.Handler):
             RATE_LIMITS.inc()
 
 
+RATE_LIMIT_COUNTER = _RateLimitCounter()
+
+
 class DiscordSink:
     """disnake's HTTP client, logged in with the bot token and no gateway."""
 
@@ -71,7 +74,9 @@ class DiscordSink:
             Route.BASE = api_base.rstrip("/")
         self.token = token
         self.http = HTTPClient(loop=asyncio.get_running_loop())
-        logging.getLogger("disnake.http").addHandler(_RateLimitCounter())
+        disnake_http = logging.getLogger("disnake.http")
+        if RATE_LIMIT_COUNTER not in disnake_http.handlers:
+            disnake_http.addHandler(RATE_LIMIT_COUNTER)
 
     async def login(self) -> str:
         user = await self.http.static_login(self.token)
