@@ -30,6 +30,24 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--gap", type=float, default=5.0, help="seconds between files")
     demo.add_argument("--seed", type=int, default=None, help="random seed, for repeatable files")
 
+    sync = commands.add_parser("sync", help="import every missing file of a period")
+    sync.add_argument("period", help="today, yesterday, 2d, 1w, 1m, all, 2026-11-01, a..b")
+    sync.add_argument("--source", help="one source (default: all)")
+    commands.add_parser("status", help="sources, monitoring and storage counters")
+    monitor = commands.add_parser("monitor", help="switch live monitoring on or off")
+    monitor.add_argument("state", choices=["on", "off"])
+    monitor.add_argument("--source", help="one source (default: all)")
+    commands.add_parser("health", help="every service instance, and any not answering")
+    commands.add_parser("backup", help="back the database up now")
+    reimport = commands.add_parser("reimport", help="import rejected files again after a fix")
+    reimport.add_argument(
+        "--rejected",
+        action="store_true",
+        required=True,
+        help="the files to import again: those rejected",
+    )
+    reimport.add_argument("--source", help="one source (default: all)")
+
     parse = commands.add_parser("parse", help="show what etstats makes of stats files")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
     parse.add_argument("--json", action="store_true", help="one JSON object per line per file")
@@ -53,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         demo(args.dir or Path(default_dir), maps=args.maps, gap=args.gap, seed=args.seed)
         return 0
+    if args.command in ("sync", "status", "monitor", "health", "backup", "reimport"):
+        from etstats.ops import run as run_operation
+
+        return run_operation(args.command, args)
     if args.command == "parse":
         from etstats.parse_command import run
 

@@ -265,3 +265,35 @@ class ReimportReply(_message.Message):
     sync_ids: _containers.RepeatedScalarFieldContainer[str]
     error: str
     def __init__(self, files: _Optional[int] = ..., sync_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class HealthReply(_message.Message):
+    __slots__ = ("service", "instance", "version", "uptime_s", "ready", "checks", "last_success_ms")
+    class ChecksEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bool
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
+    class LastSuccessMsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_S_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SUCCESS_MS_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    instance: str
+    version: str
+    uptime_s: float
+    ready: bool
+    checks: _containers.ScalarMap[str, bool]
+    last_success_ms: _containers.ScalarMap[str, int]
+    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., ready: _Optional[bool] = ..., checks: _Optional[_Mapping[str, bool]] = ..., last_success_ms: _Optional[_Mapping[str, int]] = ...) -> None: ...

@@ -12,7 +12,7 @@ import nats.micro
 from services.common.bus import connect
 from services.common.config import CommonConfig, Env
 from services.common.http import HealthServer
-from services.common.runtime import Runtime
+from services.common.runtime import Runtime, add_health_endpoint
 
 
 class Running:
@@ -42,6 +42,7 @@ async def running(
     assert bus is not None
     micro = await nats.micro.add_service(bus.nc, name=f"etstats-{service}", version="0.0.0")
     runtime = Runtime(cfg, bus, stop, HealthServer(service, "127.0.0.1", 0), micro)
+    await add_health_endpoint(runtime)
     task = asyncio.create_task(main(runtime, conf))
     handle = Running(runtime, task)
     try:

@@ -19,14 +19,13 @@ from etstats.embedded import EmbeddedNats
 from etstats.statsfile.generator import generate_match
 from proto import common_pb2, control_pb2, files_pb2
 from services.common.bus import Bus
+from services.common.control import Control
 from services.common.sources import SourceConfig
 from services.common.subjects import (
     FETCHER_STATUS,
     FETCHER_SYNC,
     FETCHER_SYNC_CANCEL,
-    MONITORING_BUCKET,
 )
-from services.fetcher.control import set_monitoring
 from services.fetcher.service import FetcherConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
@@ -234,17 +233,16 @@ async def test_monitoring_off_fetches_nothing_and_on_resumes(
 ) -> None:
     local = SourceConfig("box", dir=tmp_path / "box")
     raw = await Raw().start(bus)
-    switches = await bus.key_value(MONITORING_BUCKET)
     async with running("fetcher", fetcher_main, conf(local), nats_server.url):
         await asyncio.sleep(3 * POLL)
-        await set_monitoring(switches, "box", False, "test")
+        await Control(bus).set_monitoring("box", False, "test")
         await asyncio.sleep(2 * POLL)
         name, body = round_file(6, datetime.now() - timedelta(hours=1))
         (tmp_path / "box" / name).write_bytes(body)
         await asyncio.sleep(6 * POLL)
         assert raw.files == []
         assert not (await status(bus))["box"].monitoring
-        await set_monitoring(switches, "box", True, "test")
+        await Control(bus).set_monitoring("box", True, "test")
         await wait_until(lambda: raw.names() == [name])
         assert (await status(bus))["box"].monitoring
 
@@ -337,7 +335,7 @@ async def test_sync_fetches_exactly_the_unknown_files_oldest_first(
         names[age] = name
         (asyncssh_server.root / name).write_bytes(body)
     raw = await Raw().start(bus)
-    await set_monitoring(await bus.key_value(MONITORING_BUCKET), "main", False, "test")
+    await Control(bus).set_monitoring("main", False, "test")
     async with running("fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url):
         first = await request_sync(bus, period)
         assert first.sync_id and not first.error
@@ -366,8 +364,7 @@ async def test_sync_fetches_unknown_files_in_order_and_reports(
         (asyncssh_server.root / name).write_bytes(body)
     (asyncssh_server.root / "2026-01-01-000000-bad-round-1.txt").write_bytes(b"broken\n")
     raw = await Raw().start(bus)
-    switches = await bus.key_value(MONITORING_BUCKET)
-    await set_monitoring(switches, "main", False, "test")
+    await Control(bus).set_monitoring("main", False, "test")
     results = []
 
     async def on_result(msg) -> None:
@@ -408,7 +405,7 @@ async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Pat
     stamp, rest = name[:17], name[17:]
     for i in range(1500):  # the same round under many names: quick to write
         (box / f"{stamp[:-2]}{i % 60:02d}{rest[:-11]}{i // 60}-round-1.txt").write_bytes(body)
-    await set_monitoring(await bus.key_value(MONITORING_BUCKET), "box", False, "test")
+    await Control(bus).set_monitoring("box", False, "test")
     results: list[control_pb2.SyncResult] = []
 
     async def on_result(msg) -> None:
@@ -441,7 +438,7 @@ async def test_sync_of_named_files_fetches_only_those(nats_server, bus, pipeline
         name, body = dated_file(500 + age, age)
         (box / name).write_bytes(body)
         names.append(name)
-    await set_monitoring(await bus.key_value(MONITORING_BUCKET), "box", False, "test")
+    await Control(bus).set_monitoring("box", False, "test")
     raw = await Raw().start(bus)
     async with running(
         "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url

@@ -10,19 +10,23 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn, TypeVar
 
 import nats.micro
+from nats.micro.request import Request
 from nats.micro.service import Service as MicroService
 
+from proto import control_pb2
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, ConfigError, Env
 from services.common.http import HealthServer
 from services.common.logs import setup_logging
-from services.common.metrics import BUS_CONNECTED
+from services.common.metrics import BUS_CONNECTED, LAST_SUCCESS
+from services.common.subjects import HEALTH
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,42 @@ class Runtime:
 
 
 ServiceMain = Callable[[Runtime, C], Awaitable[None]]
+
+
+def health_handler(service: str, instance: str, health: HealthServer):  # type: ignore[no-untyped-def]
+    """Answers `!health`: readiness and the last success of each stage and source."""
+    started = time.monotonic()
+
+    async def answer(req: Request) -> None:
+        checks = {name: bool(check()) for name, check in health.checks.items()}
+        last = {}
+        for metric in LAST_SUCCESS.collect():
+            for sample in metric.samples:
+                last[f"{sample.labels['stage']}/{sample.labels['source']}"] = int(
+                    sample.value * 1000
+                )
+        reply = control_pb2.HealthReply(
+            service=service,
+            instance=instance,
+            version=VERSION,
+            uptime_s=time.monotonic() - started,
+            ready=all(checks.values()),
+            checks=checks,
+            last_success_ms=last,
+        )
+        await req.respond(reply.SerializeToString())
+
+    return answer
+
+
+async def add_health_endpoint(rt: Runtime) -> None:
+    """Every instance answers on its own queue group, so a request reaches all."""
+    await rt.micro.add_endpoint(
+        name="health",
+        subject=HEALTH,
+        queue_group=rt.micro.id,
+        handler=health_handler(rt.cfg.service, rt.micro.id, rt.health),
+    )
 
 
 def run(service: str, load: Callable[[Env], C], main: ServiceMain[C]) -> NoReturn:
@@ -93,6 +133,7 @@ async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float)
         description=f"etstats {cfg.service} service",
     )
     runtime = Runtime(cfg=cfg, bus=bus, stop=stop, health=health, micro=micro)
+    await add_health_endpoint(runtime)
 
     main_task = asyncio.create_task(main(runtime, conf), name=f"{cfg.service}-main")
     health.alive = lambda: not main_task.done()

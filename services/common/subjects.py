@@ -69,3 +69,7 @@ STORAGE_STATUS = "etstats.storage.status"
 STORAGE_ROUND = "etstats.storage.round"
 STORAGE_BACKUP = "etstats.storage.backup"
 STORAGE_REIMPORT = "etstats.storage.reimport"
+
+# Every instance of every service answers here (fan-out, for `!health`).
+HEALTH = "etstats.health"
+EXPECTED_SERVICES = ("fetcher", "parser", "storage", "poster")

@@ -25,13 +25,6 @@ async def monitoring_enabled(kv: KeyValue, source: str) -> bool:
     return control_pb2.MonitoringState.FromString(entry.value).enabled
 
 
-async def set_monitoring(kv: KeyValue, source: str, enabled: bool, changed_by: str) -> None:
-    state = control_pb2.MonitoringState(
-        source=source, enabled=enabled, changed_by=changed_by, changed_at_ms=int(time.time() * 1000)
-    )
-    await kv.put(source, state.SerializeToString())
-
-
 class Lease:
     """Exactly one holder per key. The bucket's TTL ends a dead holder's lease;
     the live holder renews well within it."""

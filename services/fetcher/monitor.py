@@ -93,6 +93,12 @@ class Monitor:
         self._dir_stamp: int | None = None
         self._connections = -1
 
+    def synced(self, names: set[str]) -> None:
+        """A sync fetched these: they are neither new nor older unimported files."""
+        self.known |= names
+        self.older -= names
+        OLDER.labels(source=self.source.name).set(len(self.older))
+
     def refresh(self) -> None:
         """Redo the catch-up on the next poll (after a reconnect or a sync)."""
         self.started = False

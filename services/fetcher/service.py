@@ -149,7 +149,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         max_bytes=rt.cfg.max_file_bytes,
         concurrency=conf.sync_concurrency,
         settle_timeout_s=conf.sync_settle_s,
-        on_done=lambda names: [workers[n].monitor.refresh() for n in names],
+        on_done=lambda job: [workers[n].monitor.synced(job.fetched_names) for n in job.sources],
     )
 
     async def start_sync(req: Request) -> None:

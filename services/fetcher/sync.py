@@ -57,6 +57,7 @@ class SyncJob:
     rounds_per_map: Counter[str] = field(default_factory=Counter)
     changed: bool = True
     news: asyncio.Event = field(default_factory=asyncio.Event)
+    fetched_names: set[str] = field(default_factory=set)
 
     def settled(self) -> bool:
         return all(p.stored + p.rejected >= p.fetched for p in self.progress.values())
@@ -75,7 +76,7 @@ class SyncRunner:
         concurrency: int,
         settle_timeout_s: float,
         now: Callable[[], datetime] = datetime.now,
-        on_done: Callable[[list[str]], None] = lambda _: None,
+        on_done: Callable[[SyncJob], None] = lambda _: None,
     ) -> None:
         self.bus = bus
         self.sources = sources
@@ -179,7 +180,7 @@ class SyncRunner:
             for name in job.sources:
                 await self._unlock(name, job.id)
             self.jobs.pop(job.id, None)
-            self.on_done(job.sources)
+            self.on_done(job)
 
     def _account(self, job: SyncJob, msg: Msg) -> None:
         """Count storage's and the parser's verdicts on this job's files."""
@@ -243,6 +244,7 @@ class SyncRunner:
                     sync_id=job.id,
                 )
                 progress.fetched += 1
+                job.fetched_names.add(entry.name)
             job.changed = True
 
     async def _download(self, source: Source, entry: Entry) -> bytes | None:

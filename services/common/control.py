@@ -1,0 +1,154 @@
+"""Operator requests over the bus, shared by the bot and the `etstats` CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from proto import control_pb2
+from services.common.bus import Bus
+from services.common.subjects import (
+    EXPECTED_SERVICES,
+    FETCHER_STATUS,
+    FETCHER_SYNC,
+    FETCHER_SYNC_CANCEL,
+    HEALTH,
+    MONITORING_BUCKET,
+    STORAGE_BACKUP,
+    STORAGE_REIMPORT,
+    STORAGE_STATUS,
+    sync_progress_subject,
+    sync_result_subject,
+)
+
+ANSWER_WITHIN_S = 5.0
+
+
+class NotAnswering(Exception):
+    """A service did not answer in time; the message names it."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"the {service} service is not answering")
+        self.service = service
+
+
+@dataclass(frozen=True)
+class Health:
+    instances: list[control_pb2.HealthReply]
+    missing: list[str]  # expected services that did not answer
+
+
+class Control:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def _ask(
+        self, service: str, subject: str, payload: bytes, within: float = ANSWER_WITHIN_S
+    ) -> bytes:
+        try:
+            return (await self.bus.nc.request(subject, payload, timeout=within)).data
+        except (NoRespondersError, NatsTimeout, TimeoutError):
+            raise NotAnswering(service) from None
+
+    async def sync(
+        self,
+        period: str,
+        sources: list[str] | None = None,
+        requester: control_pb2.Requester | None = None,
+    ) -> control_pb2.SyncAccepted:
+        request = control_pb2.SyncRequest(period=period, sources=sources or [], requester=requester)
+        return control_pb2.SyncAccepted.FromString(
+            await self._ask("fetcher", FETCHER_SYNC, request.SerializeToString())
+        )
+
+    async def cancel_sync(self, sync_id: str) -> bool:
+        data = await self._ask(
+            "fetcher",
+            FETCHER_SYNC_CANCEL,
+            control_pb2.SyncCancel(sync_id=sync_id).SerializeToString(),
+        )
+        return control_pb2.SyncCancelled.FromString(data).found
+
+    async def follow_sync(
+        self, sync_id: str
+    ) -> AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]:
+        """Progress as it comes, ending with the result."""
+        queue: asyncio.Queue[control_pb2.SyncProgress | control_pb2.SyncResult] = asyncio.Queue()
+
+        async def on_progress(msg) -> None:  # type: ignore[no-untyped-def]
+            queue.put_nowait(control_pb2.SyncProgress.FromString(msg.data))
+
+        async def on_result(msg) -> None:  # type: ignore[no-untyped-def]
+            queue.put_nowait(control_pb2.SyncResult.FromString(msg.data))
+
+        subs = [
+            await self.bus.nc.subscribe(sync_progress_subject(sync_id), cb=on_progress),
+            await self.bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result),
+        ]
+        try:
+            while True:
+                item = await queue.get()
+                yield item
+                if isinstance(item, control_pb2.SyncResult):
+                    return
+        finally:
+            for sub in subs:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def set_monitoring(self, source: str, enabled: bool, changed_by: str) -> None:
+        kv = await self.bus.key_value(MONITORING_BUCKET)
+        state = control_pb2.MonitoringState(
+            source=source,
+            enabled=enabled,
+            changed_by=changed_by,
+            changed_at_ms=int(time.time() * 1000),
+        )
+        await kv.put(source, state.SerializeToString())
+
+    async def fetcher_status(self) -> control_pb2.StatusReply:
+        return control_pb2.StatusReply.FromString(await self._ask("fetcher", FETCHER_STATUS, b""))
+
+    async def storage_status(self) -> control_pb2.StatusReply:
+        return control_pb2.StatusReply.FromString(await self._ask("storage", STORAGE_STATUS, b""))
+
+    async def backup(self, requested_by: str) -> control_pb2.BackupReply:
+        request = control_pb2.BackupRequest(requested_by=requested_by).SerializeToString()
+        return control_pb2.BackupReply.FromString(
+            await self._ask("storage", STORAGE_BACKUP, request, within=120)
+        )
+
+    async def reimport(self, source: str, requested_by: str) -> control_pb2.ReimportReply:
+        request = control_pb2.ReimportRequest(source=source, requested_by=requested_by)
+        return control_pb2.ReimportReply.FromString(
+            await self._ask("storage", STORAGE_REIMPORT, request.SerializeToString(), within=30)
+        )
+
+    async def health(
+        self, wait_s: float = 1.5, expected: tuple[str, ...] = EXPECTED_SERVICES
+    ) -> Health:
+        """Every instance that answers within `wait_s`, and the expected ones that did not."""
+        replies: list[control_pb2.HealthReply] = []
+        inbox = self.bus.nc.new_inbox()
+
+        async def on_reply(msg) -> None:  # type: ignore[no-untyped-def]
+            with contextlib.suppress(Exception):
+                replies.append(control_pb2.HealthReply.FromString(msg.data))
+
+        sub = await self.bus.nc.subscribe(inbox, cb=on_reply)
+        try:
+            await self.bus.nc.publish(HEALTH, b"", reply=inbox)
+            await asyncio.sleep(wait_s)
+        finally:
+            await sub.unsubscribe()
+        found = {r.service for r in replies}
+        return Health(
+            sorted(replies, key=lambda r: (r.service, r.instance)),
+            [s for s in expected if s not in found],
+        )
