@@ -6,7 +6,6 @@ import asyncio
 import getpass
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
@@ -15,88 +14,9 @@ import nats
 from proto import control_pb2
 from services.common.bus import Bus
 from services.common.control import Control, NotAnswering
+from services.common.reports import health_text, progress_text, result_text, status_text
 
 CONNECT_TIMEOUT_S = 5.0
-
-
-def ago(ms: int, now: float | None = None) -> str:
-    if not ms:
-        return "never"
-    seconds = max((now or time.time()) - ms / 1000, 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
-
-
-def status_text(
-    fetcher: control_pb2.StatusReply | None, storage: control_pb2.StatusReply | None
-) -> str:
-    lines = []
-    if fetcher is None:
-        lines.append("fetcher: not answering")
-    for s in fetcher.sources if fetcher else []:
-        lines.append(
-            f"{s.source}: {'connected' if s.connected else 'NOT connected'}, monitoring "
-            f"{'on' if s.monitoring else 'off'}, polled by {s.lease_holder or 'nobody'}, "
-            f"last poll {ago(s.last_poll_ms)}, last new file {ago(s.last_new_file_ms)}"
-        )
-        lines.append(
-            f"  files today {s.files_today}, total {s.files_total}, errors {s.errors}"
-            + (f" (last: {s.last_error})" if s.last_error else "")
-        )
-        lines.append(
-            f"  average poll {s.avg_poll_seconds * 1000:.0f} ms, download "
-            f"{s.avg_download_seconds * 1000:.0f} ms"
-        )
-        if s.older_unimported:
-            lines.append(f"  {s.older_unimported} older files not imported: run a sync")
-    if storage is None:
-        lines.append("storage: not answering")
-    else:
-        c = storage.counters
-        lines.append(
-            f"storage: {c['rounds']} rounds, {c['files_imported']} files imported, "
-            f"{c['files_rejected']} rejected, {c['files_duplicate']} duplicates; "
-            f"{c['files_today']} files today, {c['errors_last_hour']} errors in the last hour"
-        )
-        if storage.last_error:
-            lines.append(f"  last error: {storage.last_error}")
-    return "\n".join(lines)
-
-
-def health_text(health) -> str:  # type: ignore[no-untyped-def]
-    lines = []
-    for r in health.instances:
-        last = max(r.last_success_ms.values(), default=0)
-        lines.append(
-            f"{r.service:<8} {r.instance[:12]:<12} v{r.version} up {r.uptime_s / 60:.0f} min,"
-            f" {'ready' if r.ready else 'NOT ready'}, last success {ago(last)}"
-        )
-    for name in health.missing:
-        lines.append(f"{name:<8} NOT ANSWERING")
-    return "\n".join(lines)
-
-
-def progress_text(p: control_pb2.SyncProgress) -> str:
-    total = max(p.unknown, 1)
-    bar = "#" * int(20 * p.stored / total) + "." * (20 - int(20 * p.stored / total))
-    return (
-        f"{p.source}: [{bar}] listed {p.listed}, to import {p.unknown}, fetched {p.fetched}, "
-        f"stored {p.stored}" + (f", failed {p.failed}" if p.failed else "")
-    )
-
-
-def result_text(r: control_pb2.SyncResult) -> str:
-    seconds = max((r.finished_at_ms - r.started_at_ms) / 1000, 0)
-    lines = [
-        f"sync {r.sync_id} {'cancelled' if r.cancelled else 'done'} in {seconds:.0f}s: "
-        f"{r.imported} imported, {r.duplicates} duplicates, {r.rejected} rejected"
-    ]
-    lines += [f"  {name}: {count} rounds" for name, count in sorted(r.rounds_per_map.items())]
-    lines += [f"  rejected {line}" for line in r.rejections]
-    lines += [f"  {p.source}: {p.error}" for p in r.sources if p.error]
-    return "\n".join(lines)
 
 
 async def _connect() -> Bus:
@@ -146,7 +66,7 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
 
     async def sync(control: Control) -> int:
         requester = control_pb2.Requester(user_name=who(), via="cli")
-        accepted = await control.sync(
+        accepted, events = await control.sync_and_follow(
             args.period, [args.source] if args.source else None, requester
         )
         if accepted.error:
@@ -158,7 +78,7 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
                 f"(sync {accepted.sync_id}); following it",
                 file=out,
             )
-        async for item in control.follow_sync(accepted.sync_id):
+        async for item in events:
             if isinstance(item, control_pb2.SyncProgress):
                 print("\r" + progress_text(item), end="", file=sys.stderr, flush=True)
             else:

@@ -75,32 +75,49 @@ class Control:
         )
         return control_pb2.SyncCancelled.FromString(data).found
 
-    async def follow_sync(
-        self, sync_id: str
-    ) -> AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]:
-        """Progress as it comes, ending with the result."""
-        queue: asyncio.Queue[control_pb2.SyncProgress | control_pb2.SyncResult] = asyncio.Queue()
+    async def sync_and_follow(
+        self,
+        period: str,
+        sources: list[str] | None = None,
+        requester: control_pb2.Requester | None = None,
+    ) -> tuple[
+        control_pb2.SyncAccepted, AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]
+    ]:
+        """Start a sync (or join the running one) and follow it to its result.
 
-        async def on_progress(msg) -> None:  # type: ignore[no-untyped-def]
-            queue.put_nowait(control_pb2.SyncProgress.FromString(msg.data))
+        The subscriptions exist before the request, so a quick sync's progress
+        and result cannot slip past.
+        """
+        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
-        async def on_result(msg) -> None:  # type: ignore[no-untyped-def]
-            queue.put_nowait(control_pb2.SyncResult.FromString(msg.data))
+        async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
+            queue.put_nowait((msg.subject, msg.data))
 
         subs = [
-            await self.bus.nc.subscribe(sync_progress_subject(sync_id), cb=on_progress),
-            await self.bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result),
+            await self.bus.nc.subscribe(sync_progress_subject("*"), cb=on_msg),
+            await self.bus.nc.subscribe(sync_result_subject("*"), cb=on_msg),
         ]
         try:
+            accepted = await self.sync(period, sources, requester)
+        except BaseException:
+            await _unsubscribe(subs)
+            raise
+        if not accepted.sync_id:
+            await _unsubscribe(subs)
+        return accepted, self._follow(accepted.sync_id, queue, subs)
+
+    async def _follow(self, sync_id: str, queue, subs):  # type: ignore[no-untyped-def]
+        try:
             while True:
-                item = await queue.get()
-                yield item
-                if isinstance(item, control_pb2.SyncResult):
+                subject, data = await queue.get()
+                if not subject.endswith("." + sync_id):
+                    continue
+                if subject == sync_result_subject(sync_id):
+                    yield control_pb2.SyncResult.FromString(data)
                     return
+                yield control_pb2.SyncProgress.FromString(data)
         finally:
-            for sub in subs:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
+            await _unsubscribe(subs)
 
     async def set_monitoring(self, source: str, enabled: bool, changed_by: str) -> None:
         kv = await self.bus.key_value(MONITORING_BUCKET)
@@ -152,3 +169,9 @@ class Control:
             sorted(replies, key=lambda r: (r.service, r.instance)),
             [s for s in expected if s not in found],
         )
+
+
+async def _unsubscribe(subs) -> None:  # type: ignore[no-untyped-def]
+    for sub in subs:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()

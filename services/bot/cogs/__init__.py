@@ -1,0 +1,1 @@
+"""Bot commands, one cog per feature."""

@@ -1,0 +1,35 @@
+"""What every cog needs: the bus control client, settings and the permission check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import disnake
+from disnake.ext import commands
+
+from services.bot.permissions import Admins
+from services.common.control import Control
+
+REFUSAL = "Only etstats admins can do that."
+
+
+@dataclass
+class BotContext:
+    control: Control
+    admins: Admins
+    status_open: bool
+    progress_every_s: float
+
+    def is_admin(self, user: disnake.User | disnake.Member) -> bool:
+        roles = [r.id for r in getattr(user, "roles", [])]
+        perms = getattr(user, "guild_permissions", None)
+        return self.admins.allows(user.id, roles, bool(perms and perms.manage_guild))
+
+
+def requester(ctx: commands.Context | disnake.ApplicationCommandInteraction, via: str):  # type: ignore[no-untyped-def]
+    from proto import control_pb2
+
+    author = ctx.author
+    return control_pb2.Requester(
+        user_id=str(author.id), user_name=str(author), via=via, channel_id=str(ctx.channel.id)
+    )

@@ -1,0 +1,88 @@
+"""Plain-text reports of status, health and syncs, for the CLI and the bot (pure)."""
+
+from __future__ import annotations
+
+import time
+
+from proto import control_pb2
+from services.common.control import Health
+
+
+def ago(ms: int, now: float | None = None) -> str:
+    if not ms:
+        return "never"
+    seconds = max((now or time.time()) - ms / 1000, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return f"{seconds:.0f}s ago"
+
+
+def status_text(
+    fetcher: control_pb2.StatusReply | None, storage: control_pb2.StatusReply | None
+) -> str:
+    lines = []
+    if fetcher is None:
+        lines.append("fetcher: not answering")
+    for s in fetcher.sources if fetcher else []:
+        lines.append(
+            f"{s.source}: {'connected' if s.connected else 'NOT connected'}, monitoring "
+            f"{'on' if s.monitoring else 'off'}, polled by {s.lease_holder or 'nobody'}, "
+            f"last poll {ago(s.last_poll_ms)}, last new file {ago(s.last_new_file_ms)}"
+        )
+        lines.append(
+            f"  files today {s.files_today}, total {s.files_total}, errors {s.errors}"
+            + (f" (last: {s.last_error})" if s.last_error else "")
+        )
+        lines.append(
+            f"  average poll {s.avg_poll_seconds * 1000:.0f} ms, download "
+            f"{s.avg_download_seconds * 1000:.0f} ms"
+        )
+        if s.older_unimported:
+            lines.append(f"  {s.older_unimported} older files not imported: run a sync")
+    if storage is None:
+        lines.append("storage: not answering")
+    else:
+        c = storage.counters
+        lines.append(
+            f"storage: {c['rounds']} rounds, {c['files_imported']} files imported, "
+            f"{c['files_rejected']} rejected, {c['files_duplicate']} duplicates; "
+            f"{c['files_today']} files today, {c['errors_last_hour']} errors in the last hour"
+        )
+        if storage.last_error:
+            lines.append(f"  last error: {storage.last_error}")
+    return "\n".join(lines)
+
+
+def health_text(health: Health) -> str:
+    lines = []
+    for r in health.instances:
+        last = max(r.last_success_ms.values(), default=0)
+        lines.append(
+            f"{r.service:<8} {r.instance[:12]:<12} v{r.version} up {r.uptime_s / 60:.0f} min,"
+            f" {'ready' if r.ready else 'NOT ready'}, last success {ago(last)}"
+        )
+    for name in health.missing:
+        lines.append(f"{name:<8} NOT ANSWERING")
+    return "\n".join(lines)
+
+
+def progress_text(p: control_pb2.SyncProgress) -> str:
+    total = max(p.unknown, 1)
+    bar = "#" * int(20 * p.stored / total) + "." * (20 - int(20 * p.stored / total))
+    return (
+        f"{p.source}: [{bar}] listed {p.listed}, to import {p.unknown}, fetched {p.fetched}, "
+        f"stored {p.stored}" + (f", failed {p.failed}" if p.failed else "")
+    )
+
+
+def result_text(r: control_pb2.SyncResult) -> str:
+    seconds = max((r.finished_at_ms - r.started_at_ms) / 1000, 0)
+    lines = [
+        f"sync {r.sync_id} {'cancelled' if r.cancelled else 'done'} in {seconds:.0f}s: "
+        f"{r.imported} imported, {r.duplicates} duplicates, {r.rejected} rejected"
+    ]
+    lines += [f"  {name}: {count} rounds" for name, count in sorted(r.rounds_per_map.items())]
+    lines += [f"  rejected {line}" for line in r.rejections]
+    lines += [f"  {p.source}: {p.error}" for p in r.sources if p.error]
+    return "\n".join(lines)
