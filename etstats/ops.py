@@ -88,14 +88,7 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
         return 1
 
     async def status(control: Control) -> int:
-        try:
-            fetcher = await control.fetcher_status()
-        except NotAnswering:
-            fetcher = None
-        try:
-            storage = await control.storage_status()
-        except NotAnswering:
-            storage = None
+        fetcher, storage = await control.statuses()
         print(status_text(fetcher, storage), file=out)
         return 0 if fetcher and storage else 1
 

@@ -1,4 +1,4 @@
-"""Runs the disnake bot beside the bus connection."""
+"""Runs the disnake bot beside the bus connection: commands become bus requests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from dataclasses import dataclass
 
 import disnake
 from disnake.ext import commands
+from disnake.http import Route
 
+from services.bot.cogs.health import HealthCog
+from services.bot.cogs.monitoring import MonitoringCog
+from services.bot.cogs.sync import SyncCog
+from services.bot.context import BotContext
+from services.bot.permissions import Admins, parse_ids
 from services.common.config import Env
+from services.common.control import Control
 from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -19,25 +26,47 @@ log = logging.getLogger(__name__)
 class BotConfig:
     token: str
     prefix: str
+    api_base: str | None
+    admins: Admins
+    status_open: bool
+    guild_ids: frozenset[int]
+    progress_every_s: float = 2.0
 
     @classmethod
     def from_env(cls, env: Env) -> BotConfig:
-        return cls(token=env.str("DISCORD_TOKEN"), prefix=env.str("COMMAND_PREFIX", "!"))
+        return cls(
+            token=env.str("DISCORD_TOKEN"),
+            prefix=env.str("COMMAND_PREFIX", "!"),
+            api_base=env.optional("DISCORD_API_BASE"),
+            admins=Admins(
+                parse_ids(env.optional("ADMIN_ROLE_IDS"), "ADMIN_ROLE_IDS"),
+                parse_ids(env.optional("ADMIN_USER_IDS"), "ADMIN_USER_IDS"),
+            ),
+            status_open=env.bool("STATUS_OPEN", True),
+            guild_ids=parse_ids(env.optional("DISCORD_GUILD_IDS"), "DISCORD_GUILD_IDS"),
+        )
 
 
-def make_bot(conf: BotConfig) -> commands.Bot:
+def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
+    if conf.api_base:
+        Route.BASE = conf.api_base.rstrip("/")
     intents = disnake.Intents.default()
-    intents.message_content = True
-    return commands.Bot(
+    intents.message_content = True  # prefix commands need it; slash commands do not
+    bot = commands.Bot(
         command_prefix=conf.prefix,
         intents=intents,
         allowed_mentions=disnake.AllowedMentions.none(),
         help_command=None,
+        test_guilds=sorted(conf.guild_ids) or None,
     )
+    context = BotContext(control, conf.admins, conf.status_open, conf.progress_every_s)
+    for cog in (SyncCog(context), MonitoringCog(context), HealthCog(context)):
+        bot.add_cog(cog)
+    return bot
 
 
 async def main(rt: Runtime, conf: BotConfig) -> None:
-    bot = make_bot(conf)
+    bot = make_bot(conf, Control(rt.bus))
     rt.health.add_check("discord", bot.is_ready)
     login = asyncio.create_task(bot.start(conf.token))
     stop = asyncio.create_task(rt.stop.wait())

@@ -135,6 +135,19 @@ class Control:
     async def storage_status(self) -> control_pb2.StatusReply:
         return control_pb2.StatusReply.FromString(await self._ask("storage", STORAGE_STATUS, b""))
 
+    async def statuses(
+        self,
+    ) -> tuple[control_pb2.StatusReply | None, control_pb2.StatusReply | None]:
+        """Fetcher and storage status; None for a service that does not answer."""
+        replies = await asyncio.gather(
+            self.fetcher_status(), self.storage_status(), return_exceptions=True
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, NotAnswering):
+                raise reply
+        fetcher, storage = (r if isinstance(r, control_pb2.StatusReply) else None for r in replies)
+        return fetcher, storage
+
     async def backup(self, requested_by: str) -> control_pb2.BackupReply:
         request = control_pb2.BackupRequest(requested_by=requested_by).SerializeToString()
         return control_pb2.BackupReply.FromString(

@@ -1,0 +1,81 @@
+"""`!start_monitoring`, `!stop_monitoring`, `!ssh_stats` and `/monitoring`."""
+
+from __future__ import annotations
+
+import disnake
+from disnake.ext import commands
+
+from services.bot.context import REFUSAL, BotContext
+from services.common.control import NotAnswering
+from services.common.reports import status_text
+
+NO_MENTIONS = disnake.AllowedMentions.none()
+
+
+class MonitoringCog(commands.Cog):
+    def __init__(self, bot: BotContext) -> None:
+        self.ctx = bot
+
+    async def switch(
+        self, user: disnake.User | disnake.Member, enabled: bool, source: str | None
+    ) -> str:
+        if not self.ctx.is_admin(user):
+            return REFUSAL
+        try:
+            known = [s.source for s in (await self.ctx.control.fetcher_status()).sources]
+        except NotAnswering as exc:
+            return f"Not changed: {exc}."
+        if source and source not in known:
+            return f"Unknown source `{source}`; sources: {', '.join(known)}"
+        for name in [source] if source else known:
+            await self.ctx.control.set_monitoring(name, enabled, f"{user} (discord)")
+        names = ", ".join([source] if source else known)
+        return f"Monitoring {'on' if enabled else 'off'} for {names}."
+
+    async def status(self, user: disnake.User | disnake.Member) -> str:
+        if not self.ctx.status_open and not self.ctx.is_admin(user):
+            return REFUSAL
+        fetcher, storage = await self.ctx.control.statuses()
+        return "```\n" + status_text(fetcher, storage)[:1900] + "\n```"
+
+    @commands.command(
+        name="start_monitoring", help="Watch a source again: !start_monitoring [source]"
+    )
+    async def start_monitoring(self, ctx: commands.Context, source: str | None = None) -> None:
+        await ctx.send(await self.switch(ctx.author, True, source), allowed_mentions=NO_MENTIONS)
+
+    @commands.command(
+        name="stop_monitoring", help="Stop watching a source: !stop_monitoring [source]"
+    )
+    async def stop_monitoring(self, ctx: commands.Context, source: str | None = None) -> None:
+        await ctx.send(await self.switch(ctx.author, False, source), allowed_mentions=NO_MENTIONS)
+
+    @commands.command(name="ssh_stats", help="Sources, connections and import counters")
+    async def ssh_stats(self, ctx: commands.Context) -> None:
+        await ctx.send(await self.status(ctx.author), allowed_mentions=NO_MENTIONS)
+
+    @commands.slash_command(name="monitoring", description="Live monitoring of the game servers")
+    async def monitoring(self, inter: disnake.ApplicationCommandInteraction) -> None:
+        """Group of start, stop and status."""
+
+    @monitoring.sub_command(name="start", description="Watch a source again")
+    async def start(
+        self, inter: disnake.ApplicationCommandInteraction, source: str | None = None
+    ) -> None:
+        await inter.response.send_message(
+            await self.switch(inter.author, True, source), allowed_mentions=NO_MENTIONS
+        )
+
+    @monitoring.sub_command(name="stop", description="Stop watching a source")
+    async def stop(
+        self, inter: disnake.ApplicationCommandInteraction, source: str | None = None
+    ) -> None:
+        await inter.response.send_message(
+            await self.switch(inter.author, False, source), allowed_mentions=NO_MENTIONS
+        )
+
+    @monitoring.sub_command(name="status", description="Sources, connections and counters")
+    async def status_command(self, inter: disnake.ApplicationCommandInteraction) -> None:
+        await inter.response.send_message(
+            await self.status(inter.author), allowed_mentions=NO_MENTIONS
+        )
