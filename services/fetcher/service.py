@@ -121,7 +121,10 @@ class SourceWorker:
 
     async def status(self) -> control_pb2.SourceStatus:
         status = self.monitor.status()
-        status.monitoring = self.monitoring
+        try:  # the switch as it is now, not as of the last poll
+            status.monitoring = await monitoring_enabled(self.switches, self.name)
+        except Exception:
+            status.monitoring = self.monitoring
         status.lease_holder = (
             self.lease.holder if self.lease.held else await self.lease.current_holder()
         )
