@@ -300,6 +300,48 @@ class FakeDiscord:
             },
         )
 
+    async def slash(
+        self,
+        name: str,
+        options: list[dict[str, Any]],
+        *,
+        user_id: str = "600000000000000001",
+        admin: bool = False,
+    ) -> str:
+        """A member runs a slash command; returns the interaction token."""
+        command = next(c for cs in self.app_commands.values() for c in cs if c["name"] == name)
+        token = f"token{next(self._ids)}"
+        await self.dispatch(
+            "INTERACTION_CREATE",
+            {
+                "id": str(next(self._ids)),
+                "application_id": APP_ID,
+                "type": 2,
+                "token": token,
+                "version": 1,
+                "guild_id": GUILD_ID,
+                "channel_id": TEXT_CHANNEL_ID,
+                "channel": {
+                    "id": TEXT_CHANNEL_ID,
+                    "type": 0,
+                    "guild_id": GUILD_ID,
+                    "name": "stats",
+                    "position": 0,
+                    "permission_overwrites": [],
+                },
+                "member": member(user_id, admin) | {"permissions": "1024"},
+                "data": {"id": command["id"], "name": name, "type": 1, "options": options},
+                "locale": "en-US",
+                "guild_locale": "en-US",
+                "app_permissions": "1024",
+                "entitlements": [],
+                "authorizing_integration_owners": {},
+                "context": 0,
+                "attachment_size_limit": 10485760,
+            },
+        )
+        return token
+
     def replies(self) -> list[dict[str, Any]]:
         return self.posts(TEXT_CHANNEL_ID)
 

@@ -13,6 +13,7 @@ import pytest
 from services.bot.permissions import Admins
 from services.bot.service import BotConfig
 from services.bot.service import main as bot_main
+from services.common.control import Control
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
@@ -82,8 +83,9 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
         running("parser", parser_main, ParserConfig(batch=8), url),
         running("fetcher", fetcher_main, fetcher_conf(source, catchup=timedelta(hours=1)), url),
         running("poster", poster_main, poster_conf, url),
-        running("bot", bot_main, bot_conf, url),
+        running("bot", bot_main, bot_conf, url) as bot,
     ):
+        running_bus = bot.runtime.bus
         async with running("storage", storage_main, StorageConfig(database_url, 2), url):
             await asyncio.wait_for(discord.identified.wait(), 20)
             await asyncio.sleep(1.5)
@@ -121,6 +123,67 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
             )
             await discord.message("!start_monitoring box", admin=True)
             await until(lambda: "Monitoring on for box." in texts(discord), what="monitoring on")
+
+            # The slash form: /monitoring stop really stops the fetcher polling the source.
+            control = Control(running_bus)
+            await discord.slash(
+                "monitoring",
+                [
+                    {
+                        "name": "stop",
+                        "type": 1,
+                        "options": [{"name": "source", "type": 3, "value": "box"}],
+                    }
+                ],
+                admin=True,
+            )
+            await until(
+                lambda: any(
+                    r.get("data", {}).get("content") == "Monitoring off for box."
+                    for r in discord.interaction_replies
+                ),
+                what="/monitoring stop",
+            )
+            (fetcher, _) = await control.statuses()
+            assert fetcher is not None and not fetcher.sources[0].monitoring
+            name, body = dated_file(900, 0)
+            polls = fetcher.sources[0].last_poll_ms
+            (box / name).write_bytes(body)
+            await asyncio.sleep(1.5)
+            (fetcher, _) = await control.statuses()
+            assert fetcher.sources[0].files_total == 0 and fetcher.sources[0].last_poll_ms == polls
+            await discord.slash(
+                "monitoring",
+                [
+                    {
+                        "name": "start",
+                        "type": 1,
+                        "options": [{"name": "source", "type": 3, "value": "box"}],
+                    }
+                ],
+                admin=True,
+            )
+            await until(
+                lambda: any(
+                    r.get("data", {}).get("content") == "Monitoring on for box."
+                    for r in discord.interaction_replies
+                ),
+                what="/monitoring start",
+            )
+            for _ in range(100):  # monitoring resumed: the new file is fetched
+                (fetcher, _) = await control.statuses()
+                if fetcher is not None and fetcher.sources[0].files_total == 1:
+                    break
+                await asyncio.sleep(0.1)
+            assert fetcher is not None and fetcher.sources[0].files_total == 1
+            await discord.slash("monitoring", [{"name": "stop", "type": 1, "options": []}])
+            await until(
+                lambda: any(
+                    r.get("data", {}).get("content") == "Only etstats admins can do that."
+                    for r in discord.interaction_replies
+                ),
+                what="slash refusal",
+            )
 
             await discord.message("!health")
             await until(
