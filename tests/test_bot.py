@@ -202,3 +202,24 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
         if m.get("allowed_mentions") is not None
     )
     assert TEXT_CHANNEL_ID
+
+
+def test_readme_command_reference_matches_the_bot() -> None:
+    import re
+
+    from services.bot.service import make_bot
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    documented_prefix = set(re.findall(r"`!(\w+)", section))
+    documented_slash = set(re.findall(r"`/(\w+)", section))
+
+    async def commands() -> tuple[set[str], set[str]]:
+        bot = make_bot(
+            BotConfig("t", "!", None, Admins(frozenset(), frozenset()), True, frozenset()), None
+        )  # type: ignore[arg-type]
+        return {c.name for c in bot.commands}, {c.name for c in bot.slash_commands}
+
+    prefix, slash = asyncio.run(commands())
+    assert documented_prefix == prefix
+    assert documented_slash == slash
