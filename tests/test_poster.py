@@ -252,12 +252,12 @@ async def test_a_refused_channel_gives_one_notice_and_blocks_nobody(
 
 
 async def test_notices_are_grouped_rate_limited_and_recover() -> None:
-    from services.poster.notices import Notices
+    from services.common.notices import Notices
 
     sent: list[str] = []
 
-    async def send(embeds, nonce) -> None:  # type: ignore[no-untyped-def]
-        sent.append(f"{embeds[0].title}|{embeds[0].description}")
+    async def send(title: str, text: str, nonce: str) -> None:
+        sent.append(f"{title}|{text}")
 
     notices = Notices(send, cooldown_s=60, group_s=2)
     t0 = time.monotonic()

@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import disnake
 from nats.aio.msg import Msg
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
@@ -18,11 +19,11 @@ from services.common.config import Env
 from services.common.consumer import consume, decode
 from services.common.events import report
 from services.common.metrics import mark_success
+from services.common.notices import Notices
 from services.common.runtime import Runtime
 from services.common.sources import SourceConfig, load_sources
 from services.common.subjects import POSTS_BUCKET, REJECTED, STORED, all_sources, stage_subject
-from services.poster.notices import Notices
-from services.poster.render import round_embeds, sync_summary
+from services.poster.render import round_embeds, safe, sync_summary
 from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,10 @@ class Poster:
         self.notices = Notices(self._notify, conf.notice_cooldown_s)
         self.ledger = ledger
 
-    async def _notify(self, embeds, nonce: str) -> None:  # type: ignore[no-untyped-def]
+    async def _notify(self, title: str, text: str, nonce: str) -> None:
         if self.conf.admin_channel or isinstance(self.sink, ConsoleSink):
-            await self.sink.send(self.conf.admin_channel, embeds, nonce)
+            embed = disnake.Embed(title=safe(title)[:256], description=safe(text)[:4096])
+            await self.sink.send(self.conf.admin_channel, [embed], nonce)
 
     async def _posted(self, key: str) -> str | None:
         try:

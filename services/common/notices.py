@@ -1,4 +1,7 @@
-"""Admin notices: grouped per kind, at most one per cooldown, with recoveries."""
+"""Admin notices: grouped per kind, at most one per cooldown, with recoveries.
+
+Shared by the poster (rejected files, refused posts) and the bot's watchdog.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import disnake
-
-from services.poster.render import FIELD_MAX, safe
-
 log = logging.getLogger(__name__)
 
-Send = Callable[[list[disnake.Embed], str], Awaitable[None]]
+# send(title, text, nonce): the poster makes an embed of it, the bot a message.
+Send = Callable[[str, str, str], Awaitable[None]]
 SHOWN = 10
 
 
@@ -51,12 +51,15 @@ class Notices:
             self.pending[kind] = []
             self.first_at.pop(kind, None)
             self.last_sent[kind] = now
-            shown = "\n".join(safe(line)[:300] for line in lines[:SHOWN])
+            shown = "\n".join(line[:300] for line in lines[:SHOWN])
             if len(lines) > SHOWN:
                 shown += f"\n+{len(lines) - SHOWN} more"
-            embed = disnake.Embed(title=f"{kind}: {len(lines)}", description=shown[: FIELD_MAX * 4])
             self._count += 1
             try:
-                await self.send([embed], f"etstats-n{int(time.time())}-{self._count}"[:25])
+                await self.send(
+                    f"{kind}: {len(lines)}",
+                    shown,
+                    f"etstats-n{int(time.time())}-{self._count}"[:25],
+                )
             except Exception as exc:
                 log.warning("could not send the admin notice about %s: %s", kind, exc)
