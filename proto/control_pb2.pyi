@@ -297,3 +297,17 @@ class HealthReply(_message.Message):
     checks: _containers.ScalarMap[str, bool]
     last_success_ms: _containers.ScalarMap[str, int]
     def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., ready: _Optional[bool] = ..., checks: _Optional[_Mapping[str, bool]] = ..., last_success_ms: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class StalledRequest(_message.Message):
+    __slots__ = ("older_than_s",)
+    OLDER_THAN_S_FIELD_NUMBER: _ClassVar[int]
+    older_than_s: int
+    def __init__(self, older_than_s: _Optional[int] = ...) -> None: ...
+
+class StalledReply(_message.Message):
+    __slots__ = ("files", "error")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[_common_pb2.FileRef]
+    error: str
+    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...

@@ -223,3 +223,52 @@ def test_readme_command_reference_matches_the_bot() -> None:
     prefix, slash = asyncio.run(commands())
     assert documented_prefix == prefix
     assert documented_slash == slash
+
+
+async def test_watchdog_reports_gone_services_and_stalls_then_recoveries(
+    nats_server, database_url, tmp_path: Path
+) -> None:
+    from services.bot.watchdog import Watchdog
+    from services.common.notices import Notices
+
+    sent: list[str] = []
+
+    async def send(title: str, text: str, nonce: str) -> None:
+        sent.append(title)
+
+    box = tmp_path / "box"
+    box.mkdir()
+    url = nats_server.url
+    source = SourceConfig("box", dir=box)
+    poster_conf = PosterConfig(None, None, None, None, [source], 600)
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), url),
+        running("fetcher", fetcher_main, fetcher_conf(source), url),
+        running("parser", parser_main, ParserConfig(batch=8), url) as parser,
+    ):
+        watchdog = Watchdog(Control(parser.runtime.bus), Notices(send, 0, group_s=0), 1)
+        await watchdog.check()  # parser, fetcher, storage up; the poster is not
+        name, body = dated_file(950, 0)
+        (box / name).write_bytes(body)
+        await asyncio.sleep(2.5)  # detected, parsed, stored: but nobody posts it
+        async with running("fetcher", fetcher_main, fetcher_conf(source), url) as spare:
+            await watchdog.check()
+            await spare.kill()  # an instance disappears
+        await watchdog.check()
+        await watchdog.notices.flush()
+        assert {
+            "poster not answering: 1",
+            "Pipeline stalled: 1",
+            "fetcher instance gone: 1",
+        } <= set(sent)
+        async with running("poster", poster_main, poster_conf, url):
+            for _ in range(50):
+                await watchdog.check()
+                await watchdog.notices.flush()
+                if {"Pipeline stalled: recovered: 1", "poster not answering: recovered: 1"} <= set(
+                    sent
+                ):
+                    break
+                await asyncio.sleep(0.2)
+        assert "poster not answering: recovered: 1" in sent
+        assert "Pipeline stalled: recovered: 1" in sent

@@ -14,10 +14,11 @@ from prometheus_client import REGISTRY
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from proto import common_pb2, control_pb2, rounds_pb2
+from services.common.discord_text import safe
 from services.common.sources import SourceConfig
 from services.common.subjects import stage_msg_id
 from services.parser.convert import to_message
-from services.poster.render import fits, round_embeds, safe, sync_summary
+from services.poster.render import fits, round_embeds, sync_summary
 from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
 from tests.fake_discord import FakeDiscord

@@ -24,7 +24,7 @@ import pytest
 from etstats.embedded import free_port, port_open
 from etstats.statsfile.generator import generate_match
 from services.common.config import DEFAULT_HTTP_PORTS
-from services.poster.render import safe
+from services.common.discord_text import safe
 
 SERVICES = ("fetcher", "parser", "storage", "poster")
 

@@ -15,8 +15,12 @@ from services.bot.cogs.monitoring import MonitoringCog
 from services.bot.cogs.sync import SyncCog
 from services.bot.context import BotContext
 from services.bot.permissions import Admins, parse_ids
+from services.bot.replies import clip
+from services.bot.watchdog import Watchdog
 from services.common.config import Env
 from services.common.control import Control
+from services.common.discord_text import safe
+from services.common.notices import Notices
 from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,10 @@ class BotConfig:
     status_open: bool
     guild_ids: frozenset[int]
     progress_every_s: float = 2.0
+    admin_channel: int | None = None
+    watchdog_every_s: float = 30.0
+    stall_after_s: int = 120
+    notice_cooldown_s: float = 600.0
 
     @classmethod
     def from_env(cls, env: Env) -> BotConfig:
@@ -44,6 +52,15 @@ class BotConfig:
             ),
             status_open=env.bool("STATUS_OPEN", True),
             guild_ids=parse_ids(env.optional("DISCORD_GUILD_IDS"), "DISCORD_GUILD_IDS"),
+            admin_channel=next(
+                iter(
+                    parse_ids(env.optional("DISCORD_ADMIN_CHANNEL_ID"), "DISCORD_ADMIN_CHANNEL_ID")
+                ),
+                None,
+            ),
+            watchdog_every_s=env.duration("WATCHDOG_INTERVAL", "30s", minimum_s=1),
+            stall_after_s=int(env.duration("STALL_AFTER", "2m", minimum_s=10)),
+            notice_cooldown_s=env.duration("ADMIN_NOTICE_COOLDOWN", "10m"),
         )
 
 
@@ -65,15 +82,34 @@ def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
     return bot
 
 
+def admin_notices(bot: commands.Bot, conf: BotConfig) -> Notices:
+    async def send(title: str, text: str, nonce: str) -> None:
+        if conf.admin_channel is None:
+            log.warning("%s: %s", title, text)
+            return
+        channel = bot.get_partial_messageable(conf.admin_channel)
+        await channel.send(
+            clip(f"**{safe(title)}**\n{safe(text)}"),
+            nonce=nonce,
+            allowed_mentions=disnake.AllowedMentions.none(),
+        )
+
+    return Notices(send, conf.notice_cooldown_s, group_s=0)
+
+
 async def main(rt: Runtime, conf: BotConfig) -> None:
-    bot = make_bot(conf, Control(rt.bus))
+    control = Control(rt.bus)
+    bot = make_bot(conf, control)
     rt.health.add_check("discord", bot.is_ready)
+    watchdog = Watchdog(control, admin_notices(bot, conf), conf.stall_after_s)
+    watching = asyncio.create_task(watchdog.run(rt.stop, conf.watchdog_every_s))
     login = asyncio.create_task(bot.start(conf.token))
     stop = asyncio.create_task(rt.stop.wait())
     try:
         await asyncio.wait({login, stop}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.cancel()
+        watching.cancel()
         await bot.close()
     if login.done() and not login.cancelled() and login.exception() is not None:
         raise login.exception()  # type: ignore[misc]

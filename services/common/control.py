@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from proto import control_pb2
+from proto import common_pb2, control_pb2
 from services.common.bus import Bus
 from services.common.subjects import (
     EXPECTED_SERVICES,
@@ -22,6 +22,7 @@ from services.common.subjects import (
     MONITORING_BUCKET,
     STORAGE_BACKUP,
     STORAGE_REIMPORT,
+    STORAGE_STALLED,
     STORAGE_STATUS,
     sync_progress_subject,
     sync_result_subject,
@@ -147,6 +148,14 @@ class Control:
                 raise reply
         fetcher, storage = (r if isinstance(r, control_pb2.StatusReply) else None for r in replies)
         return fetcher, storage
+
+    async def stalled(self, older_than_s: int) -> list[common_pb2.FileRef]:
+        request = control_pb2.StalledRequest(older_than_s=older_than_s).SerializeToString()
+        return list(
+            control_pb2.StalledReply.FromString(
+                await self._ask("storage", STORAGE_STALLED, request)
+            ).files
+        )
 
     async def backup(self, requested_by: str) -> control_pb2.BackupReply:
         request = control_pb2.BackupRequest(requested_by=requested_by).SerializeToString()

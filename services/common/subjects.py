@@ -69,6 +69,7 @@ STORAGE_STATUS = "etstats.storage.status"
 STORAGE_ROUND = "etstats.storage.round"
 STORAGE_BACKUP = "etstats.storage.backup"
 STORAGE_REIMPORT = "etstats.storage.reimport"
+STORAGE_STALLED = "etstats.storage.stalled"
 
 # Every instance of every service answers here (fan-out, for `!health`).
 HEALTH = "etstats.health"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import disnake
 
 from proto import control_pb2, rounds_pb2
+from services.common.discord_text import safe
 
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
@@ -28,12 +29,6 @@ OUTCOMES = {
 
 def clock(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def safe(text: str) -> str:
-    """No Markdown, no mentions: names are shown, never interpreted."""
-    escaped = disnake.utils.escape_mentions(disnake.utils.escape_markdown(text))
-    return escaped.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
 
 
 def _value(p: rounds_pb2.PlayerStats, index: int) -> float:

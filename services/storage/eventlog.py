@@ -26,6 +26,22 @@ async def record(conn: asyncpg.Connection, event: control_pb2.PipelineEvent) -> 
     )
 
 
+async def stalled(conn: asyncpg.Connection, older_than_s: float) -> list[tuple[str, str]]:
+    """Files detected by monitoring longer ago than that with no outcome since:
+    not posted, not rejected, not a duplicate. (Looks back one day.)"""
+    rows = await conn.fetch(
+        "SELECT d.source, d.filename FROM pipeline_events d"
+        " WHERE d.stage = 'fetcher' AND d.outcome = 'detected'"
+        " AND d.at < now() - make_interval(secs => $1) AND d.at > now() - interval '1 day'"
+        " AND NOT EXISTS (SELECT 1 FROM pipeline_events e WHERE e.source = d.source"
+        "   AND e.filename = d.filename AND (e.outcome IN ('posted', 'rejected')"
+        "   OR (e.outcome = 'stored' AND e.detail = 'duplicate')))"
+        " ORDER BY d.at",
+        older_than_s,
+    )
+    return [(r["source"], r["filename"]) for r in rows]
+
+
 async def prune(conn: asyncpg.Connection, retention_s: float) -> int:
     """Drop events older than the retention; returns how many went."""
     status = await conn.execute(

@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from nats.micro.request import Request
 from prometheus_client import Counter, Gauge, Histogram
 
-from proto import control_pb2, files_pb2, rounds_pb2
+from proto import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import consume, decode
@@ -31,6 +31,7 @@ from services.common.subjects import (
     STORAGE_BACKUP,
     STORAGE_REIMPORT,
     STORAGE_ROUND,
+    STORAGE_STALLED,
     STORAGE_STATUS,
     STORAGE_UNKNOWN_FILES,
     STORED,
@@ -173,6 +174,16 @@ class Storage:
 
         await self._answer(req, work, control_pb2.RoundReply)
 
+    async def answer_stalled(self, req: Request) -> None:
+        async def work(conn: asyncpg.Connection) -> Message:
+            query = control_pb2.StalledRequest.FromString(req.data)
+            files = await eventlog.stalled(conn, query.older_than_s)
+            return control_pb2.StalledReply(
+                files=[common_pb2.FileRef(source=s, filename=f) for s, f in files]
+            )
+
+        await self._answer(req, work, control_pb2.StalledReply)
+
     async def answer_backup(self, req: Request) -> None:
         try:
             path = await self.backup_now()
@@ -271,6 +282,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
         ("status", STORAGE_STATUS, storage.answer_status),
         ("round", STORAGE_ROUND, storage.answer_round),
         ("backup", STORAGE_BACKUP, storage.answer_backup),
+        ("stalled", STORAGE_STALLED, storage.answer_stalled),
         ("reimport", STORAGE_REIMPORT, storage.answer_reimport),
     ):
         await rt.micro.add_endpoint(name=name, subject=subject, handler=handler)

@@ -1,0 +1,11 @@
+"""Text that is shown in Discord, never interpreted (shared by poster and bot)."""
+
+from __future__ import annotations
+
+import disnake
+
+
+def safe(text: str) -> str:
+    """No Markdown, no mentions: names and messages are shown as written."""
+    escaped = disnake.utils.escape_mentions(disnake.utils.escape_markdown(text))
+    return escaped.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
