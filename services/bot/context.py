@@ -8,7 +8,7 @@ import disnake
 from disnake.ext import commands
 
 from services.bot.permissions import Admins
-from services.common.control import Control
+from services.common.control import Control, NotAnswering
 
 REFUSAL = "Only etstats admins can do that."
 
@@ -19,6 +19,14 @@ class BotContext:
     admins: Admins
     status_open: bool
     progress_every_s: float
+
+    async def source_names(self, typed: str) -> list[str]:
+        """For autocomplete: the fetcher's sources that start with what was typed."""
+        try:
+            names = [s.source for s in (await self.control.fetcher_status()).sources]
+        except NotAnswering:
+            return []
+        return [n for n in names if n.startswith(typed.lower())][:25]
 
     def is_admin(self, user: disnake.User | disnake.Member) -> bool:
         roles = [r.id for r in getattr(user, "roles", [])]

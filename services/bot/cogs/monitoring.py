@@ -74,6 +74,11 @@ class MonitoringCog(commands.Cog):
             await self.switch(inter.author, False, source), allowed_mentions=NO_MENTIONS
         )
 
+    @start.autocomplete("source")
+    @stop.autocomplete("source")
+    async def sources(self, inter: disnake.ApplicationCommandInteraction, typed: str) -> list[str]:
+        return await self.ctx.source_names(typed)
+
     @monitoring.sub_command(name="status", description="Sources, connections and counters")
     async def status_command(self, inter: disnake.ApplicationCommandInteraction) -> None:
         await inter.response.send_message(

@@ -100,6 +100,10 @@ class SyncCog(commands.Cog):
     async def periods(self, inter: disnake.ApplicationCommandInteraction, typed: str) -> list[str]:
         return [p for p in PERIOD_CHOICES if p.startswith(typed.lower())] or PERIOD_CHOICES
 
+    @sync.autocomplete("source")
+    async def sources(self, inter: disnake.ApplicationCommandInteraction, typed: str) -> list[str]:
+        return await self.ctx.source_names(typed)
+
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         if isinstance(error, commands.CommandNotFound):
