@@ -252,7 +252,10 @@ async def test_watchdog_reports_gone_services_and_stalls_then_recoveries(
         (box / name).write_bytes(body)
         await asyncio.sleep(2.5)  # detected, parsed, stored: but nobody posts it
         async with running("fetcher", fetcher_main, fetcher_conf(source), url) as spare:
-            await watchdog.check()
+            for _ in range(20):  # until the watchdog has seen both fetchers
+                await watchdog.check()
+                if list(watchdog.instances.values()).count("fetcher") == 2:
+                    break
             await spare.kill()  # an instance disappears
         await watchdog.check()
         await watchdog.notices.flush()
