@@ -7,7 +7,6 @@ Python needs nothing else.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -153,10 +152,3 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
-
-
-def python_env() -> dict[str, str]:
-    """The environment for child services: unbuffered, so output arrives line by line."""
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env

@@ -13,6 +13,7 @@ from etstats.statsfile.differential import differential
 from etstats.statsfile.model import VALUE_NAMES
 from etstats.statsfile.pairing import find_round1
 from etstats.statsfile.parser import MAX_FILE_BYTES
+from etstats.statsfile.writer import clock
 
 TEAMS = {0: "free", 1: "axis", 2: "allies", 3: "spectator"}
 
@@ -116,16 +117,12 @@ def to_json(path: Path, parsed: ParsedFile, r1: ParsedFile | None) -> dict[str, 
     }
 
 
-def _clock(seconds: int) -> str:
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def to_text(path: Path, parsed: ParsedFile, r1: ParsedFile | None) -> str:
     h = parsed.header
-    played = _clock(h.playtime_ms // 1000) if h.playtime_ms else "unknown"
+    played = clock(h.playtime_ms // 1000) if h.playtime_ms else "unknown"
     lines = [
         f"{path}: {h.map} round {h.round}, {len(parsed.players)} players, played {played}"
-        f" of {_clock(h.time_limit_s)}"
+        f" of {clock(h.time_limit_s)}"
         + (f", {', '.join(sorted(parsed.flags))}" if parsed.flags else ""),
     ]
     if h.round == 2:

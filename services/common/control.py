@@ -62,8 +62,11 @@ class Control:
         period: str,
         sources: list[str] | None = None,
         requester: control_pb2.Requester | None = None,
+        files: list[str] | None = None,
     ) -> control_pb2.SyncAccepted:
-        request = control_pb2.SyncRequest(period=period, sources=sources or [], requester=requester)
+        request = control_pb2.SyncRequest(
+            period=period, sources=sources or [], requester=requester, files=files or []
+        )
         return control_pb2.SyncAccepted.FromString(
             await self._ask("fetcher", FETCHER_SYNC, request.SerializeToString())
         )

@@ -99,10 +99,6 @@ class Monitor:
         self.older -= names
         OLDER.labels(source=self.source.name).set(len(self.older))
 
-    def refresh(self) -> None:
-        """Redo the catch-up on the next poll (after a reconnect or a sync)."""
-        self.started = False
-
     async def poll(self) -> None:
         """One poll: a cheap directory stat, a listing only when something may have changed."""
         POLLS.labels(source=self.source.name).inc()

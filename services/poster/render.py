@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 
 import disnake
 
+from etstats.statsfile.parser import clean_name
+from etstats.statsfile.writer import clock
 from proto import control_pb2, rounds_pb2
 from services.common.discord_text import safe
 
@@ -25,10 +27,6 @@ OUTCOMES = {
     "draw": "both attacks were held: a draw",
     "unknown": "the result is not recorded reliably",
 }
-
-
-def clock(seconds: int) -> str:
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _value(p: rounds_pb2.PlayerStats, index: int) -> float:
@@ -144,7 +142,7 @@ def _what_happened(s: rounds_pb2.StoredRound) -> list[str]:
     played = clock(h.playtime_ms // 1000) if h.playtime_ms > 0 else "unknown time"
     lines = [
         f"{attack} attacked, {defence} defended: {result}.",
-        f"Played {played} of {clock(h.time_limit_s)} on {safe(_clean(h.server_name))}.",
+        f"Played {played} of {clock(h.time_limit_s)} on {safe(clean_name(h.server_name))}.",
     ]
     notes = {
         "partial": "partial round (saved at server shutdown)",
@@ -156,18 +154,6 @@ def _what_happened(s: rounds_pb2.StoredRound) -> list[str]:
     if flagged:
         lines.append("Note: " + "; ".join(flagged) + ".")
     return lines
-
-
-def _clean(text: str) -> str:
-    out, skip = [], False
-    for ch in text:
-        if skip:
-            skip = False
-        elif ch == "^":
-            skip = True
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _match_lines(s: rounds_pb2.StoredRound) -> list[str]:

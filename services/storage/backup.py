@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ class BackupError(Exception):
     """pg_dump is missing or failed; the message says which."""
 
 
+@functools.cache
 def find_pg_dump(configured: str | None) -> str | None:
     """PG_DUMP if set; else the newest pg_dump found, on PATH or shipped with the
     embedded PostgreSQL (a pg_dump can dump servers up to its own version)."""

@@ -20,12 +20,12 @@ from proto import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import consume, decode
+from services.common.control import Control
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
 from services.common.subjects import (
     EVENTS,
-    FETCHER_SYNC,
     PARSED,
     REJECTED,
     STORAGE_BACKUP,
@@ -106,7 +106,6 @@ class Storage:
         self.rt = rt
         self.pool = pool
         self.conf = conf
-        self.pg_dump = backup.find_pg_dump(conf.pg_dump)
 
     async def import_parsed(self, msg: Msg) -> None:
         parsed = decode(rounds_pb2.ParsedRound, msg.data)
@@ -207,14 +206,12 @@ class Storage:
                 by_source.setdefault(row["source"], []).append(row["filename"])
             sync_ids = []
             for source, files in sorted(by_source.items()):
-                request = control_pb2.SyncRequest(
-                    sources=[source],
-                    period="all",
+                accepted = await Control(self.rt.bus).sync(
+                    "all",
+                    [source],
+                    control_pb2.Requester(user_name=query.requested_by, via="reimport"),
                     files=files,
-                    requester=control_pb2.Requester(user_name=query.requested_by, via="reimport"),
                 )
-                answer = await self.rt.bus.nc.request(FETCHER_SYNC, request.SerializeToString(), 5)
-                accepted = control_pb2.SyncAccepted.FromString(answer.data)
                 if accepted.error:
                     raise RuntimeError(f"the fetcher refused: {accepted.error}")
                 sync_ids.append(accepted.sync_id)
@@ -241,7 +238,10 @@ class Storage:
     async def backup_now(self) -> Path:
         try:
             path = await backup.backup(
-                self.pg_dump, self.conf.database_url, self.conf.backup_dir, self.conf.backup_keep
+                await asyncio.to_thread(backup.find_pg_dump, self.conf.pg_dump),
+                self.conf.database_url,
+                self.conf.backup_dir,
+                self.conf.backup_keep,
             )
         except backup.BackupError:
             BACKUPS.labels(outcome="failed").inc()
