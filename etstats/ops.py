@@ -4,46 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-import nats
-
 from proto import control_pb2
-from services.common.bus import Bus
+from services.common.bus import Bus, BusUnavailable, connect_once
+from services.common.config import CommonConfig, ConfigError, Env
 from services.common.control import Control, NotAnswering
 from services.common.reports import health_text, progress_text, result_text, status_text
 
-CONNECT_TIMEOUT_S = 5.0
-
 
 async def _connect() -> Bus:
-    url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-
-    async def quiet(_: Exception) -> None:
-        """Connection errors become one message below, not tracebacks."""
-
     try:
-        nc = await asyncio.wait_for(
-            nats.connect(
-                url,
-                connect_timeout=2,
-                max_reconnect_attempts=0,
-                allow_reconnect=False,
-                error_cb=quiet,
-                user=os.environ.get("NATS_USER"),
-                password=os.environ.get("NATS_PASSWORD"),
-            ),
-            CONNECT_TIMEOUT_S,
-        )
-    except Exception:
+        return await connect_once(CommonConfig.from_env("cli", Env()))
+    except (ConfigError, BusUnavailable) as exc:
         raise SystemExit(
-            f"etstats: cannot reach NATS at {url.rsplit('@', 1)[-1]}: "
-            "is the stack running (make up)? Set NATS_URL otherwise."
+            f"etstats: {exc}: is the stack running (make up)? Set NATS_URL otherwise."
         ) from None
-    return Bus(nc=nc, js=nc.jetstream(), stream=os.environ.get("NATS_STREAM", "STATS"))
 
 
 async def _with_control(work: Callable[[Control], Awaitable[int]]) -> int:

@@ -1,3 +1,7 @@
+import asyncio
+import os
+import sys
+
 import aiohttp
 
 from services.common.http import HealthServer
@@ -29,3 +33,38 @@ async def test_probes_and_metrics() -> None:
                 )
     finally:
         await server.stop()
+
+
+async def healthcheck(port: int, *args: str) -> tuple[int, str]:
+    """The container's HEALTHCHECK command, run as Docker runs it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.common.healthcheck",
+        *args,
+        env=dict(os.environ, HTTP_PORT=str(port)),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    return proc.returncode or 0, err.decode().strip()
+
+
+async def test_container_healthcheck_follows_the_probes() -> None:
+    server = HealthServer("storage", "127.0.0.1", 0)
+    ready = {"postgres": False}
+    server.add_check("postgres", lambda: ready["postgres"])
+    await server.start()
+    port = server.port
+    try:
+        assert await healthcheck(port) == (0, "")
+        code, err = await healthcheck(port, "/readyz")
+        assert code == 1 and err.endswith("/readyz answered 503"), err
+        ready["postgres"] = True
+        assert await healthcheck(port, "/readyz") == (0, "")
+        server.alive = lambda: False
+        code, err = await healthcheck(port)
+        assert code == 1 and err.endswith("/healthz answered 503"), err
+    finally:
+        await server.stop()
+    code, err = await healthcheck(port)
+    assert code == 1 and "unreachable" in err, err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -400,3 +402,54 @@ async def test_backups_are_scheduled_and_rotated(nats_server, database_url: str,
             await asyncio.sleep(0.1)
     assert made() >= before + 3
     assert len(list((tmp_path / "b").glob("etstats-*.dump"))) == 2  # the oldest rotated out
+
+
+async def backup_job(**env: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.storage.backup_job",
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_backup_job_writes_a_dump_that_every_storage_replica_sees(
+    nats_server, database_url: str, tmp_path
+) -> None:
+    from prometheus_client import REGISTRY
+
+    code, out = await backup_job(
+        NATS_URL=nats_server.url, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "job")
+    )
+    assert code == 0, out
+    [dump] = (tmp_path / "job").glob("etstats-*.dump")
+    assert dump.stat().st_size > 0
+
+    conf = StorageConfig(database_url, 2, backup_dir=tmp_path / "replica")
+    async with running("storage", storage_main, conf, nats_server.url):
+        for _ in range(50):
+            seen = REGISTRY.get_sample_value("etstats_storage_last_backup_timestamp_seconds")
+            if seen == pytest.approx(dump.stat().st_mtime, abs=0.01):
+                break
+            await asyncio.sleep(0.1)
+    assert seen == pytest.approx(dump.stat().st_mtime, abs=0.01)
+
+
+async def test_backup_job_failures_are_one_line_and_exit_nonzero(nats_server, tmp_path) -> None:
+    code, out = await backup_job(
+        NATS_URL=nats_server.url,
+        DATABASE_URL="postgresql://etstats@127.0.0.1:9/etstats",
+        BACKUP_DIR=str(tmp_path),
+    )
+    assert code == 1 and "backup failed: pg_dump failed" in out, out
+    assert "Traceback" not in out
+
+    code, out = await backup_job(NATS_URL=nats_server.url, BACKUP_DIR=str(tmp_path))
+    assert code == 2, out
+    assert (
+        out.strip() == "etstats backup: configuration error: DATABASE_URL is required but not set"
+    )

@@ -126,6 +126,40 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
     return None
 
 
+CONNECT_ONCE_TIMEOUT_S = 5.0
+
+
+class BusUnavailable(Exception):
+    """NATS could not be reached by a one-shot command; the message says where."""
+
+
+async def connect_once(cfg: CommonConfig) -> Bus:
+    """One attempt and no reconnects: for commands that should fail fast."""
+
+    async def quiet(_: Exception) -> None:
+        """Connection errors become one BusUnavailable, not logged tracebacks."""
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                cfg.nats_url,
+                name=f"etstats-{cfg.service}",
+                user=cfg.nats_user,
+                password=cfg.nats_password,
+                connect_timeout=2,
+                max_reconnect_attempts=0,
+                allow_reconnect=False,
+                error_cb=quiet,
+            ),
+            CONNECT_ONCE_TIMEOUT_S,
+        )
+    except Exception as exc:
+        raise BusUnavailable(
+            f"cannot reach NATS at {_safe_url(cfg.nats_url)} ({exc or type(exc).__name__})"
+        ) from None
+    return Bus(nc=nc, js=nc.jetstream(timeout=10), stream=cfg.stream)
+
+
 def _safe_url(url: str) -> str:
     """The URL without credentials, fit for a log line."""
     scheme, _, rest = url.partition("://")

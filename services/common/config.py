@@ -148,7 +148,9 @@ class CommonConfig:
             nats_password=env.optional("NATS_PASSWORD"),
             stream=env.str("NATS_STREAM", "STATS", pattern=r"[A-Za-z0-9_-]{1,64}"),
             http_host=env.str("HTTP_HOST", "127.0.0.1"),
-            http_port=env.int("HTTP_PORT", DEFAULT_HTTP_PORTS[service], minimum=0, maximum=65535),
+            http_port=env.int(
+                "HTTP_PORT", DEFAULT_HTTP_PORTS.get(service, 0), minimum=0, maximum=65535
+            ),
             log_level=env.str(
                 "LOG_LEVEL", "INFO", pattern=r"(?i)DEBUG|INFO|WARNING|ERROR|CRITICAL"
             ).upper(),

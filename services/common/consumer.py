@@ -24,7 +24,7 @@ from proto import common_pb2, files_pb2
 from services.common.aio import sleep_unless
 from services.common.bus import Bus, pull_consumer_config
 from services.common.events import report
-from services.common.metrics import HANDLE_SECONDS, MESSAGES, REJECTIONS
+from services.common.metrics import CONSUMER_PENDING, HANDLE_SECONDS, MESSAGES, REJECTIONS
 from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_subject
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ Handler = Callable[[Msg], Awaitable[None]]
 M = TypeVar("M", bound=Message)
 
 MAX_NAK_DELAY_S = 60.0
+LAG_EVERY_S = 5.0
 
 
 class Reject(Exception):
@@ -80,7 +81,11 @@ async def consume(
     sub: JetStreamContext.PullSubscription | None = None
     seen_reconnects = bus.reconnects
     failures = 0
+    lag_at = 0.0
     while not stop.is_set():
+        if sub is not None and time.monotonic() - lag_at >= LAG_EVERY_S:
+            lag_at = time.monotonic()
+            await _record_lag(sub, stage, durable)
         try:
             if sub is None or seen_reconnects != bus.reconnects:
                 if sub is not None:
@@ -191,6 +196,17 @@ async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject) -> str:
     )
     await _quietly(msg.term())
     return "term"
+
+
+async def _record_lag(sub: JetStreamContext.PullSubscription, stage: str, durable: str) -> None:
+    """Consumer lag for dashboards and the lag alert; a failed look is skipped."""
+    try:
+        info = await asyncio.wait_for(sub.consumer_info(), timeout=2.0)
+    except Exception:
+        return
+    CONSUMER_PENDING.labels(stage=stage, consumer=durable).set(
+        info.num_pending + info.num_ack_pending
+    )
 
 
 def _msg_id(msg: Msg) -> str:

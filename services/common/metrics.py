@@ -28,6 +28,11 @@ LAST_SUCCESS = Gauge(
     ["stage", "source"],
 )
 BUS_CONNECTED = Gauge("etstats_bus_connected", "1 while connected to NATS.")
+CONSUMER_PENDING = Gauge(
+    "etstats_consumer_pending_messages",
+    "Messages a durable consumer has not finished yet (undelivered plus unacked).",
+    ["stage", "consumer"],
+)
 
 
 def mark_success(stage: str, source: str) -> None:

@@ -63,6 +63,8 @@ LEASE_BUCKET = "etstats_leases"
 SYNC_BUCKET = "etstats_syncs"
 # The poster's ledger: round or sync -> Discord message id.
 POSTS_BUCKET = "etstats_posts"
+# When the last backup was written, by whichever storage replica or backup job.
+BACKUPS_BUCKET = "etstats_backups"
 
 # Storage endpoints.
 STORAGE_STATUS = "etstats.storage.status"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from etstats.statsfile import FileKind, classify_name
 from proto import common_pb2, control_pb2
@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 POLLS = Counter("etstats_fetcher_polls_total", "Source polls.", ["source"])
 POLL_ERRORS = Counter("etstats_fetcher_poll_errors_total", "Failed polls.", ["source"])
+POLL_SECONDS = Histogram(
+    "etstats_fetcher_poll_seconds",
+    "Time of one poll: a directory stat, and a listing and fetches when it changed.",
+    ["source"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 DETECTED = Counter("etstats_fetcher_files_detected_total", "New stats files seen.", ["source"])
 HOSTILE = Counter("etstats_fetcher_hostile_names_total", "Hostile file names ignored.", ["source"])
 OLDER = Gauge(
@@ -111,7 +117,9 @@ class Monitor:
             self.stats.last_error = str(exc) or type(exc).__name__
             raise
         finally:
-            self.stats.poll_seconds += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            POLL_SECONDS.labels(source=self.source.name).observe(seconds)
+            self.stats.poll_seconds += seconds
             self.stats.polls += 1
             self.stats.last_poll_ms = now_ms()
 

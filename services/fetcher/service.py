@@ -13,6 +13,7 @@ from datetime import timedelta
 from google.protobuf.message import DecodeError
 from nats.js.kv import KeyValue
 from nats.micro.request import Request
+from prometheus_client import Gauge
 
 from proto import control_pb2
 from services.common.aio import sleep_unless
@@ -73,6 +74,14 @@ def make_source(config: SourceConfig, keepalive_s: float) -> Source:
     return DirectorySource(config.name, config.dir)
 
 
+MONITORING = Gauge(
+    "etstats_fetcher_monitoring", "1 while monitoring a source is on, 0 when stopped.", ["source"]
+)
+LEASE_HELD = Gauge(
+    "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
+)
+
+
 class SourceWorker:
     """Polls one source while this replica holds its lease and monitoring is on."""
 
@@ -96,6 +105,8 @@ class SourceWorker:
             except Exception as exc:  # the bus is down: keep the last known state
                 log.warning("cannot read monitoring state or lease: %s", exc)
                 held = self.lease.held
+            MONITORING.labels(source=self.name).set(self.monitoring)
+            LEASE_HELD.labels(source=self.name).set(held)
             if held and self.monitoring:
                 await self._poll()
             elif not held and self.monitor.source.connected and not syncing(self.name):

@@ -11,8 +11,14 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
+from nats.js.errors import KeyNotFoundError
+
+from services.common.bus import Bus
+from services.common.subjects import BACKUPS_BUCKET
+
 PREFIX = "etstats-"
 SUFFIX = ".dump"
+LAST_KEY = "last"
 
 
 class BackupError(Exception):
@@ -91,3 +97,19 @@ def _finish(partial: Path, target: Path, keep: int) -> None:
 def latest(directory: Path) -> Path | None:
     dumps = sorted(directory.glob(f"{PREFIX}*{SUFFIX}"))
     return dumps[-1] if dumps else None
+
+
+async def record(bus: Bus, written_at: float) -> None:
+    """Tell every storage replica (and so the last-backup alert) that a backup exists."""
+    kv = await bus.key_value(BACKUPS_BUCKET)
+    await kv.put(LAST_KEY, f"{written_at:.3f}".encode())
+
+
+async def last_recorded(bus: Bus) -> float:
+    """When the newest backup anywhere was written; 0 when none is known."""
+    kv = await bus.key_value(BACKUPS_BUCKET)
+    try:
+        entry = await kv.get(LAST_KEY)
+    except KeyNotFoundError:
+        return 0.0
+    return float(entry.value or 0)

@@ -106,6 +106,7 @@ class Storage:
         self.rt = rt
         self.pool = pool
         self.conf = conf
+        self.last_backup = 0.0  # epoch seconds of the newest backup known
 
     async def import_parsed(self, msg: Msg) -> None:
         parsed = decode(rounds_pb2.ParsedRound, msg.data)
@@ -247,25 +248,38 @@ class Storage:
             BACKUPS.labels(outcome="failed").inc()
             raise
         BACKUPS.labels(outcome="done").inc()
-        LAST_BACKUP.set(time.time())
+        self.last_backup = time.time()
+        LAST_BACKUP.set(self.last_backup)
         log.info("backup written: %s", path)
+        try:
+            await backup.record(self.rt.bus, self.last_backup)
+        except Exception as exc:
+            log.warning("backup written, but other replicas were not told: %s", exc)
         return path
 
     async def maintain(self) -> None:
         """Scheduled backups and event-log pruning, until stopped."""
         interval = self.conf.backup_interval_s
         tick = min(60.0, interval or 60.0)
-        last = backup.latest(self.conf.backup_dir)
-        if last is not None:
-            LAST_BACKUP.set(last.stat().st_mtime)
-        next_backup = last.stat().st_mtime + interval if last else time.time() + tick
-        while not await sleep_unless(self.rt.stop, tick):
+        local = backup.latest(self.conf.backup_dir)
+        self.last_backup = local.stat().st_mtime if local else 0.0
+        started = time.time()
+        while True:
+            try:
+                # Another replica's (or the backup job's) backup counts too: one
+                # backup per interval, and one last-backup time on every replica.
+                self.last_backup = max(self.last_backup, await backup.last_recorded(self.rt.bus))
+            except Exception as exc:
+                log.warning("cannot read the last backup time from the bus: %s", exc)
+            LAST_BACKUP.set(self.last_backup)
+            if await sleep_unless(self.rt.stop, tick):
+                return
             try:
                 async with self.pool.acquire() as conn:
                     if pruned := await eventlog.prune(conn, self.conf.event_retention_s):
                         log.info("pruned %d old pipeline events", pruned)
-                if interval and time.time() >= next_backup:
-                    next_backup = time.time() + interval
+                due = self.last_backup + interval if self.last_backup else started + tick
+                if interval and time.time() >= due:
                     await self.backup_now()
             except Exception as exc:
                 log.warning("maintenance failed: %s", exc)
