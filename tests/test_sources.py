@@ -5,6 +5,8 @@ import yaml
 
 from services.common.config import ConfigError, Env
 from services.common.sources import load_sources, parse_sources
+from services.fetcher.service import FetcherConfig
+from services.poster.service import PosterConfig
 
 
 @pytest.fixture
@@ -60,7 +62,6 @@ def test_errors_name_source_and_key(source: dict, message: str) -> None:
         ({"host": ""}, "source 'a': ssh.host is required"),
         ({"port": 70000}, "ssh.port 70000 is not a port number"),
         ({"path": "rel/dir"}, "ssh.path 'rel/dir' must be absolute"),
-        ({"key_file": "/nonexistent/key"}, "ssh.key_file /nonexistent/key is not a readable file"),
         ({"strict": False}, "unknown key 'ssh.strict'"),
     ],
 )
@@ -91,3 +92,14 @@ def test_file_is_read_and_bad_yaml_named(tmp_path: Path) -> None:
     bad.write_text("sources: [\n")
     with pytest.raises(ConfigError, match=f"SOURCES_FILE={bad}: not valid YAML"):
         load_sources(Env({"SOURCES_FILE": str(bad)}))
+
+
+def test_only_the_fetcher_needs_the_key_files(tmp_path: Path, secrets) -> None:
+    """The poster reads sources.yaml for channels, without the fetcher's SSH keys."""
+    doc = {"sources": [{"name": "a", "ssh": ssh(secrets, key_file="/nonexistent/key")}]}
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    env = Env({"SOURCES_FILE": str(path)})
+    assert PosterConfig.from_env(env).sources[0].name == "a"
+    with pytest.raises(ConfigError, match=r"ssh\.key_file /nonexistent/key is not a readable file"):
+        FetcherConfig.from_env(env)

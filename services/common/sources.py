@@ -100,9 +100,6 @@ def _ssh(value: Any, label: str) -> SshTarget:
         raise ConfigError(f"{label}: ssh.port {port!r} is not a port number")
     if not value["path"].startswith("/"):
         raise ConfigError(f"{label}: ssh.path {value['path']!r} must be absolute")
-    for key in ("key_file", "known_hosts_file"):
-        if not Path(value[key]).is_file():
-            raise ConfigError(f"{label}: ssh.{key} {value[key]} is not a readable file")
     return SshTarget(
         host=value["host"],
         port=port,
@@ -111,6 +108,22 @@ def _ssh(value: Any, label: str) -> SshTarget:
         known_hosts_file=Path(value["known_hosts_file"]),
         path=value["path"].rstrip("/") or "/",
     )
+
+
+def require_key_files(sources: list[SourceConfig]) -> None:
+    """The fetcher's check at start: the key files of its SSH sources are there.
+
+    Only the fetcher holds the keys; the poster reads the same file for channels.
+    """
+    for source in sources:
+        if source.ssh is None:
+            continue
+        for key in ("key_file", "known_hosts_file"):
+            path = getattr(source.ssh, key)
+            if not path.is_file():
+                raise ConfigError(
+                    f"source {source.name!r}: ssh.{key} {path} is not a readable file"
+                )
 
 
 def load_sources(env: Env) -> list[SourceConfig]:

@@ -19,7 +19,7 @@ from proto import control_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.runtime import Runtime
-from services.common.sources import SourceConfig, load_sources
+from services.common.sources import SourceConfig, load_sources, require_key_files
 from services.common.subjects import (
     FETCHER_STATUS,
     FETCHER_SYNC,
@@ -53,8 +53,10 @@ class FetcherConfig:
 
     @classmethod
     def from_env(cls, env: Env) -> FetcherConfig:
+        sources = load_sources(env)
+        require_key_files(sources)
         return cls(
-            sources=load_sources(env),
+            sources=sources,
             poll_interval=env.float("POLL_INTERVAL", 2.0, minimum=0.1, maximum=300),
             catchup=timedelta(seconds=env.duration("MONITOR_CATCHUP", "48h")),
             lease_s=env.duration("LEASE_TIME", "15s", minimum_s=3),
