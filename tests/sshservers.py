@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import asyncssh
 
 from etstats.embedded import free_port, port_open
 from services.common.sources import SourceConfig, SshTarget
+from tests.debian import ensure_package
 
 SSHD = Path("/usr/sbin/sshd")
 
@@ -88,20 +88,8 @@ async def start_asyncssh(tmp: Path) -> SshServer:
 
 
 def ensure_sshd() -> str | None:
-    """Install OpenSSH's server when running as root; the reason when it is unavailable."""
-    if SSHD.exists():
-        return None
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "OpenSSH sshd is not installed and the tests are not root on Debian"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "openssh-server"],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    return None
+    """OpenSSH's server, installed when running as root; the reason when unavailable."""
+    return ensure_package(SSHD, "openssh-server")
 
 
 def start_sshd(tmp: Path) -> SshServer:

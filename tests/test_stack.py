@@ -25,6 +25,7 @@ from etstats.embedded import free_port, port_open
 from etstats.statsfile.generator import generate_match
 from services.common.config import DEFAULT_HTTP_PORTS
 from services.common.discord_text import safe
+from tests.deploy_files import unexported
 
 SERVICES = ("fetcher", "parser", "storage", "poster")
 
@@ -160,6 +161,12 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     title = re.escape(safe(r1.header.map))
     output.wait_for(rf"poster +\| == {title} · round 1 ==", timeout=1)
     asyncio.run(check_rows(database_url, r1.filename, r1.header.map))
+
+    # Every metric a dashboard panel or alert rule queries is exported.
+    pages = [
+        get(f"http://127.0.0.1:{base + DEFAULT_HTTP_PORTS[s] - 8080}/metrics")[1] for s in SERVICES
+    ]
+    assert unexported(pages) == {}
 
     family = psutil.Process(proc.pid).children(recursive=True)
     # Ctrl-C: the terminal signals the whole foreground process group.

@@ -8,25 +8,16 @@ from datetime import datetime
 
 import asyncpg
 
-from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from proto import common_pb2
-from services.parser.convert import to_message
 from services.storage.importer import Outcome, import_round, unknown_files
 from services.storage.migrations import available, migrate
+from tests.rounds import parsed
 
 
 def parsed_round(seed: int = 1, source: str = "main", filename: str | None = None):
     r1, _ = generate_match(random.Random(seed), datetime(2026, 11, 24, 20, 0))
-    name = filename or r1.filename
-    file = common_pb2.FileRef(
-        source=source,
-        filename=name,
-        sha256="ab" * 32,
-        msg_id=f"{source}/{name}/ab",
-        origin=common_pb2.ORIGIN_MONITOR,
-    )
-    return to_message(parse(r1.body, r1.filename), file, len(r1.body))
+    return parsed(r1, source, filename=filename, sha256="ab" * 32, origin=common_pb2.ORIGIN_MONITOR)
 
 
 async def test_migrations_apply_once_even_when_started_together(database_url: str) -> None:

@@ -12,16 +12,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etstats.statsfile import parse
 from etstats.statsfile.generator import GeneratedFile, generate_match
-from proto import common_pb2, control_pb2, rounds_pb2
+from proto import control_pb2
 from services.common.subjects import (
     STORAGE_BACKUP,
     STORAGE_ROUND,
     STORAGE_STATUS,
     STORAGE_UNKNOWN_FILES,
 )
-from services.parser.convert import to_message
 from services.storage.backup import find_pg_dump
 from services.storage.importer import Outcome, import_round
 from services.storage.migrations import migrate
@@ -29,6 +27,7 @@ from services.storage.queries import stored_round
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
+from tests.rounds import parsed
 
 
 async def schema_ready(conn: asyncpg.Connection) -> None:
@@ -38,17 +37,6 @@ async def schema_ready(conn: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("storage never migrated the database")
-
-
-def message(generated: GeneratedFile, source: str = "main") -> rounds_pb2.ParsedRound:
-    file = common_pb2.FileRef(
-        source=source,
-        filename=generated.filename,
-        sha256="00",
-        msg_id=f"{source}/{generated.filename}/00",
-        origin=common_pb2.ORIGIN_SYNC,
-    )
-    return to_message(parse(generated.body, generated.filename), file, len(generated.body))
 
 
 async def round_values(conn: asyncpg.Connection, filename: str) -> dict[tuple[str, str], tuple]:
@@ -94,11 +82,11 @@ async def test_pairing_gives_true_round_values(db: asyncpg.Connection, order: st
         if start.hour != 23 or r1.filename[:10] != r2.filename[:10]  # across midnight
     )
     first, second = (r1, r2) if order == "r1_first" else (r2, r1)
-    await import_round(db, message(first))
+    await import_round(db, parsed(first))
     if order == "r2_first":  # an orphan until its round 1 arrives
         assert await db.fetchval("SELECT orphan FROM rounds") is True
         assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
-    await import_round(db, message(second))
+    await import_round(db, parsed(second))
     assert_true_values(await round_values(db, r1.filename), truth(r1))
     assert_true_values(await round_values(db, r2.filename), truth(r2))
     bases = {v[3] for v in (await round_values(db, r2.filename)).values()}
@@ -112,8 +100,8 @@ async def test_orphan_round_two_keeps_cumulative_numbers_out(db: asyncpg.Connect
     await migrate(db)
     r1, r2 = generate_match(random.Random(3), datetime(2026, 11, 24, 20), players=6)
     far_r1, _ = generate_match(random.Random(3), datetime(2026, 11, 24, 18), players=6)
-    await import_round(db, message(far_r1))  # same seed, same map, two hours earlier
-    result = await import_round(db, message(r2))
+    await import_round(db, parsed(far_r1))  # same seed, same map, two hours earlier
+    result = await import_round(db, parsed(r2))
     row = await db.fetchrow("SELECT orphan, round FROM rounds WHERE id = $1", result.round_id)
     assert row["orphan"] and row["round"] == 2
     assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
@@ -127,8 +115,8 @@ async def test_orphan_round_two_keeps_cumulative_numbers_out(db: asyncpg.Connect
 async def test_stored_event_of_a_round_two_has_result_and_totals(db: asyncpg.Connection) -> None:
     await migrate(db)
     r1, r2 = generate_match(random.Random(4), datetime(2026, 11, 24, 20), players=8)
-    await import_round(db, message(r1))
-    result = await import_round(db, message(r2))
+    await import_round(db, parsed(r1))
+    result = await import_round(db, parsed(r2))
     stored = await stored_round(db, result.round_id)
     assert stored is not None
     assert stored.paired_filename == r1.filename
@@ -149,9 +137,9 @@ async def test_stored_event_of_a_round_two_has_result_and_totals(db: asyncpg.Con
 async def test_partial_round_two_never_pairs(db: asyncpg.Connection) -> None:
     await migrate(db)
     r1, r2 = generate_match(random.Random(5), datetime(2026, 11, 24, 20), players=4)
-    partial = message(r2)
+    partial = parsed(r2)
     partial.flags.partial = True
-    await import_round(db, message(r1))
+    await import_round(db, parsed(r1))
     result = await import_round(db, partial)
     assert await db.fetchval("SELECT count(*) FROM matches") == 0
     assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
@@ -173,7 +161,7 @@ async def test_same_messages_twice_to_two_replicas_give_one_set_of_rows(
     ):
         for attempt in range(2):
             for generated in files:
-                msg = message(generated)
+                msg = parsed(generated)
                 # a different Nats-Msg-Id so the stream does not drop the repeat
                 await bus.publish(
                     "stats.parsed.main",
@@ -226,8 +214,8 @@ async def test_queries_status_backup_and_restore(
         conn = await asyncpg.connect(database_url)
         await schema_ready(conn)
         for r1, r2 in pairs:
-            await import_round(conn, message(r1))
-            await import_round(conn, message(r2))
+            await import_round(conn, parsed(r1))
+            await import_round(conn, parsed(r2))
         last = await bus.nc.request(
             STORAGE_ROUND, control_pb2.RoundQuery(source="main").SerializeToString(), 5
         )
@@ -377,7 +365,7 @@ async def test_event_built_at_import_equals_the_one_read_back(
     await migrate(db)
     r1, r2 = generate_match(random.Random(21), datetime(2026, 11, 24, 20), players=7, churn=True)
     for generated in (r1, r2) if order == "r1_first" else (r2, r1):
-        result = await import_round(db, message(generated))
+        result = await import_round(db, parsed(generated))
         assert result.stored is not None
         again = await stored_round(db, result.round_id, result.stored.file)
         assert again is not None
