@@ -108,7 +108,7 @@ class ParsedRound(_message.Message):
     def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., payload_sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class StoredRound(_message.Message):
-    __slots__ = ("file", "round_id", "stamp", "header", "flags", "players", "paired_round_id", "redelivered", "stored_at_ms", "duplicate", "map_result", "match_totals", "paired_filename")
+    __slots__ = ("file", "round_id", "stamp", "header", "flags", "players", "paired_round_id", "redelivered", "stored_at_ms", "duplicate", "map_result", "match_totals", "paired_filename", "repaired")
     FILE_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     STAMP_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +122,7 @@ class StoredRound(_message.Message):
     MAP_RESULT_FIELD_NUMBER: _ClassVar[int]
     MATCH_TOTALS_FIELD_NUMBER: _ClassVar[int]
     PAIRED_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_FIELD_NUMBER: _ClassVar[int]
     file: _common_pb2.FileRef
     round_id: int
     stamp: str
@@ -135,7 +136,8 @@ class StoredRound(_message.Message):
     map_result: MapResult
     match_totals: _containers.RepeatedCompositeFieldContainer[PlayerStats]
     paired_filename: str
-    def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_round_id: _Optional[int] = ..., redelivered: _Optional[bool] = ..., stored_at_ms: _Optional[int] = ..., duplicate: _Optional[bool] = ..., map_result: _Optional[_Union[MapResult, _Mapping]] = ..., match_totals: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_filename: _Optional[str] = ...) -> None: ...
+    repaired: bool
+    def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., header: _Optional[_Union[RoundHeader, _Mapping]] = ..., flags: _Optional[_Union[RoundFlags, _Mapping]] = ..., players: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_round_id: _Optional[int] = ..., redelivered: _Optional[bool] = ..., stored_at_ms: _Optional[int] = ..., duplicate: _Optional[bool] = ..., map_result: _Optional[_Union[MapResult, _Mapping]] = ..., match_totals: _Optional[_Iterable[_Union[PlayerStats, _Mapping]]] = ..., paired_filename: _Optional[str] = ..., repaired: _Optional[bool] = ...) -> None: ...
 
 class MapResult(_message.Message):
     __slots__ = ("outcome", "time_to_beat_s", "round2_time_s", "fullhold")

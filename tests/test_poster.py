@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import disnake
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from proto import common_pb2, control_pb2, rounds_pb2
-from services.common.discord_text import safe
+from services.common.discord_text import plain, safe
 from services.common.sources import SourceConfig
 from services.common.subjects import stage_msg_id
 from services.parser.convert import to_message
-from services.poster.render import fits, round_embeds, sync_summary
+from services.poster.render import as_text, fits, round_embeds, sync_summary
 from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
+from services.storage.service import StorageConfig
+from services.storage.service import main as storage_main
 from tests.fake_discord import FakeDiscord
 from tests.inprocess import running
+from tests.rounds import parsed
 
 CHANNEL = "123456789012345678"
 ADMIN = "223456789012345678"
@@ -91,6 +98,16 @@ def test_round_post_content() -> None:
     assert "@\u200beveryone \\*\\*x\\*\\*" in names
     assert any(f.name == "Awards" and "Top fragger" in f.value for f in embed.fields)
     assert "[bot]" in names
+
+
+@given(st.text())
+def test_terminal_text_shows_names_as_written(text: str) -> None:
+    assert plain(safe(text)) == text.replace("\u200b", "")
+
+
+def test_terminal_posts_have_no_markdown_escapes() -> None:
+    embed = disnake.Embed(title=safe("braundorf_b4 · round 1"), description=safe("*Star* ~ `x`"))
+    assert as_text([embed]) == "== braundorf_b4 · round 1 ==\n*Star* ~ `x`"
 
 
 def test_round_two_shows_the_map_result() -> None:
@@ -277,3 +294,36 @@ async def test_notices_are_grouped_rate_limited_and_recover() -> None:
         "Rejected files: 1",
         "Rejected files: recovered: 1",
     ]
+
+
+async def test_a_late_round_1_corrects_the_orphan_round_2_post(
+    nats_server, bus, discord, database_url: str
+) -> None:
+    """R2 arrives first and is posted as an orphan; when its R1 arrives, storage
+    re-pairs it and the poster edits that post instead of leaving the orphan note."""
+    r1, r2 = generate_match(random.Random(11), datetime(2026, 11, 24, 20, 0), players=6)
+    storage_conf = StorageConfig(database_url, 2, backup_interval_s=0)
+    async with (
+        running("storage", storage_main, storage_conf, nats_server.url),
+        running("poster", poster_main, poster_conf(discord), nats_server.url),
+    ):
+        for generated in (r2, r1):
+            message = parsed(generated, origin=common_pb2.ORIGIN_MONITOR)
+            await bus.publish(
+                f"stats.parsed.{message.file.source}",
+                message.SerializeToString(),
+                msg_id=stage_msg_id("parsed", message.file.msg_id),
+            )
+        await until(lambda: len(discord.posts(CHANNEL)) == 2)
+        first = discord.posts(CHANNEL)[0]
+        await until(lambda: "edited_timestamp" in first)
+    assert [c.method for c in discord.calls if "/messages" in c.path] == ["POST", "POST", "PATCH"]
+    (embed,) = first["embeds"]
+    text = json.dumps(embed)
+    assert "round 1 missing" not in text
+    assert embed["title"] == safe(f"{r2.header.map} · round 2")
+    assert len(discord.posts(CHANNEL)) == 2
+    edited = REGISTRY.get_sample_value(
+        "etstats_poster_posts_total", {"kind": "round", "outcome": "edited"}
+    )
+    assert edited and edited >= 1

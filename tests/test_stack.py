@@ -24,7 +24,6 @@ import pytest
 from etstats.embedded import free_port, port_open
 from etstats.statsfile.generator import generate_match
 from services.common.config import DEFAULT_HTTP_PORTS
-from services.common.discord_text import safe
 from tests.deploy_files import unexported
 
 SERVICES = ("fetcher", "parser", "storage", "poster")
@@ -158,7 +157,7 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
 
     stamp = datetime.strptime(r1.filename[:17], "%Y-%m-%d-%H%M%S")
     output.wait_for(rf"poster +\| +local · {stamp} · round #\d+", timeout=30)
-    title = re.escape(safe(r1.header.map))
+    title = re.escape(r1.header.map)
     output.wait_for(rf"poster +\| == {title} · round 1 ==", timeout=1)
     asyncio.run(check_rows(database_url, r1.filename, r1.header.map))
 

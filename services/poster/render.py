@@ -13,7 +13,7 @@ import disnake
 from etstats.statsfile.parser import clean_name
 from etstats.statsfile.writer import clock
 from proto import control_pb2, rounds_pb2
-from services.common.discord_text import safe
+from services.common.discord_text import plain, safe
 
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
@@ -251,4 +251,4 @@ def as_text(embeds: Sequence[disnake.Embed]) -> str:
             out.append(str(field.value))
         if e.footer and e.footer.text:
             out.append(f"   {e.footer.text}")
-    return "\n".join(out)
+    return plain("\n".join(out))

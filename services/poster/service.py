@@ -108,6 +108,9 @@ class Poster:
         stored = decode(rounds_pb2.StoredRound, msg.data)
         if stored.duplicate or stored.file.origin not in POSTED_ORIGINS or not stored.round_id:
             return
+        if stored.repaired:
+            await self._edit_round(stored)
+            return
         source = stored.file.source
         posted = await self._post_once(
             "round",
@@ -122,6 +125,24 @@ class Poster:
                 PIPELINE_LATENCY.observe(max(time.time() - stored.file.detected_at_ms / 1000, 0))
             await report(self.rt.bus, stored.file, "poster", "posted")
             mark_success("poster", source)
+
+    async def _edit_round(self, stored: rounds_pb2.StoredRound) -> None:
+        """A late round 1 completed a round 2 posted as an orphan: correct that post."""
+        message_id = await self._posted(f"round_{stored.round_id}")
+        if message_id is None:  # never posted (refused): nothing to correct
+            return
+        file = stored.file
+        try:
+            await self.sink.edit(
+                self.channels.get(file.source, self.conf.round_channel),
+                message_id,
+                round_embeds(stored),
+            )
+        except PermanentPostError as exc:
+            POSTS.labels(kind="round", outcome="refused").inc()
+            log.error("%s", exc, extra={"source": file.source, "file": file.filename})
+            return
+        POSTS.labels(kind="round", outcome="edited").inc()
 
     async def post_summary(self, msg: Msg) -> None:
         result = decode(control_pb2.SyncResult, msg.data)

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import disnake
@@ -39,6 +39,11 @@ class Sink(Protocol):
     ) -> str:
         """Post and return the message id."""
 
+    async def edit(
+        self, channel_id: str | None, message_id: str, embeds: Sequence[disnake.Embed]
+    ) -> None:
+        """Replace the embeds of a message posted before."""
+
     async def close(self) -> None: ...
 
 
@@ -50,6 +55,11 @@ class ConsoleSink:
     ) -> str:
         print(as_text(embeds) + "\n", file=sys.stdout, flush=True)
         return f"console-{nonce}"
+
+    async def edit(
+        self, channel_id: str | None, message_id: str, embeds: Sequence[disnake.Embed]
+    ) -> None:
+        print("(updated)\n" + as_text(embeds) + "\n", file=sys.stdout, flush=True)
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -94,6 +104,27 @@ class DiscordSink:
             "enforce_nonce": True,  # a retry after a crash returns the first message
         }
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        data = await self._request(route, payload, channel_id)
+        return str(data["id"])
+
+    async def edit(
+        self, channel_id: str | None, message_id: str, embeds: Sequence[disnake.Embed]
+    ) -> None:
+        if channel_id is None:
+            raise PermanentPostError("no Discord channel is configured for this post")
+        payload = {"embeds": [e.to_dict() for e in embeds], "allowed_mentions": NO_MENTIONS}
+        route = Route(
+            "PATCH",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id,
+            message_id=message_id,
+        )
+        await self._request(route, payload, channel_id)
+
+    async def _request(
+        self, route: Route, payload: dict[str, Any], channel_id: str
+    ) -> dict[str, Any]:
+        """One REST call; refusals become PermanentPostError, outages ConnectionError."""
         started = time.perf_counter()
         try:
             data = await self.http.request(route, json=payload)
@@ -113,7 +144,7 @@ class DiscordSink:
                 f"Discord is not reachable: {exc or type(exc).__name__}"
             ) from None
         POST_SECONDS.observe(time.perf_counter() - started)
-        return str(data["id"])
+        return data
 
     async def close(self) -> None:
         await self.http.close()

@@ -34,6 +34,7 @@ class ImportResult:
     round_id: int | None
     file_id: int
     stored: rounds_pb2.StoredRound | None = None  # built in memory for a fresh import
+    repaired: tuple[int, ...] = ()  # round 2s this round 1 paired anew
 
 
 async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound) -> ImportResult:
@@ -96,8 +97,9 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
         await _upsert_players(conn, parsed, stamp)
         if values.pairing is not None:
             await link_match(conn, f.source, header.map, round_id, values.pairing)
+        repaired = []
         if header.round == 1 and not header.shutdown_path:
-            await repair_after_round1(conn, f.source, header.map, stamp)
+            repaired = await repair_after_round1(conn, f.source, header.map, stamp)
     stored = build_stored(
         f,
         round_id,
@@ -108,7 +110,7 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
         [basis for _, basis in values.rows] if values.rows else None,
         values.pairing,
     )
-    return ImportResult(Outcome.IMPORTED, round_id, file_id, stored)
+    return ImportResult(Outcome.IMPORTED, round_id, file_id, stored, tuple(repaired))
 
 
 def header_from_message(h: rounds_pb2.RoundHeader, partial: bool) -> Header:

@@ -223,8 +223,10 @@ async def repair(conn: asyncpg.Connection, r2_id: int) -> None:
 
 async def repair_after_round1(
     conn: asyncpg.Connection, source: str, map_name: str, stamp: datetime
-) -> None:
-    """A new R1 may be the one that R2s written after it were waiting for."""
+) -> list[int]:
+    """A new R1 may be the one that R2s written after it were waiting for;
+    returns the R2s it re-paired."""
+    repaired = []
     for r2 in await conn.fetch(
         "SELECT id FROM rounds WHERE source = $1 AND map = $2 AND round = 2 AND NOT partial"
         " AND stamp > $3 AND stamp <= $4 ORDER BY stamp",
@@ -234,6 +236,8 @@ async def repair_after_round1(
         stamp + PAIRING_WINDOW,
     ):
         await repair(conn, r2["id"])
+        repaired.append(r2["id"])
+    return repaired
 
 
 async def load_pairing(conn: asyncpg.Connection, r2_id: int, r2_header: Header) -> Pairing | None:

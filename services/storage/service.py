@@ -122,6 +122,7 @@ class Storage:
                     redelivered=result.outcome is Outcome.REDELIVERED,
                     duplicate=result.outcome is Outcome.DUPLICATE,
                 )
+            repaired = [await queries.stored_round(conn, r2) for r2 in result.repaired]
         seconds = time.perf_counter() - started
         IMPORT_SECONDS.observe(seconds)
         IMPORTS.labels(source=parsed.file.source, outcome=result.outcome.value).inc()
@@ -136,6 +137,14 @@ class Storage:
             stored.SerializeToString(),
             msg_id=stage_msg_id(STORED, parsed.file.msg_id),
         )
+        for again in filter(None, repaired):
+            # The round 2 posted before as an orphan: the poster edits that post.
+            again.repaired = True
+            await self.rt.bus.publish(
+                stage_subject(STORED, again.file.source),
+                again.SerializeToString(),
+                msg_id=stage_msg_id(STORED, f"{again.file.msg_id}/paired/{parsed.file.msg_id}"),
+            )
         await report(self.rt.bus, parsed.file, "storage", "stored", seconds, result.outcome.value)
         mark_success("storage", parsed.file.source)
 
