@@ -39,6 +39,14 @@ from services.fetcher.sync import SyncRunner
 log = logging.getLogger(__name__)
 
 
+MONITORING = Gauge(
+    "etstats_fetcher_monitoring", "1 while monitoring a source is on, 0 when stopped.", ["source"]
+)
+LEASE_HELD = Gauge(
+    "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
+)
+
+
 @dataclass(frozen=True)
 class FetcherConfig:
     sources: list[SourceConfig]
@@ -74,14 +82,6 @@ def make_source(config: SourceConfig, keepalive_s: float) -> Source:
     assert config.dir is not None
     config.dir.mkdir(parents=True, exist_ok=True)
     return DirectorySource(config.name, config.dir)
-
-
-MONITORING = Gauge(
-    "etstats_fetcher_monitoring", "1 while monitoring a source is on, 0 when stopped.", ["source"]
-)
-LEASE_HELD = Gauge(
-    "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
-)
 
 
 class SourceWorker:

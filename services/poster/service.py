@@ -115,7 +115,7 @@ class Poster:
         posted = await self._post_once(
             "round",
             f"round_{stored.round_id}",
-            self.channels.get(source, self.conf.round_channel),
+            self._round_channel(source),
             round_embeds(stored),
             f"etstats-r{stored.round_id}",
             stored.file,
@@ -126,6 +126,9 @@ class Poster:
             await report(self.rt.bus, stored.file, "poster", "posted")
             mark_success("poster", source)
 
+    def _round_channel(self, source: str) -> str | None:
+        return self.channels.get(source, self.conf.round_channel)
+
     async def _edit_round(self, stored: rounds_pb2.StoredRound) -> None:
         """A late round 1 completed a round 2 posted as an orphan: correct that post."""
         message_id = await self._posted(f"round_{stored.round_id}")
@@ -133,11 +136,7 @@ class Poster:
             return
         file = stored.file
         try:
-            await self.sink.edit(
-                self.channels.get(file.source, self.conf.round_channel),
-                message_id,
-                round_embeds(stored),
-            )
+            await self.sink.edit(self._round_channel(file.source), message_id, round_embeds(stored))
         except PermanentPostError as exc:
             POSTS.labels(kind="round", outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})

@@ -57,8 +57,10 @@ def _version(pg_dump: str) -> tuple[int, ...]:
     return tuple(int(g) for g in match.groups() if g) if match else ()
 
 
-async def backup(pg_dump: str | None, database_url: str, directory: Path, keep: int) -> Path:
-    """Write a new dump, then delete all but the `keep` newest; returns the new file."""
+async def backup(configured: str | None, database_url: str, directory: Path, keep: int) -> Path:
+    """Write a new dump with `configured` pg_dump (None: the newest found), then
+    delete all but the `keep` newest; returns the new file."""
+    pg_dump = await asyncio.to_thread(find_pg_dump, configured)
     if pg_dump is None:
         raise BackupError("pg_dump not found: install the PostgreSQL client or set PG_DUMP")
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def run(common: CommonConfig, conf: StorageConfig) -> int:
     try:
         path = await backup.backup(
-            await asyncio.to_thread(backup.find_pg_dump, conf.pg_dump),
+            conf.pg_dump,
             conf.database_url,
             conf.backup_dir,
             conf.backup_keep,

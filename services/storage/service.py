@@ -248,7 +248,7 @@ class Storage:
     async def backup_now(self) -> Path:
         try:
             path = await backup.backup(
-                await asyncio.to_thread(backup.find_pg_dump, self.conf.pg_dump),
+                self.conf.pg_dump,
                 self.conf.database_url,
                 self.conf.backup_dir,
                 self.conf.backup_keep,
@@ -273,6 +273,7 @@ class Storage:
         local = backup.latest(self.conf.backup_dir)
         self.last_backup = local.stat().st_mtime if local else 0.0
         started = time.time()
+        next_try = 0.0  # a failed backup is tried again an interval later, not every tick
         while True:
             try:
                 # Another replica's (or the backup job's) backup counts too: one
@@ -288,7 +289,8 @@ class Storage:
                     if pruned := await eventlog.prune(conn, self.conf.event_retention_s):
                         log.info("pruned %d old pipeline events", pruned)
                 due = self.last_backup + interval if self.last_backup else started + tick
-                if interval and time.time() >= due:
+                if interval and time.time() >= max(due, next_try):
+                    next_try = time.time() + interval
                     await self.backup_now()
             except Exception as exc:
                 log.warning("maintenance failed: %s", exc)
