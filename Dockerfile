@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every etstats service; the command picks which one runs:
 #   docker run --env-file .env etstats python -m services.fetcher
 # Nothing secret is built in: configuration comes from the environment at run time.
@@ -13,7 +12,7 @@ WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY etstats etstats
 COPY services services
-COPY proto proto
+COPY etstats_cli etstats_cli
 RUN /opt/venv/bin/pip install -c constraints.txt . \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 

@@ -43,7 +43,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.queries
 
 proto: $(INSTALLED)
-	$(BIN)/python -m etstats.protogen
+	$(BIN)/python -m etstats_cli.protogen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

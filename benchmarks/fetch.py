@@ -21,9 +21,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from etstats.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from etstats.contract import control_pb2
 from etstats.statsfile.generator import generate_match
-from proto import control_pb2
+from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import connect
 from services.common.config import CommonConfig, Env
 from services.common.subjects import FETCHER_SYNC, sync_progress_subject, sync_result_subject

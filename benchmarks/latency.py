@@ -20,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from etstats.embedded import free_port
 from etstats.statsfile.generator import generate_match
+from etstats_cli.embedded import free_port
 from tests.sshservers import SSHD, SshServer, start_asyncssh, start_sshd
 
 ROUNDS = 10
@@ -61,7 +61,7 @@ def measure(tmp: Path, server: SshServer) -> list[float]:
         ETSTATS_HTTP_PORT_BASE=str(free_port()),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "etstats.cli", "up"],
+        [sys.executable, "-m", "etstats_cli.cli", "up"],
         env=env,
         text=True,
         stdout=subprocess.PIPE,

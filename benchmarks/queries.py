@@ -19,14 +19,14 @@ from pathlib import Path
 
 import asyncpg
 
-from etstats.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from etstats.contract import common_pb2, control_pb2
+from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
-from proto import common_pb2, control_pb2
+from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import connect
 from services.common.config import CommonConfig, Env
 from services.common.subjects import STORAGE_ROUND, STORAGE_STATUS, STORAGE_UNKNOWN_FILES
-from services.parser.convert import to_message
 from services.storage.importer import import_round
 from services.storage.migrations import migrate
 
@@ -51,7 +51,7 @@ async def fill(database_url: str) -> list[str]:
                 msg_id=f"main/{g.filename}/00",
                 origin=common_pb2.ORIGIN_SYNC,
             )
-            await import_round(conn, to_message(parse(g.body, g.filename), ref, len(g.body)))
+            await import_round(conn, parsed_round(parse(g.body, g.filename), ref, len(g.body)))
             names.append(g.filename)
     await conn.execute("ANALYZE")
     await conn.close()

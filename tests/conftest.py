@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etstats.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, Env
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from etstats.contract import common_pb2, rounds_pb2
+from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import GeneratedFile
-from proto import common_pb2, rounds_pb2
-from services.parser.convert import to_message
 
 
 def parsed(
@@ -24,4 +24,4 @@ def parsed(
         msg_id=f"{source}/{name}/{sha256}",
         origin=origin,
     )
-    return to_message(parse(generated.body, generated.filename), file, len(generated.body))
+    return parsed_round(parse(generated.body, generated.filename), file, len(generated.body))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncssh
 
-from etstats.embedded import free_port, port_open
+from etstats_cli.embedded import free_port, port_open
 from services.common.sources import SourceConfig, SshTarget
 from tests.debian import ensure_package
 

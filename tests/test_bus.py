@@ -6,8 +6,8 @@ import asyncio
 
 from nats.aio.msg import Msg
 
-from etstats.embedded import EmbeddedNats
-from proto import common_pb2, files_pb2
+from etstats.contract import common_pb2, files_pb2
+from etstats_cli.embedded import EmbeddedNats
 from services.common.bus import Bus, ensure_stream
 from services.common.consumer import Reject, consume, nak_delay
 from services.common.subjects import raw_msg_id

@@ -4,9 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from etstats.cli import main
-from etstats.embedded import EmbeddedNats, free_port
 from etstats.statsfile import classify_name, parse
+from etstats_cli.cli import main
+from etstats_cli.embedded import EmbeddedNats, free_port
 
 
 def test_demo_writes_a_parseable_round_pair(tmp_path: Path) -> None:

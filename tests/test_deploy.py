@@ -29,8 +29,8 @@ import pytest
 import yaml
 from nats.errors import NoServersError
 
-from etstats.embedded import free_port, nats_server_binary, port_open
 from etstats.statsfile.generator import generate_match
+from etstats_cli.embedded import free_port, nats_server_binary, port_open
 from services.storage.importer import import_round
 from services.storage.migrations import migrate
 from tests.debian import ensure_package
@@ -128,7 +128,7 @@ def test_the_installed_package_carries_every_service_migration_and_message(tmp_p
     packaged = set(zipfile.ZipFile(wheel).namelist())
     wanted = {
         str(p.relative_to(ROOT))
-        for package in ("etstats", "services", "proto")
+        for package in ("etstats", "etstats_cli", "services")
         for p in (ROOT / package).rglob("*")
         if p.suffix in (".py", ".sql", ".pyi") and "__pycache__" not in p.parts
     }

@@ -1,6 +1,6 @@
 import os
 
-from etstats.embedded import EmbeddedError, EmbeddedNats, port_open
+from etstats_cli.embedded import EmbeddedError, EmbeddedNats, port_open
 
 
 def test_nats_is_out_of_reach_of_a_terminal_ctrl_c(nats_server: EmbeddedNats) -> None:

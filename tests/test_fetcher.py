@@ -15,9 +15,9 @@ import pytest
 from nats.errors import NoRespondersError
 from prometheus_client import REGISTRY
 
-from etstats.embedded import EmbeddedNats
+from etstats.contract import common_pb2, control_pb2, files_pb2
 from etstats.statsfile.generator import generate_match
-from proto import common_pb2, control_pb2, files_pb2
+from etstats_cli.embedded import EmbeddedNats
 from services.common.bus import Bus
 from services.common.control import Control
 from services.common.sources import SourceConfig

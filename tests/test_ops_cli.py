@@ -27,7 +27,7 @@ async def cli(nats_url: str, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "etstats.cli",
+        "etstats_cli.cli",
         *args,
         env=dict(os.environ, NATS_URL=nats_url),
         stdout=asyncio.subprocess.PIPE,

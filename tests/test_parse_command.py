@@ -3,9 +3,9 @@ import random
 from datetime import datetime
 from pathlib import Path
 
-from etstats.cli import main
 from etstats.statsfile.generator import generate_match
 from etstats.statsfile.model import VALUE_NAMES
+from etstats_cli.cli import main
 
 
 def write_match(directory: Path, seed: int, start: datetime, **kw):

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from prometheus_client import REGISTRY
 
+from etstats.contract import common_pb2, files_pb2, rounds_pb2
 from etstats.statsfile.generator import generate_match
-from proto import common_pb2, files_pb2, rounds_pb2
 from services.common.bus import Bus
 from services.common.http import HealthServer
 from services.common.runtime import Runtime

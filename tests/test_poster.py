@@ -15,13 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from etstats.contract import common_pb2, control_pb2, rounds_pb2
+from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
-from proto import common_pb2, control_pb2, rounds_pb2
 from services.common.discord_text import plain, safe
 from services.common.sources import SourceConfig
 from services.common.subjects import stage_msg_id
-from services.parser.convert import to_message
 from services.poster.render import as_text, fits, round_embeds, sync_summary
 from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
@@ -47,7 +47,7 @@ def stored(
 ) -> rounds_pb2.StoredRound:
     r1, r2 = generate_match(random.Random(seed), when, players=players, bots=1)
     g = r1 if round_no == 1 else r2
-    parsed = to_message(
+    parsed = parsed_round(
         parse(g.body, g.filename),
         common_pb2.FileRef(
             source="main", filename=g.filename, msg_id=f"main/{g.filename}/00", origin=origin

@@ -1,19 +1,19 @@
 from pathlib import Path
 
-from etstats.protogen import ROOT, generate
-from proto import common_pb2, files_pb2
+from etstats.contract import common_pb2, files_pb2
+from etstats_cli.protogen import PACKAGE, ROOT, generate
 
 
 def test_committed_modules_match_the_proto_files(tmp_path: Path) -> None:
     fresh = generate(tmp_path)
     assert fresh, "no modules generated"
     for path in fresh:
-        committed = ROOT / "proto" / path.name
+        committed = ROOT / PACKAGE / path.name
         assert committed.exists(), f"{path.name} is not committed: run `make proto`"
         assert committed.read_bytes() == path.read_bytes(), (
-            f"proto/{path.name} is stale: run `make proto`"
+            f"{PACKAGE / path.name} is stale: run `make proto`"
         )
-    committed_names = {p.name for p in (ROOT / "proto").glob("*_pb2.py*")}
+    committed_names = {p.name for p in (ROOT / PACKAGE).glob("*_pb2.py*")}
     assert committed_names == {p.name for p in fresh}
 
 

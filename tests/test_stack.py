@@ -21,8 +21,8 @@ import asyncpg
 import psutil
 import pytest
 
-from etstats.embedded import free_port, port_open
 from etstats.statsfile.generator import generate_match
+from etstats_cli.embedded import free_port, port_open
 from services.common.config import DEFAULT_HTTP_PORTS
 from tests.deploy_files import unexported
 
@@ -86,7 +86,7 @@ def stack(tmp_path: Path):
         PYTHONUNBUFFERED="1",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "etstats.cli", "up"],
+        [sys.executable, "-m", "etstats_cli.cli", "up"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -192,7 +192,7 @@ def run_up(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env.update(ETSTATS_VAR_DIR=str(tmp_path / "var"), ETSTATS_HTTP_PORT_BASE=str(http_port_base()))
     env.update(extra)
     return subprocess.run(
-        [sys.executable, "-m", "etstats.cli", "up"],
+        [sys.executable, "-m", "etstats_cli.cli", "up"],
         env=env,
         capture_output=True,
         text=True,

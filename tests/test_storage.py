@@ -8,8 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from etstats.contract import common_pb2
 from etstats.statsfile.generator import generate_match
-from proto import common_pb2
 from services.storage.importer import Outcome, import_round, unknown_files
 from services.storage.migrations import available, migrate
 from tests.rounds import parsed

@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from etstats.contract import control_pb2
 from etstats.statsfile.generator import GeneratedFile, generate_match
-from proto import control_pb2
 from services.common.subjects import (
     STORAGE_BACKUP,
     STORAGE_ROUND,

@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from proto import common_pb2, files_pb2
+from etstats.contract import common_pb2, files_pb2
 from services.common.aio import sleep_unless
 from services.common.bus import Bus, pull_consumer_config
 from services.common.events import report

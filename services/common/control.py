@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from proto import common_pb2, control_pb2
+from etstats.contract import common_pb2, control_pb2
 from services.common.bus import Bus
 from services.common.subjects import (
     EXPECTED_SERVICES,

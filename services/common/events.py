@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from proto import common_pb2, control_pb2
+from etstats.contract import common_pb2, control_pb2
 from services.common.bus import Bus
 from services.common.subjects import EVENTS, stage_subject
 

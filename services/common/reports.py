@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 from services.common.control import Health
 
 

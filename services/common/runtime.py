@@ -20,7 +20,7 @@ import nats.micro
 from nats.micro.request import Request
 from nats.micro.service import Service as MicroService
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, ConfigError, Env
 from services.common.http import HealthServer

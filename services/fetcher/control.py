@@ -9,7 +9,7 @@ import time
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 
 log = logging.getLogger(__name__)
 

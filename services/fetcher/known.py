@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 from services.common.bus import Bus
 from services.common.subjects import STORAGE_UNKNOWN_FILES
 

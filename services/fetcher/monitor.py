@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from etstats.contract import common_pb2, control_pb2
 from etstats.statsfile import FileKind, classify_name
-from proto import common_pb2, control_pb2
 from services.common.bus import Bus
 from services.common.events import report
 from services.common.metrics import mark_success

@@ -8,7 +8,7 @@ import time
 
 from prometheus_client import Counter, Histogram
 
-from proto import common_pb2, files_pb2
+from etstats.contract import common_pb2, files_pb2
 from services.common.bus import Bus
 from services.common.events import report
 from services.common.metrics import REJECTIONS, mark_success

@@ -15,7 +15,7 @@ from nats.js.kv import KeyValue
 from nats.micro.request import Request
 from prometheus_client import Gauge
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.runtime import Runtime

@@ -18,9 +18,9 @@ from nats.js.kv import KeyValue
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Gauge
 
+from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from etstats.period import Period, PeriodError, parse_period
 from etstats.statsfile import FileKind, classify_name
-from proto import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.bus import Bus
 from services.common.subjects import (
     REJECTED,

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
+from etstats.contract import files_pb2
+from etstats.contract.rounds import parsed_round
 from etstats.statsfile import ParseError, parse
-from proto import files_pb2
 from services.common.config import Env
 from services.common.consumer import Reject, consume, decode
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
 from services.common.subjects import PARSED, RAW, all_sources, stage_msg_id, stage_subject
-from services.parser.convert import to_message
 
 PARSED_FILES = Counter("etstats_parser_files_parsed_total", "Stats files parsed.", ["source"])
 PARSE_SECONDS = Histogram(
@@ -52,7 +52,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
         except ParseError as exc:
             raise Reject(exc.code, str(exc), raw.file) from None
         PARSE_SECONDS.observe(time.perf_counter() - started)
-        message = to_message(parsed, raw.file, raw.size or len(raw.body))
+        message = parsed_round(parsed, raw.file, raw.size or len(raw.body))
         await rt.bus.publish(
             stage_subject(PARSED, raw.file.source),
             message.SerializeToString(),

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 import disnake
 
+from etstats.contract import control_pb2, rounds_pb2
 from etstats.statsfile.parser import clean_name
 from etstats.statsfile.writer import clock
-from proto import control_pb2, rounds_pb2
 from services.common.discord_text import plain, safe
 
 TEAM_NAMES = {1: "Axis", 2: "Allies"}

@@ -13,7 +13,7 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from prometheus_client import Counter, Histogram
 
-from proto import common_pb2, control_pb2, files_pb2, rounds_pb2
+from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import consume, decode

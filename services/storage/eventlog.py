@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 
 
 async def record(conn: asyncpg.Connection, event: control_pb2.PipelineEvent) -> None:

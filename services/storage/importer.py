@@ -9,9 +9,9 @@ from datetime import datetime
 
 import asyncpg
 
-from etstats.statsfile import Header, Player
-from proto import common_pb2, files_pb2, rounds_pb2
-from services.common.rounds import player_from_message
+from etstats.contract import common_pb2, files_pb2, rounds_pb2
+from etstats.contract.rounds import header_from_message, player_from_message
+from etstats.statsfile import Player
 from services.storage.pairing import link_match, repair_after_round1, round_values
 from services.storage.stored import build_stored
 
@@ -111,23 +111,6 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
         values.pairing,
     )
     return ImportResult(Outcome.IMPORTED, round_id, file_id, stored, tuple(repaired))
-
-
-def header_from_message(h: rounds_pb2.RoundHeader, partial: bool) -> Header:
-    return Header(
-        server_name=h.server_name,
-        map=h.map,
-        config=h.config,
-        round=h.round,
-        defender_team=h.defender_team,
-        winner_team=h.winner_team,
-        time_limit_s=h.time_limit_s,
-        next_time_limit_s=h.next_time_limit_s,
-        playtime_ms=h.playtime_ms or None,
-        fields=h.header_fields,
-        teams_low_confidence=h.teams_low_confidence,
-        shutdown_path=partial,
-    )
 
 
 async def _upsert_players(

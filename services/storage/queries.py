@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from proto import common_pb2, control_pb2, rounds_pb2
+from etstats.contract import common_pb2, control_pb2, rounds_pb2
+from etstats.contract.rounds import header_to_message
 from services.storage.importer import ORIGIN_NAMES
 from services.storage.pairing import header_of, load_pairing, load_players
 from services.storage.stored import build_stored
@@ -50,19 +51,7 @@ async def stored_round(
         file,
         round_id,
         row["stamp"].strftime("%Y-%m-%d %H:%M:%S"),
-        rounds_pb2.RoundHeader(
-            server_name=header.server_name,
-            map=header.map,
-            config=header.config,
-            round=header.round,
-            defender_team=header.defender_team,
-            winner_team=header.winner_team,
-            time_limit_s=header.time_limit_s,
-            next_time_limit_s=header.next_time_limit_s,
-            playtime_ms=header.playtime_ms or 0,
-            header_fields=header.fields,
-            teams_low_confidence=header.teams_low_confidence,
-        ),
+        header_to_message(header),
         rounds_pb2.RoundFlags(
             partial=row["partial"], short=row["short"], bot=row["bot"], orphan=row["orphan"]
         ),

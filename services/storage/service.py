@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from nats.micro.request import Request
 from prometheus_client import Counter, Gauge, Histogram
 
-from proto import common_pb2, control_pb2, files_pb2, rounds_pb2
+from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import consume, decode

@@ -7,11 +7,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from etstats.contract import common_pb2, rounds_pb2
+from etstats.contract.rounds import player_to_message
 from etstats.statsfile import Player
 from etstats.statsfile.differential import match_totals
 from etstats.statsfile.stopwatch import MapResult
-from proto import common_pb2, rounds_pb2
-from services.common.rounds import player_message
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ def build_stored(
         stamp=stamp,
         header=header,
         flags=flags,
-        players=[player_message(p, bases[slot] if bases else "") for slot, p in enumerate(players)],
+        players=[
+            player_to_message(p, bases[slot] if bases else "") for slot, p in enumerate(players)
+        ],
         redelivered=redelivered,
         duplicate=duplicate,
         stored_at_ms=int(time.time() * 1000),
@@ -62,6 +64,6 @@ def build_stored(
             )
         )
         stored.match_totals.extend(
-            player_message(p) for p in match_totals(pairing.r1_players, players)
+            player_to_message(p) for p in match_totals(pairing.r1_players, players)
         )
     return stored

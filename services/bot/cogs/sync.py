@@ -7,8 +7,8 @@ import time
 import disnake
 from disnake.ext import commands
 
+from etstats.contract import control_pb2
 from etstats.period import ACCEPTED_FORMS
-from proto import control_pb2
 from services.bot.context import REFUSAL, BotContext, requester
 from services.bot.replies import PrefixReply, Reply, SlashReply
 from services.common.control import NotAnswering

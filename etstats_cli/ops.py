@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from proto import control_pb2
+from etstats.contract import control_pb2
 from services.common.bus import Bus, BusUnavailable, connect_once
 from services.common.config import CommonConfig, ConfigError, Env
 from services.common.control import Control, NotAnswering

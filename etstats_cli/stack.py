@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from etstats.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, die_with_parent
+from etstats_cli.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, die_with_parent
 from services.common.aio import sleep_unless
 from services.common.config import DEFAULT_HTTP_PORTS, ConfigError, Env
 

@@ -57,11 +57,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "up":
-        from etstats.stack import up
+        from etstats_cli.stack import up
 
         return up(json_logs=args.json_logs)
     if args.command == "demo":
-        from etstats.demo import demo
+        from etstats_cli.demo import demo
 
         if args.maps < 1 or args.gap < 0:
             print("etstats demo: --maps must be at least 1 and --gap not negative", file=sys.stderr)
@@ -72,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         demo(args.dir or Path(default_dir), maps=args.maps, gap=args.gap, seed=args.seed)
         return 0
     if args.command in ("sync", "status", "monitor", "health", "backup", "reimport"):
-        from etstats.ops import run as run_operation
+        from etstats_cli.ops import run as run_operation
 
         return run_operation(args.command, args)
     if args.command == "parse":
-        from etstats.parse_command import run
+        from etstats_cli.parse_command import run
 
         try:
             return run(args.paths, as_json=args.json)

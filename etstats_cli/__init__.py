@@ -1,0 +1,1 @@
+"""Operator tools: the `etstats` command, the local stack and the developer helpers."""
