@@ -26,7 +26,8 @@ from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import connect
 from services.common.config import CommonConfig, Env
-from services.common.subjects import FETCHER_SYNC, sync_progress_subject, sync_result_subject
+from services.common.control import Control
+from services.common.subjects import sync_progress_subject, sync_result_subject
 from tests.sshservers import SSHD, start_asyncssh, start_sshd
 
 FILES = 2000
@@ -119,10 +120,7 @@ async def run(tmp: Path) -> None:
 
         await asyncio.sleep(3)  # services start
         started = time.perf_counter()
-        reply = await bus.nc.request(
-            FETCHER_SYNC, control_pb2.SyncRequest(period="all").SerializeToString(), timeout=10
-        )
-        sync_id = control_pb2.SyncAccepted.FromString(reply.data).sync_id
+        sync_id = (await Control(bus).sync("all")).sync_id
         await bus.nc.subscribe(sync_progress_subject(sync_id), cb=on_progress)
         await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
         await asyncio.wait_for(done.wait(), timeout=600)

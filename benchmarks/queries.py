@@ -16,8 +16,11 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from google.protobuf.empty_pb2 import Empty
+from google.protobuf.message import Message
 
 from etstats.contract import common_pb2, control_pb2
 from etstats.contract.rounds import parsed_round
@@ -26,7 +29,8 @@ from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import connect
 from services.common.config import CommonConfig, Env
-from services.common.subjects import STORAGE_ROUND, STORAGE_STATUS, STORAGE_UNKNOWN_FILES
+from services.common.endpoints import STORAGE_ROUND, STORAGE_STATUS, STORAGE_UNKNOWN_FILES
+from services.common.rpc import Endpoint, ask
 from services.storage.importer import import_round
 from services.storage.migrations import migrate
 
@@ -83,26 +87,20 @@ async def run(tmp: Path) -> None:
     try:
         await asyncio.sleep(2)
         probe = names[:5000] + [f"2030-01-01-{i:06d}-x-round-1.txt" for i in range(5000)]
-        requests = {
+        requests: dict[str, tuple[Endpoint[Any, Any], Message]] = {
             "unknown files (10,000 names)": (
                 STORAGE_UNKNOWN_FILES,
-                control_pb2.KnownFilesRequest(source="main", filenames=probe).SerializeToString(),
+                control_pb2.KnownFilesRequest(source="main", filenames=probe),
             ),
-            "status": (STORAGE_STATUS, b""),
-            "last round of a source": (
-                STORAGE_ROUND,
-                control_pb2.RoundQuery(source="main").SerializeToString(),
-            ),
-            "round by id": (
-                STORAGE_ROUND,
-                control_pb2.RoundQuery(round_id=ROUNDS // 2).SerializeToString(),
-            ),
+            "status": (STORAGE_STATUS, Empty()),
+            "last round of a source": (STORAGE_ROUND, control_pb2.RoundQuery(source="main")),
+            "round by id": (STORAGE_ROUND, control_pb2.RoundQuery(round_id=ROUNDS // 2)),
         }
-        for label, (subject, payload) in requests.items():
+        for label, (endpoint, request) in requests.items():
             times = []
             for _ in range(REPEATS):
                 t = time.perf_counter()
-                await bus.nc.request(subject, payload, timeout=10)
+                await ask(bus, endpoint, request)
                 times.append((time.perf_counter() - t) * 1000)
             print(
                 f"queries: {label}: median {statistics.median(times):.1f} ms, "

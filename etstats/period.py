@@ -48,8 +48,24 @@ def _day(text: str, whole: str) -> datetime:
         raise PeriodError(f"{whole!r}: {text} is not a real date") from None
 
 
+def _not_after_today(day: datetime, midnight: datetime, whole: str) -> datetime:
+    """A period that starts after today can hold no file yet: say so rather than
+    run a sync that is sure to find nothing."""
+    if day > midnight:
+        raise PeriodError(f"{whole!r} starts after today: there is nothing to sync yet")
+    return day
+
+
+def _day_after(day: datetime) -> datetime | None:
+    """Midnight after `day`; None (unbounded) after the last day a datetime can hold."""
+    return None if day.date() == date.max else day + timedelta(days=1)
+
+
 def parse_period(text: str, now: datetime) -> Period:
-    """Parse a period, case-insensitive, with or without a space before the unit."""
+    """Parse a period, case-insensitive, with or without a space before the unit.
+
+    Total: any text gives a Period or a PeriodError, never another exception.
+    """
     cleaned = " ".join(text.strip().lower().split())
     midnight = datetime.combine(now.date(), datetime.min.time())
     if cleaned == "all":
@@ -67,11 +83,11 @@ def parse_period(text: str, now: datetime) -> Period:
             )
         return Period(cleaned, now - timedelta(days=days), None)
     if re.fullmatch(_DATE, cleaned, re.ASCII):
-        day = _day(cleaned, text)
-        return Period(cleaned, day, day + timedelta(days=1))
+        day = _not_after_today(_day(cleaned, text), midnight, text)
+        return Period(cleaned, day, _day_after(day))
     if match := re.fullmatch(rf"({_DATE})\s*\.\.\s*({_DATE})", cleaned, re.ASCII):
         first, last = _day(match[1], text), _day(match[2], text)
         if last < first:
             raise PeriodError(f"{text!r}: the range ends before it starts")
-        return Period(cleaned, first, last + timedelta(days=1))
+        return Period(cleaned, _not_after_today(first, midnight, text), _day_after(last))
     raise PeriodError(f"{text!r} is not a period. Accepted: {ACCEPTED_FORMS}")

@@ -21,7 +21,7 @@ def demo(directory: Path, maps: int = 1, gap: float = 5.0, seed: int | None = No
     """Write R1 then R2 of `maps` maps, `gap` seconds apart; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    written = []
+    written: list[Path] = []
     for index in range(maps):
         start = datetime.now() - timedelta(hours=1) + timedelta(minutes=30 * index)
         r1, r2 = generate_match(rng, start, players=rng.randint(6, 12))

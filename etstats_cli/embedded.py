@@ -15,6 +15,10 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 
 class EmbeddedError(RuntimeError):
@@ -120,7 +124,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, database: str = "etstats") -> None:
         self.data_dir = data_dir
         self.database = database
-        self._server: object | None = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or join) the server and make sure the database exists; returns its URL."""
@@ -143,12 +147,12 @@ class EmbeddedPostgres:
     def create_database(self, name: str) -> str:
         server = self._server
         assert server is not None, "start() first"
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")  # type: ignore[attr-defined]
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
         if "(1 row)" not in exists:
-            server.psql(f'CREATE DATABASE "{name}";')  # type: ignore[attr-defined]
-        return str(server.get_uri(name))  # type: ignore[attr-defined]
+            server.psql(f'CREATE DATABASE "{name}";')
+        return str(server.get_uri(name))
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None

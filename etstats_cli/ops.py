@@ -4,33 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from etstats.contract import control_pb2
+from etstats_cli.stack import StackConfig
 from services.common.bus import Bus, BusUnavailable, connect_once
 from services.common.config import CommonConfig, ConfigError, Env
-from services.common.control import Control, NotAnswering
+from services.common.control import Control, RequestFailed, UnknownSource
 from services.common.reports import health_text, progress_text, result_text, status_text
+from services.common.rpc import ServiceFailed
 
 
 async def _connect() -> Bus:
+    """The stack's NATS: NATS_URL, or the embedded server of `etstats up`."""
     try:
-        return await connect_once(CommonConfig.from_env("cli", Env()))
+        local = StackConfig.from_env(Env())
+        cfg = CommonConfig.from_env("cli", Env({**os.environ, "NATS_URL": local.bus_url}))
+        return await connect_once(cfg)
     except (ConfigError, BusUnavailable) as exc:
         raise SystemExit(
             f"etstats: {exc}: is the stack running (make up)? Set NATS_URL otherwise."
         ) from None
 
 
+USAGE_ERROR = 2  # as argparse exits for a bad argument
+
+
+def refused_as_asked(exc: Exception) -> bool:
+    """The request itself was wrong (a bad period, an unknown source): exit 2, not 1."""
+    return isinstance(exc, UnknownSource) or (
+        isinstance(exc, ServiceFailed) and exc.code.startswith("4")
+    )
+
+
 async def _with_control(work: Callable[[Control], Awaitable[int]]) -> int:
     bus = await _connect()
     try:
         return await work(Control(bus))
-    except NotAnswering as exc:
+    except RequestFailed as exc:
         print(f"etstats: {exc}", file=sys.stderr)
-        return 1
+        return USAGE_ERROR if refused_as_asked(exc) else 1
     finally:
         await bus.close()
 
@@ -47,22 +63,23 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
         accepted, events = await control.sync_and_follow(
             args.period, [args.source] if args.source else None, requester
         )
-        if accepted.error:
-            print(f"etstats: {accepted.error}", file=sys.stderr)
-            return 2
         if accepted.already_running:
             print(
                 f"a sync is already running for {', '.join(accepted.sources)} "
                 f"(sync {accepted.sync_id}); following it",
                 file=out,
             )
-        async for item in events:
-            if isinstance(item, control_pb2.SyncProgress):
-                print("\r" + progress_text(item), end="", file=sys.stderr, flush=True)
-            else:
-                print("", file=sys.stderr)
-                print(result_text(item), file=out)
-                return 0 if not item.rejected else 1
+        try:
+            async for item in events:
+                if isinstance(item, control_pb2.SyncProgress):
+                    print("\r" + progress_text(item), end="", file=sys.stderr, flush=True)
+                else:
+                    print("", file=sys.stderr)
+                    print(result_text(item), file=out)
+                    return 0 if not item.rejected else 1
+        except RequestFailed:
+            print("", file=sys.stderr)  # end the progress line before the error
+            raise
         return 1
 
     async def status(control: Control) -> int:
@@ -71,11 +88,7 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
         return 0 if fetcher and storage else 1
 
     async def monitor(control: Control) -> int:
-        sources = (
-            [args.source]
-            if args.source
-            else [s.source for s in (await control.fetcher_status()).sources]
-        )
+        sources = [args.source] if args.source else await control.sources()
         for source in sources:
             await control.set_monitoring(source, args.state == "on", who())
             print(f"monitoring {args.state} for {source}", file=out)
@@ -88,17 +101,11 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
 
     async def backup(control: Control) -> int:
         reply = await control.backup(who())
-        if reply.error:
-            print(f"etstats: {reply.error}", file=sys.stderr)
-            return 1
         print(f"backup written: {reply.filename} ({reply.size:,} bytes)", file=out)
         return 0
 
     async def reimport(control: Control) -> int:
         reply = await control.reimport(args.source or "", who())
-        if reply.error:
-            print(f"etstats: {reply.error}", file=sys.stderr)
-            return 1
         print(
             f"{reply.files} rejected files requested again "
             f"(syncs: {', '.join(reply.sync_ids) or 'none'})",

@@ -8,8 +8,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -23,6 +25,7 @@ CONFIG_ERROR_EXIT = 2
 MAX_BACKOFF_S = 30.0
 STABLE_RUN_S = 30.0
 READY_TIMEOUT_S = 60.0
+EMBEDDED_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class StackConfig:
             json_logs=json_logs,
             grace=env.float("SHUTDOWN_GRACE", 10.0, minimum=1, maximum=300),
         )
+
+    @property
+    def bus_url(self) -> str:
+        """NATS_URL, or the embedded server `etstats up` starts."""
+        return self.nats_url or f"nats://{EMBEDDED_HOST}:{self.embedded_nats_port}"
 
     def http_port(self, service: str) -> int:
         return self.http_port_base + DEFAULT_HTTP_PORTS[service] - 8080
@@ -123,7 +131,7 @@ class Child:
             await sleep_unless(stop, backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
-    async def _pump(self, stream: asyncio.StreamReader, emit) -> None:  # type: ignore[no-untyped-def]
+    async def _pump(self, stream: asyncio.StreamReader, emit: Callable[[str, str], None]) -> None:
         while line := await stream.readline():
             emit(self.name, line.decode("utf-8", "replace").rstrip("\n"))
 
@@ -175,7 +183,8 @@ async def _run_children(conf: StackConfig, env: dict[str, str], console: Console
     ports = {name: conf.http_port(name) for name in names}
     stopping = asyncio.create_task(stop.wait())
     ready = asyncio.create_task(_wait_ready(ports, within=READY_TIMEOUT_S))
-    await asyncio.wait({ready, fatal, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    first: set[asyncio.Future[Any]] = {ready, fatal, stopping}
+    await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
     if ready.done() and not stop.is_set() and not fatal.done():
         if not_ready := ready.result():
             console.say(
@@ -188,7 +197,8 @@ async def _run_children(conf: StackConfig, env: dict[str, str], console: Console
                 f"all {len(names)} services ready. Drop stats files into "
                 f"{watched} or run `make demo`; Ctrl-C stops everything.",
             )
-        await asyncio.wait({fatal, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        then: set[asyncio.Future[Any]] = {fatal, stopping}
+        await asyncio.wait(then, return_when=asyncio.FIRST_COMPLETED)
     ready.cancel()
     stop.set()
     console.say("etstats", "stopping...")
@@ -212,7 +222,7 @@ def up(json_logs: bool = False) -> int:
     nats = postgres = None
     try:
         if conf.nats_url is None:
-            nats = EmbeddedNats(conf.var_dir / "nats", conf.embedded_nats_port)
+            nats = EmbeddedNats(conf.var_dir / "nats", conf.embedded_nats_port, EMBEDDED_HOST)
             nats.start()
             env["NATS_URL"] = nats.url
             console.say("etstats", f"embedded NATS with JetStream at {nats.url}")

@@ -1,11 +1,16 @@
 """Real servers for the tests: a nats-server per test, one PostgreSQL per run.
 
 Each test gets its own NATS (so streams never collide) and its own database.
+
+Also the rules of the suite: every test has exactly one tier marker (unit,
+service, e2e, deploy; `make test-fast` trusts it), and under CI a test may be
+skipped only for a reason CI accepts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +21,86 @@ import pytest
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, Env
+
+TIERS = ("unit", "service", "e2e", "deploy")
+
+# Fixtures that start a server or a process: a test using one is not a unit test.
+SERVER_FIXTURES = frozenset(
+    {
+        "nats_server",
+        "postgres",
+        "database_url",
+        "db",
+        "bus",
+        "pipeline",
+        "ssh_server",
+        "asyncssh_server",
+        "sshd_missing",
+        "discord",
+        "stack",
+        "promtool",
+    }
+)
+
+# Modules whose owners have not marked them yet: there a test's tier follows
+# from what it uses (a server fixture: service, else unit). Remove an entry
+# once its module sets its own markers.
+UNMARKED_MODULES = frozenset({"test_bot.py", "test_poster.py"})
+
+# Skip reasons CI accepts (exact text). A skip hides a check, so CI fails on
+# any other: install what the test needs instead of adding to this list.
+CI_ALLOWED_SKIPS: frozenset[str] = frozenset()
+
+_skips: list[tuple[str, str]] = []
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so `-m unit` checks every test too
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse the run if a test has no tier, several, or claims `unit` but uses a server."""
+    problems = []
+    for item in items:
+        uses_server = bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if item.path.name in UNMARKED_MODULES and not any(
+            item.iter_markers(name) for name in TIERS
+        ):
+            item.add_marker("service" if uses_server else "unit")
+        tiers = sorted({m.name for m in item.iter_markers() if m.name in TIERS})
+        if len(tiers) != 1:
+            problems.append(f"{item.nodeid}: tiers {tiers or 'none'}; it needs one of {TIERS}")
+        elif tiers == ["unit"] and uses_server:
+            problems.append(f"{item.nodeid}: marked unit but starts a server or process")
+    if problems:
+        raise pytest.UsageError("tests without a (true) tier marker:\n  " + "\n  ".join(problems))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _skips.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def _refused_skips() -> list[tuple[str, str]]:
+    if not os.environ.get("CI"):
+        return []
+    return [(nodeid, why) for nodeid, why in _skips if why not in CI_ALLOWED_SKIPS]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI, a skip whose reason is not allowed fails the run like a failed test."""
+    if _refused_skips() and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if refused := _refused_skips():
+        terminalreporter.write_sep("=", "skips CI does not accept (CI is set)", red=True)
+        for nodeid, why in refused:
+            terminalreporter.write_line(f"{nodeid}: {why}")
+        terminalreporter.write_line(
+            "Make the test's tool available (or, if CI truly cannot run it, add the exact "
+            "reason to CI_ALLOWED_SKIPS in tests/conftest.py)."
+        )
 
 
 @pytest.fixture

@@ -1,7 +1,21 @@
-"""A fake Discord REST API on 127.0.0.1 for disnake to talk to (DISCORD_API_BASE).
+"""A fake Discord (REST + gateway) on 127.0.0.1 for disnake to talk to (DISCORD_API_BASE).
 
-It records every call with its JSON body, keeps channel messages, honours
-`enforce_nonce` as Discord does, and can answer a route with 429 or 500.
+It is at least as strict as Discord where the project can go wrong:
+
+- an interaction must be acknowledged within `ack_within_s` (3 s) of being
+  sent, else the callback is refused (404, code 10062) and stays unanswered;
+- interaction tokens live `token_lifetime_s` (15 min); webhook calls with an
+  expired token answer 401 (code 50027);
+- PATCH .../messages/@original edits the original response, POST
+  /webhooks/{app}/{token} creates a followup, PATCH /channels/.../messages/{id}
+  edits a channel message;
+- messages over Discord's length limits answer 400 "Invalid Form Body" (code
+  50035) with Discord's nested `errors`; empty messages answer 400 (code 50006);
+- `rate_limit()` makes the next requests to a route answer 429 with the body
+  and X-RateLimit headers disnake reads; `fail()` answers 5xx.
+
+It records every call with its JSON body and answer status, keeps channel
+messages and honours `enforce_nonce` as Discord does.
 Written against disnake 2.12 (pinned in constraints.txt).
 """
 
@@ -10,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
+import time
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +47,34 @@ BOT_USER = {
     "bot": True,
 }
 
+ACK_WITHIN_S = 3.0
+TOKEN_LIFETIME_S = 15 * 60.0
+
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+EMBED_TOTAL_MAX = 6000
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+# (path inside an embed, limit) for the embed's text parts other than fields
+EMBED_TEXT_LIMITS: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("title",), 256),
+    (("description",), 4096),
+    (("footer", "text"), 2048),
+    (("author", "name"), 256),
+)
+
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7  # a deferred response: "etstats is thinking…"
+CALLBACK_MESSAGE = 4  # CHANNEL_MESSAGE_WITH_SOURCE
+CALLBACK_DEFERRED = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+CALLBACK_OTHER = (6, 7, 8, 9)  # component updates, autocomplete choices, modal
+
+ErrorTree = dict[str, Any]
+
+
+# --- answers -----------------------------------------------------------------
+
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """Exactly `application/json`, no charset, as Discord answers (disnake checks)."""
@@ -39,11 +84,131 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return response
 
 
+def _error(status: int, message: str, code: int) -> web.Response:
+    return _json({"message": message, "code": code}, status=status)
+
+
+def _invalid_form(errors: ErrorTree) -> web.Response:
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+
+
+def _rate_limited(retry_after: float, bucket: str) -> web.Response:
+    """Discord's 429: disnake only trusts it with a `Via` header (else: Cloudflare ban)."""
+    headers = {
+        "Via": "1.1 google",
+        "Retry-After": str(max(1, math.ceil(retry_after))),
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+        "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+        "X-RateLimit-Bucket": bucket,
+        "X-RateLimit-Scope": "user",
+    }
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+    return _json(body, status=429, headers=headers)
+
+
+def _unknown_interaction() -> web.Response:
+    return _error(404, "Unknown interaction", 10062)
+
+
+def _invalid_webhook_token() -> web.Response:
+    return _error(401, "Invalid Webhook Token", 50027)
+
+
+def _unknown_webhook() -> web.Response:
+    return _error(404, "Unknown Webhook", 10015)
+
+
+def _unknown_message() -> web.Response:
+    return _error(404, "Unknown Message", 10008)
+
+
+# --- message validation --------------------------------------------------------
+
+
+def _add_error(tree: ErrorTree, path: tuple[str, ...], code: str, message: str) -> None:
+    """Discord nests errors by the path of the bad value: {"embeds": {"0": {...}}}."""
+    node = tree
+    for key in path:
+        node = node.setdefault(key, {})
+    node.setdefault("_errors", []).append({"code": code, "message": message})
+
+
+def _check_length(tree: ErrorTree, path: tuple[str, ...], value: Any, limit: int) -> None:
+    if isinstance(value, str | list) and len(value) > limit:
+        _add_error(tree, path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+
+
+def _text(embed: dict[str, Any], path: tuple[str, ...]) -> str:
+    value: Any = embed
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def embed_size(embed: dict[str, Any]) -> int:
+    """The characters Discord counts towards the 6,000 of a message."""
+    fields = embed.get("fields") or []
+    parts = sum(len(_text(embed, path)) for path, _ in EMBED_TEXT_LIMITS)
+    return parts + sum(len(f.get("name", "")) + len(f.get("value", "")) for f in fields)
+
+
+def _embed_errors(tree: ErrorTree, index: int, embed: dict[str, Any]) -> None:
+    at = ("embeds", str(index))
+    for path, limit in EMBED_TEXT_LIMITS:
+        _check_length(tree, (*at, *path), _text(embed, path), limit)
+    fields = embed.get("fields") or []
+    _check_length(tree, (*at, "fields"), fields, FIELDS_MAX)
+    for i, f in enumerate(fields):
+        _check_length(tree, (*at, "fields", str(i), "name"), f.get("name"), FIELD_NAME_MAX)
+        _check_length(tree, (*at, "fields", str(i), "value"), f.get("value"), FIELD_VALUE_MAX)
+
+
+def message_errors(body: dict[str, Any]) -> ErrorTree:
+    """What Discord would refuse in a message body (create or edit); {} when it is fine."""
+    tree: ErrorTree = {}
+    _check_length(tree, ("content",), body.get("content"), CONTENT_MAX)
+    embeds = body.get("embeds") or []
+    _check_length(tree, ("embeds",), embeds, EMBEDS_MAX)
+    for i, embed in enumerate(embeds):
+        _embed_errors(tree, i, embed)
+    if sum(embed_size(e) for e in embeds) > EMBED_TOTAL_MAX:
+        _add_error(
+            tree,
+            ("embeds",),
+            "MAX_EMBED_SIZE_EXCEEDED",
+            f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}",
+        )
+    return tree
+
+
+def is_empty(body: dict[str, Any]) -> bool:
+    """Nothing to show: Discord refuses to create such a message."""
+    keys = ("content", "embeds", "attachments", "components", "sticker_ids", "poll")
+    return not any(body.get(k) for k in keys)
+
+
+def pings_nobody(allowed_mentions: Any) -> bool:
+    """True when `allowed_mentions` stops every ping; missing means Discord's default: ping."""
+    if not isinstance(allowed_mentions, dict):
+        return False
+    return (
+        allowed_mentions.get("parse") == []
+        and not allowed_mentions.get("users")
+        and not allowed_mentions.get("roles")
+    )
+
+
+# --- records -------------------------------------------------------------------
+
+
 @dataclass
 class Call:
     method: str
     path: str
     json: Any
+    status: int = 0  # the answer
 
 
 @dataclass
@@ -52,6 +217,27 @@ class Fault:
     status: int
     times: int
     retry_after: float = 0.0
+
+
+@dataclass
+class Interaction:
+    """One INTERACTION_CREATE the fake sent, and what became of it."""
+
+    id: str
+    token: str
+    channel: str
+    sent_at: float
+    acked_at: float | None = None
+    refused: list[str] = field(default_factory=list)  # why callbacks were refused
+    original: dict[str, Any] | None = None
+    followups: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return self.acked_at is not None
+
+
+Handler = Callable[[re.Match[str], Any, web.Request], Awaitable[web.Response]]
 
 
 @dataclass
@@ -73,7 +259,12 @@ class FakeDiscord:
     identified: asyncio.Event = field(default_factory=asyncio.Event)
     ready_intents: int | None = None
     app_commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    interaction_replies: list[dict[str, Any]] = field(default_factory=list)
+    interactions: dict[str, Interaction] = field(default_factory=dict)  # token -> interaction
+    interaction_replies: list[dict[str, Any]] = field(default_factory=list)  # accepted callbacks
+    # Every accepted message body (create or edit, channel or interaction), in order.
+    message_payloads: list[dict[str, Any]] = field(default_factory=list)
+    ack_within_s: float = ACK_WITHIN_S
+    token_lifetime_s: float = TOKEN_LIFETIME_S
     strict_message_content: bool = True
 
     @property
@@ -81,10 +272,24 @@ class FakeDiscord:
         return f"http://127.0.0.1:{self.port}/api/v10"
 
     def fail(self, path_regex: str, status: int, times: int = 1, retry_after: float = 0.0) -> None:
+        """The next `times` requests matching "METHOD /path" answer `status`."""
         self.faults.append(Fault(re.compile(path_regex), status, times, retry_after))
+
+    def rate_limit(self, path_regex: str, times: int = 1, retry_after: float = 0.5) -> None:
+        """The next `times` requests matching "METHOD /path" answer 429 for `retry_after` s."""
+        self.fail(path_regex, 429, times, retry_after)
 
     def posts(self, channel: str) -> list[dict[str, Any]]:
         return self.messages.get(channel, [])
+
+    def replies(self) -> list[dict[str, Any]]:
+        return self.posts(TEXT_CHANNEL_ID)
+
+    def refusals(self) -> list[Call]:
+        """Calls answered 4xx: what real Discord would have refused too."""
+        return [c for c in self.calls if 400 <= c.status < 500 and c.status != 429]
+
+    # --- server ----------------------------------------------------------------
 
     async def start(self) -> FakeDiscord:
         app = web.Application()
@@ -101,108 +306,262 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        """(method, path regex, handler); "*" matches any method."""
+        return [
+            ("GET", r"/users/@me", self._me),
+            ("GET", r"/oauth2/applications/@me", self._application),
+            ("GET", r"/gateway(?:/bot)?", self._gateway_url),
+            ("*", r"/applications/\d+(?:/guilds/(\d+))?/commands", self._commands),
+            ("GET", r"/applications/\d+/guilds/\d+/commands/permissions", self._no_permissions),
+            ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
+            ("POST", r"/webhooks/(\d+)/([^/]+)", self._followup),
+            ("*", r"/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)", self._webhook_message),
+            ("POST", r"/channels/(\d+)/messages", self._post_message),
+            ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._patch_message),
+        ]
+
     async def _handle(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
-        body = await request.json() if request.can_read_body else None
-        self.calls.append(Call(request.method, path, body))
+        call = Call(request.method, path, await _read_body(request))
+        self.calls.append(call)
+        response = self._fault(f"{request.method} {path}") or await self._route(
+            request, path, call.json
+        )
+        call.status = response.status
+        return response
+
+    async def _route(self, request: web.Request, path: str, body: Any) -> web.Response:
+        for method, pattern, handler in self._routes():
+            if (match := re.fullmatch(pattern, path)) and method in ("*", request.method):
+                return await handler(match, body, request)
+        return _error(404, "404: Not Found", 0)
+
+    def _fault(self, route: str) -> web.Response | None:
         for fault in self.faults:
-            if fault.times > 0 and fault.pattern.search(f"{request.method} {path}"):
+            if fault.times > 0 and fault.pattern.search(route):
                 fault.times -= 1
                 if fault.status == 429:
-                    return _json(
-                        {
-                            "message": "You are being rate limited.",
-                            "retry_after": fault.retry_after,
-                            "global": False,
-                        },
-                        status=429,
-                        headers={"Via": "1.1 google"},
-                    )
-                return _json({"message": "Internal Server Error", "code": 0}, status=fault.status)
-        if request.method == "GET" and path == "/users/@me":
-            return _json(BOT_USER)
-        if request.method == "GET" and path == "/oauth2/applications/@me":
-            return _json(
-                {
-                    "id": APP_ID,
-                    "name": "etstats",
-                    "icon": None,
-                    "description": "",
-                    "bot_public": True,
-                    "bot_require_code_grant": False,
-                    "verify_key": "",
-                    "owner": {**BOT_USER, "id": "600000000000000009", "bot": False},
-                    "flags": 0,
-                    "team": None,
-                    "summary": "",
-                }
-            )
-        if request.method == "GET" and path in ("/gateway", "/gateway/bot"):
-            return _json(
-                {
-                    "url": f"ws://127.0.0.1:{self.port}/ws",
-                    "shards": 1,
-                    "session_start_limit": {
-                        "total": 1000,
-                        "remaining": 1000,
-                        "reset_after": 0,
-                        "max_concurrency": 1,
-                    },
-                }
-            )
-        if cmds := re.fullmatch(r"/applications/\d+(?:/guilds/(\d+))?/commands", path):
-            key = cmds[1] or "global"
-            if request.method == "PUT":
-                self.app_commands[key] = [
-                    {
-                        **c,
-                        "id": str(next(self._ids)),
-                        "application_id": APP_ID,
-                        "version": "1",
-                        **({"guild_id": cmds[1]} if cmds[1] else {}),
-                    }
-                    for c in body or []
-                ]
-            return _json(self.app_commands.get(key, []))
-        if re.fullmatch(r"/applications/\d+/guilds/\d+/commands/permissions", path):
-            return _json([])
-        if re.fullmatch(r"/interactions/\d+/[^/]+/callback", path):
-            self.interaction_replies.append(body or {})
-            return web.Response(status=204)
-        if hook := re.fullmatch(r"/webhooks/\d+/([^/]+)(?:/messages/(@original|\d+))?", path):
-            message = self._create(TEXT_CHANNEL_ID, (body or {}) | {"webhook": hook[1]})
-            self.interaction_replies.append(body or {})
-            return message if isinstance(message, web.Response) else _json(message)
-        match = re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path)
-        if match and request.method == "POST" and match[2] is None:
-            created = self._create(match[1], body or {})
-            if isinstance(created, web.Response):
-                return created
-            if self.hold_answers is not None:
-                await self.hold_answers.wait()
-            return _json(created)
-        if match and request.method == "PATCH" and match[2] is not None:
-            return self._edit(match[1], match[2], body or {})
-        return _json({"message": "404: Not Found", "code": 0}, status=404)
+                    return _rate_limited(fault.retry_after, fault.pattern.pattern)
+                return _error(fault.status, "Internal Server Error", 0)
+        return None
 
-    def _create(self, channel: str, body: dict[str, Any]) -> web.Response | dict[str, Any]:
+    # --- login and commands ----------------------------------------------------
+
+    async def _me(self, match: re.Match[str], body: Any, request: web.Request) -> web.Response:
+        return _json(BOT_USER)
+
+    async def _application(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        return _json(
+            {
+                "id": APP_ID,
+                "name": "etstats",
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "",
+                "owner": {**BOT_USER, "id": "600000000000000009", "bot": False},
+                "flags": 0,
+                "team": None,
+                "summary": "",
+            }
+        )
+
+    async def _gateway_url(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        return _json(
+            {
+                "url": f"ws://127.0.0.1:{self.port}/ws",
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def _commands(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        guild_id = match[1]
+        key = guild_id or "global"
+        if request.method == "PUT":
+            self.app_commands[key] = [
+                {
+                    **c,
+                    "id": str(next(self._ids)),
+                    "application_id": APP_ID,
+                    "version": "1",
+                    **({"guild_id": guild_id} if guild_id else {}),
+                }
+                for c in body or []
+            ]
+        return _json(self.app_commands.get(key, []))
+
+    async def _no_permissions(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        return _json([])
+
+    # --- interactions ----------------------------------------------------------
+
+    def _late(self, interaction: Interaction) -> bool:
+        return time.monotonic() - interaction.sent_at > self.ack_within_s
+
+    def _expired(self, interaction: Interaction) -> bool:
+        return time.monotonic() - interaction.sent_at > self.token_lifetime_s
+
+    async def _callback(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        """The one acknowledgement: in time, once, with a valid message if it has one."""
+        interaction = self.interactions.get(match[2])
+        if interaction is None or interaction.id != match[1]:
+            return _unknown_interaction()
+        if interaction.answered:
+            return _error(400, "Interaction has already been acknowledged.", 40060)
+        if self._late(interaction):
+            interaction.refused.append(f"acknowledged after {self.ack_within_s:.1f}s")
+            return _unknown_interaction()
+        kind, data = (body or {}).get("type"), (body or {}).get("data") or {}
+        if kind == CALLBACK_MESSAGE:
+            if refused := self._refuse_message(data, creating=True):
+                interaction.refused.append(f"invalid message: {refused.status}")
+                return refused
+            interaction.original = self._store(interaction.channel, data, webhook=True)
+        elif kind == CALLBACK_DEFERRED:
+            flags = LOADING | (data.get("flags", 0) & EPHEMERAL)
+            interaction.original = self._store(
+                interaction.channel, {"flags": flags}, webhook=True, record=False
+            )
+        elif kind not in CALLBACK_OTHER:
+            errors: ErrorTree = {}
+            _add_error(errors, ("type",), "BASE_TYPE_CHOICES", "Value must be one of {4, 5}.")
+            return _invalid_form(errors)
+        interaction.acked_at = time.monotonic()
+        self.interaction_replies.append(body)
+        return web.Response(status=204)
+
+    def _webhook_interaction(self, app_id: str, token: str) -> Interaction | web.Response:
+        """The interaction behind an interaction webhook, or Discord's refusal."""
+        if app_id != APP_ID:
+            return _unknown_webhook()
+        interaction = self.interactions.get(token)
+        if interaction is None or self._expired(interaction):
+            return _invalid_webhook_token()
+        if not interaction.answered:
+            return _unknown_webhook()  # no response to follow up or edit yet
+        return interaction
+
+    async def _followup(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        """POST /webhooks/{app}/{token}: a new followup message."""
+        interaction = self._webhook_interaction(match[1], match[2])
+        if isinstance(interaction, web.Response):
+            return interaction
+        if refused := self._refuse_message(body or {}, creating=True):
+            return refused
+        message = self._store(interaction.channel, body or {}, webhook=True)
+        interaction.followups.append(message)
+        wait = request.query.get("wait", "").lower() in ("1", "true")
+        return _json(message) if wait else web.Response(status=204)
+
+    async def _webhook_message(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        """GET / PATCH / DELETE the original response (@original) or one followup."""
+        interaction = self._webhook_interaction(match[1], match[2])
+        if isinstance(interaction, web.Response):
+            return interaction
+        message = self._interaction_message(interaction, match[3])
+        if message is None:
+            return _unknown_message()
+        if request.method == "GET":
+            return _json(message)
+        if request.method == "PATCH":
+            return self._edit(message, body or {})
+        if request.method == "DELETE":
+            self._delete(interaction, message)
+            return web.Response(status=204)
+        return _error(405, "405: Method Not Allowed", 0)
+
+    def _delete(self, interaction: Interaction, message: dict[str, Any]) -> None:
+        self.messages[message["channel_id"]].remove(message)
+        if message is interaction.original:
+            interaction.original = None
+        else:
+            interaction.followups.remove(message)
+
+    def _interaction_message(self, interaction: Interaction, which: str) -> dict[str, Any] | None:
+        if which == "@original":
+            return interaction.original
+        return next((m for m in interaction.followups if m["id"] == which), None)
+
+    # --- channel messages ------------------------------------------------------
+
+    async def _post_message(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        channel, body = match[1], body or {}
+        if refused := self._refuse_message(body, creating=True) or self._refuse_channel(channel):
+            return refused
+        if (first := self._nonce_match(channel, body)) is not None:
+            return _json(first)  # Discord returns the first message
+        created = self._store(channel, body)
+        if self.hold_answers is not None:
+            await self.hold_answers.wait()
+        return _json(created)
+
+    async def _patch_message(
+        self, match: re.Match[str], body: Any, request: web.Request
+    ) -> web.Response:
+        channel, message_id = match[1], match[2]
+        if refused := self._refuse_channel(channel):
+            return refused
+        message = next((m for m in self.posts(channel) if m["id"] == message_id), None)
+        if message is None or message["flags"] & EPHEMERAL:
+            return _unknown_message()
+        return self._edit(message, body or {})
+
+    def _refuse_channel(self, channel: str) -> web.Response | None:
         if channel in self.forbidden_channels:
-            return _json({"message": "Missing Access", "code": 50001}, status=403)
+            return _error(403, "Missing Access", 50001)
         if self.known_channels is not None and channel not in self.known_channels:
-            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
-        existing = self.messages.setdefault(channel, [])
+            return _error(404, "Unknown Channel", 10003)
+        return None
+
+    def _refuse_message(self, body: dict[str, Any], *, creating: bool) -> web.Response | None:
+        if errors := message_errors(body):
+            return _invalid_form(errors)
+        if creating and is_empty(body):
+            return _error(400, "Cannot send an empty message", 50006)
+        return None
+
+    def _nonce_match(self, channel: str, body: dict[str, Any]) -> dict[str, Any] | None:
         nonce = body.get("nonce")
-        if body.get("enforce_nonce") and nonce is not None:
-            for message in existing:
-                if message.get("nonce") == nonce:
-                    return _json(message)  # Discord returns the first message
+        if not body.get("enforce_nonce") or nonce is None:
+            return None
+        return next((m for m in self.posts(channel) if m.get("nonce") == nonce), None)
+
+    def _store(
+        self, channel: str, body: dict[str, Any], *, webhook: bool = False, record: bool = True
+    ) -> dict[str, Any]:
+        """Create a message in `channel` from an accepted body."""
         message = {
             "id": str(next(self._ids)),
             "channel_id": channel,
             "type": 0,
             "content": body.get("content", ""),
             "embeds": body.get("embeds", []),
-            "nonce": nonce,
+            "nonce": body.get("nonce"),
+            "flags": body.get("flags") or 0,
             "allowed_mentions": body.get("allowed_mentions"),
             "author": BOT_USER,
             "attachments": [],
@@ -213,17 +572,22 @@ class FakeDiscord:
             "tts": False,
             "timestamp": "2026-11-24T00:00:00+00:00",
             "edited_timestamp": None,
+            **({"webhook_id": APP_ID} if webhook else {}),
         }
-        existing.append(message)
+        if record:
+            self.message_payloads.append(body)
+        self.messages.setdefault(channel, []).append(message)
         return message
 
-    def _edit(self, channel: str, message_id: str, body: dict[str, Any]) -> web.Response:
-        for message in self.messages.get(channel, []):
-            if message["id"] == message_id:
-                message.update({k: v for k, v in body.items() if k in ("content", "embeds")})
-                message["edited_timestamp"] = "2026-11-24T00:00:01+00:00"
-                return _json(message)
-        return _json({"message": "Unknown Message", "code": 10008}, status=404)
+    def _edit(self, message: dict[str, Any], body: dict[str, Any]) -> web.Response:
+        """Change the message in place: an edit never creates a message."""
+        if refused := self._refuse_message(body, creating=False):
+            return refused
+        message.update({k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body})
+        message["flags"] &= ~LOADING
+        message["edited_timestamp"] = "2026-11-24T00:00:01+00:00"
+        self.message_payloads.append(body)
+        return _json(message)
 
     # --- gateway -----------------------------------------------------------
 
@@ -308,16 +672,25 @@ class FakeDiscord:
         user_id: str = "600000000000000001",
         admin: bool = False,
     ) -> str:
-        """A member runs a slash command; returns the interaction token."""
+        """A member runs a slash command; returns the interaction token.
+
+        The acknowledgement clock starts now: see `interactions[token]`.
+        """
         command = next(c for cs in self.app_commands.values() for c in cs if c["name"] == name)
-        token = f"token{next(self._ids)}"
+        interaction = Interaction(
+            id=str(next(self._ids)),
+            token=f"token{next(self._ids)}",
+            channel=TEXT_CHANNEL_ID,
+            sent_at=time.monotonic(),
+        )
+        self.interactions[interaction.token] = interaction
         await self.dispatch(
             "INTERACTION_CREATE",
             {
-                "id": str(next(self._ids)),
+                "id": interaction.id,
                 "application_id": APP_ID,
                 "type": 2,
-                "token": token,
+                "token": interaction.token,
                 "version": 1,
                 "guild_id": GUILD_ID,
                 "channel_id": TEXT_CHANNEL_ID,
@@ -340,10 +713,18 @@ class FakeDiscord:
                 "attachment_size_limit": 10485760,
             },
         )
-        return token
+        return interaction.token
 
-    def replies(self) -> list[dict[str, Any]]:
-        return self.posts(TEXT_CHANNEL_ID)
+
+async def _read_body(request: web.Request) -> Any:
+    """The JSON body; for multipart (files), its `payload_json` part."""
+    if not request.can_read_body:
+        return None
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        payload = form.get("payload_json")
+        return json.loads(payload) if isinstance(payload, str) else None
+    return await request.json()
 
 
 def member(user_id: str, admin: bool, with_user: bool = True) -> dict[str, Any]:

@@ -14,7 +14,7 @@ def parsed(
     *,
     filename: str | None = None,
     sha256: str = "00",
-    origin: int = common_pb2.ORIGIN_SYNC,
+    origin: common_pb2.Origin = common_pb2.ORIGIN_SYNC,
 ) -> rounds_pb2.ParsedRound:
     name = filename or generated.filename
     file = common_pb2.FileRef(

@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import disnake
 import pytest
+from disnake.ext import commands
+from disnake.http import Route
 
 from services.bot.permissions import Admins
+from services.bot.replies import SlashReply
 from services.bot.service import BotConfig
 from services.bot.service import main as bot_main
 from services.common.control import Control
@@ -22,10 +29,11 @@ from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
-from tests.fake_discord import ADMIN_ROLE_ID, TEXT_CHANNEL_ID, FakeDiscord
+from tests.fake_discord import ADMIN_ROLE_ID, FakeDiscord, pings_nobody
 from tests.inprocess import running
 from tests.test_fetcher import conf as fetcher_conf
 from tests.test_fetcher import dated_file
+from tests.waiting import wait_until
 
 
 class DisnakeErrors(logging.Handler):
@@ -50,17 +58,27 @@ async def discord():
     assert errors.records == []
 
 
-async def until(check, within: float = 20, what: str = "") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 def texts(discord: FakeDiscord) -> list[str]:
     return [m["content"] for m in discord.replies()]
 
 
+def answer(discord: FakeDiscord, token: str) -> str | None:
+    """What the member sees as the interaction's response (sent at once or after a defer)."""
+    original = discord.interactions[token].original
+    return None if original is None else original["content"]
+
+
+def commands_registered(discord: FakeDiscord) -> bool:
+    return any(discord.app_commands.values())
+
+
+def monitoring(sub: str, source: str | None = None) -> list[dict[str, Any]]:
+    """The options of `/monitoring <sub> [source]`."""
+    given = [{"name": "source", "type": 3, "value": source}] if source else []
+    return [{"name": sub, "type": 1, "options": given}]
+
+
+@pytest.mark.service
 async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path: Path) -> None:
     box = tmp_path / "box"
     box.mkdir()
@@ -88,22 +106,24 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
         running_bus = bot.runtime.bus
         async with running("storage", storage_main, StorageConfig(database_url, 2), url):
             await asyncio.wait_for(discord.identified.wait(), 20)
-            await asyncio.sleep(1.5)
+            await wait_until(lambda: commands_registered(discord), what="slash commands synced")
 
             await discord.message("!sync_stats 2days")  # not an admin
-            await until(
+            await wait_until(
                 lambda: "Only etstats admins can do that." in texts(discord), what="refusal"
             )
 
             await discord.message("!sync_stats fortnight", admin=True)
-            await until(
+            await wait_until(
                 lambda: any("is not a period. Accepted:" in t for t in texts(discord)),
                 what="the accepted forms",
             )
 
             await discord.message("!sync_stats 2days", admin=True)
-            await until(lambda: any("1 imported" in t for t in texts(discord)), what="the result")
-            await until(
+            await wait_until(
+                lambda: any("1 imported" in t for t in texts(discord)), what="the result"
+            )
+            await wait_until(
                 lambda: any(
                     e.get("title", "").startswith("Sync done: 1 rounds")
                     for m in discord.replies()
@@ -115,95 +135,73 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
             assert progress["edited_timestamp"] is not None  # one message, edited
 
             await discord.message("!stop_monitoring box", admin=True)
-            await until(lambda: "Monitoring off for box." in texts(discord), what="monitoring off")
+            await wait_until(
+                lambda: "Monitoring off for box." in texts(discord), what="monitoring off"
+            )
             await discord.message("!ssh_stats")
-            await until(
+            await wait_until(
                 lambda: any("monitoring off" in t for t in texts(discord)),
                 what="status",
             )
             await discord.message("!start_monitoring box", admin=True)
-            await until(lambda: "Monitoring on for box." in texts(discord), what="monitoring on")
+            await wait_until(
+                lambda: "Monitoring on for box." in texts(discord), what="monitoring on"
+            )
 
             # The slash form: /monitoring stop really stops the fetcher polling the source.
             control = Control(running_bus)
-            await discord.slash(
-                "monitoring",
-                [
-                    {
-                        "name": "stop",
-                        "type": 1,
-                        "options": [{"name": "source", "type": 3, "value": "box"}],
-                    }
-                ],
-                admin=True,
-            )
-            await until(
-                lambda: any(
-                    r.get("data", {}).get("content") == "Monitoring off for box."
-                    for r in discord.interaction_replies
-                ),
-                what="/monitoring stop",
+            stop = await discord.slash("monitoring", monitoring("stop", "box"), admin=True)
+            await wait_until(
+                lambda: answer(discord, stop) == "Monitoring off for box.", what="/monitoring stop"
             )
             (fetcher, _) = await control.statuses()
             assert fetcher is not None and not fetcher.sources[0].monitoring
             name, body = dated_file(900, 0)
             polls = fetcher.sources[0].last_poll_ms
             (box / name).write_bytes(body)
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.5)  # a negative check: nothing may poll the source meanwhile
             (fetcher, _) = await control.statuses()
             assert fetcher.sources[0].files_total == 0 and fetcher.sources[0].last_poll_ms == polls
-            await discord.slash(
-                "monitoring",
-                [
-                    {
-                        "name": "start",
-                        "type": 1,
-                        "options": [{"name": "source", "type": 3, "value": "box"}],
-                    }
-                ],
-                admin=True,
-            )
-            await until(
-                lambda: any(
-                    r.get("data", {}).get("content") == "Monitoring on for box."
-                    for r in discord.interaction_replies
-                ),
+            start = await discord.slash("monitoring", monitoring("start", "box"), admin=True)
+            await wait_until(
+                lambda: answer(discord, start) == "Monitoring on for box.",
                 what="/monitoring start",
             )
-            for _ in range(100):  # monitoring resumed: the new file is fetched
+
+            async def fetched_the_new_file() -> bool:
                 (fetcher, _) = await control.statuses()
-                if fetcher is not None and fetcher.sources[0].files_total == 1:
-                    break
-                await asyncio.sleep(0.1)
-            assert fetcher is not None and fetcher.sources[0].files_total == 1
-            await discord.slash("monitoring", [{"name": "stop", "type": 1, "options": []}])
-            await until(
-                lambda: any(
-                    r.get("data", {}).get("content") == "Only etstats admins can do that."
-                    for r in discord.interaction_replies
-                ),
+                return fetcher is not None and fetcher.sources[0].files_total == 1
+
+            await wait_until(fetched_the_new_file, within=10, what="monitoring resumed")
+            refused = await discord.slash("monitoring", monitoring("stop"))
+            await wait_until(
+                lambda: answer(discord, refused) == "Only etstats admins can do that.",
                 what="slash refusal",
             )
 
             await discord.message("!health")
-            await until(
+            await wait_until(
                 lambda: any("storage" in t and "ready" in t for t in texts(discord)), what="health"
             )
         started = time.monotonic()
         before = len(texts(discord))
         await discord.message("!health")
-        await until(lambda: len(texts(discord)) > before, within=10, what="health without storage")
+        await wait_until(
+            lambda: len(texts(discord)) > before, within=10, what="health without storage"
+        )
         assert time.monotonic() - started < 3
         assert "storage  NOT ANSWERING" in texts(discord)[-1]
-    assert all(
-        m["allowed_mentions"] == {"parse": [], "replied_user": False}
-        or m["allowed_mentions"] == {"parse": []}
-        for m in discord.replies()
-        if m.get("allowed_mentions") is not None
-    )
-    assert TEXT_CHANNEL_ID
+    # Text can ping (embeds never do): every message sent or edited with content must
+    # say so, as Discord's default for a missing `allowed_mentions` is to ping.
+    with_text = [p for p in discord.message_payloads if p.get("content")]
+    assert with_text, "the bot said something"
+    assert [p for p in with_text if not pings_nobody(p.get("allowed_mentions"))] == []
+    unanswered = [i.token for i in discord.interactions.values() if not i.answered]
+    assert unanswered == [], "every interaction acknowledged within 3 s"
+    assert [(c.method, c.path, c.status) for c in discord.refusals()] == []
 
 
+@pytest.mark.unit
 def test_readme_command_reference_matches_the_bot() -> None:
     import re
 
@@ -225,6 +223,7 @@ def test_readme_command_reference_matches_the_bot() -> None:
     assert documented_slash == slash
 
 
+@pytest.mark.service
 async def test_watchdog_reports_gone_services_and_stalls_then_recoveries(
     nats_server, database_url, tmp_path: Path
 ) -> None:
@@ -250,12 +249,16 @@ async def test_watchdog_reports_gone_services_and_stalls_then_recoveries(
         await watchdog.check()  # parser, fetcher, storage up; the poster is not
         name, body = dated_file(950, 0)
         (box / name).write_bytes(body)
-        await asyncio.sleep(2.5)  # detected, parsed, stored: but nobody posts it
+        await wait_until(
+            lambda: watchdog.control.stalled(1), what="a stored round that nobody posts"
+        )
         async with running("fetcher", fetcher_main, fetcher_conf(source), url) as spare:
-            for _ in range(20):  # until the watchdog has seen both fetchers
+
+            async def both_fetchers_seen() -> bool:
                 await watchdog.check()
-                if list(watchdog.instances.values()).count("fetcher") == 2:
-                    break
+                return list(watchdog.instances.values()).count("fetcher") == 2
+
+            await wait_until(both_fetchers_seen, within=10, what="the watchdog sees two fetchers")
             await spare.kill()  # an instance disappears
         await watchdog.check()
         await watchdog.notices.flush()
@@ -264,14 +267,156 @@ async def test_watchdog_reports_gone_services_and_stalls_then_recoveries(
             "Pipeline stalled: 1",
             "fetcher instance gone: 1",
         } <= set(sent)
+        recoveries = {"Pipeline stalled: recovered: 1", "poster not answering: recovered: 1"}
+
+        async def recovered() -> bool:
+            await watchdog.check()
+            await watchdog.notices.flush()
+            return recoveries <= set(sent)
+
         async with running("poster", poster_main, poster_conf, url):
-            for _ in range(50):
-                await watchdog.check()
-                await watchdog.notices.flush()
-                if {"Pipeline stalled: recovered: 1", "poster not answering: recovered: 1"} <= set(
-                    sent
-                ):
-                    break
-                await asyncio.sleep(0.2)
-        assert "poster not answering: recovered: 1" in sent
-        assert "Pipeline stalled: recovered: 1" in sent
+            await wait_until(recovered, within=10, what=f"the notices {sorted(recoveries)}")
+
+
+# --- the fake Discord is as strict as Discord with interactions --------------------
+
+NO_MENTIONS = disnake.AllowedMentions.none()
+Handler = Callable[[disnake.ApplicationCommandInteraction], Awaitable[None]]
+
+
+@asynccontextmanager
+async def probe_bot(discord: FakeDiscord, handler: Handler) -> AsyncIterator[None]:
+    """A bare disnake bot whose one slash command, /probe, runs `handler`."""
+    Route.BASE = discord.api_base
+    bot = commands.InteractionBot()
+
+    @bot.slash_command(name="probe", description="Runs the test's handler")
+    async def probe(inter: disnake.ApplicationCommandInteraction) -> None:
+        await handler(inter)
+
+    login = asyncio.create_task(bot.start("token"))
+    try:
+        await wait_until(lambda: commands_registered(discord), what="/probe registered")
+        yield
+    finally:
+        await bot.close()
+        await login
+
+
+async def refused(call: Awaitable[Any]) -> disnake.HTTPException | None:
+    """The HTTP error Discord answered `call` with, None when it succeeded."""
+    try:
+        await call
+    except disnake.HTTPException as exc:
+        return exc
+    return None
+
+
+@pytest.mark.service
+async def test_a_late_acknowledgement_is_refused_and_the_interaction_unanswered(
+    discord: FakeDiscord,
+) -> None:
+    discord.ack_within_s = 0.3  # Discord's 3 s, shortened
+    errors: list[disnake.HTTPException | None] = []
+
+    async def slow(inter: disnake.ApplicationCommandInteraction) -> None:
+        await asyncio.sleep(0.5)
+        errors.append(
+            await refused(inter.response.send_message("late", allowed_mentions=NO_MENTIONS))
+        )
+
+    async with probe_bot(discord, slow):
+        token = await discord.slash("probe", [])
+        await wait_until(lambda: errors, what="the acknowledgement")
+    (error,) = errors
+    assert error is not None and (error.status, error.code) == (404, 10062)
+    interaction = discord.interactions[token]
+    assert not interaction.answered
+    assert interaction.refused == ["acknowledged after 0.3s"]
+    assert discord.replies() == []
+
+
+@pytest.mark.service
+async def test_editing_original_edits_it_and_a_followup_is_a_new_message(
+    discord: FakeDiscord,
+) -> None:
+    done = asyncio.Event()
+
+    async def answer_edit_follow(inter: disnake.ApplicationCommandInteraction) -> None:
+        await inter.response.send_message("first", allowed_mentions=NO_MENTIONS)
+        await inter.edit_original_response(content="edited", allowed_mentions=NO_MENTIONS)
+        await inter.followup.send("more", allowed_mentions=NO_MENTIONS)
+        done.set()
+
+    async with probe_bot(discord, answer_edit_follow):
+        token = await discord.slash("probe", [])
+        await asyncio.wait_for(done.wait(), 10)
+    interaction = discord.interactions[token]
+    assert texts(discord) == ["edited", "more"]
+    assert interaction.original is discord.replies()[0]
+    assert interaction.original["edited_timestamp"] is not None
+    assert interaction.followups == [discord.replies()[1]]
+    assert discord.refusals() == []
+
+
+@pytest.mark.service
+async def test_an_expired_interaction_token_is_refused_with_401(discord: FakeDiscord) -> None:
+    expired = asyncio.Event()
+    errors: list[disnake.HTTPException | None] = []
+
+    async def answer_then_edit(inter: disnake.ApplicationCommandInteraction) -> None:
+        await inter.response.send_message("first", allowed_mentions=NO_MENTIONS)
+        await expired.wait()
+        errors.append(await refused(inter.edit_original_response(content="edited")))
+        errors.append(await refused(inter.followup.send("more")))
+
+    async with probe_bot(discord, answer_then_edit):
+        token = await discord.slash("probe", [])
+        await wait_until(lambda: discord.interactions[token].answered, what="the answer")
+        discord.token_lifetime_s = 0  # Discord's 15 minutes, over
+        expired.set()
+        await wait_until(lambda: len(errors) == 2, what="the edit and the followup")
+    assert [(e.status, e.code) if e else None for e in errors] == [(401, 50027)] * 2
+    assert texts(discord) == ["first"]
+
+
+@pytest.mark.service
+async def test_an_over_long_answer_is_refused_with_400(discord: FakeDiscord) -> None:
+    errors: list[disnake.HTTPException | None] = []
+
+    async def too_long(inter: disnake.ApplicationCommandInteraction) -> None:
+        errors.append(await refused(inter.response.send_message("x" * 2001)))
+
+    async with probe_bot(discord, too_long):
+        token = await discord.slash("probe", [])
+        await wait_until(lambda: errors, what="the answer")
+    (error,) = errors
+    assert error is not None and (error.status, error.code) == (400, 50035)
+    assert "content" in error.text and "2000 or fewer" in error.text
+    assert not discord.interactions[token].answered
+
+
+@pytest.mark.service
+async def test_a_slash_reply_is_still_edited_after_its_token_expired(
+    discord: FakeDiscord,
+) -> None:
+    """A /sync can outlive the interaction's 15 minutes: its result must still show."""
+    expired = asyncio.Event()
+    done = asyncio.Event()
+
+    async def long_job(inter: disnake.ApplicationCommandInteraction) -> None:
+        reply = SlashReply(inter)
+        await reply.send("Sync requested…")
+        await reply.edit("Sync running.")
+        await expired.wait()
+        await reply.edit("Sync done: 1 imported.")
+        done.set()
+
+    async with probe_bot(discord, long_job):
+        token = await discord.slash("probe", [])
+        await wait_until(lambda: answer(discord, token) == "Sync running.", what="the progress")
+        discord.token_lifetime_s = 0
+        expired.set()
+        await asyncio.wait_for(done.wait(), 10)
+    assert texts(discord) == ["Sync done: 1 imported."], "the one message, edited"
+    assert all(pings_nobody(p.get("allowed_mentions")) for p in discord.message_payloads)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from nats.aio.msg import Msg
 
 from etstats.contract import common_pb2, files_pb2
@@ -11,8 +12,10 @@ from etstats_cli.embedded import EmbeddedNats
 from services.common.bus import Bus, ensure_stream
 from services.common.consumer import Reject, consume, nak_delay
 from services.common.subjects import raw_msg_id
+from tests.waiting import wait_until
 
 
+@pytest.mark.service
 async def test_stream_setup_is_idempotent(bus: Bus) -> None:
     await ensure_stream(bus.js, bus.stream)
     await ensure_stream(bus.js, bus.stream)
@@ -21,6 +24,7 @@ async def test_stream_setup_is_idempotent(bus: Bus) -> None:
     assert info.config.duplicate_window == 600
 
 
+@pytest.mark.service
 async def test_publish_deduplicates_by_msg_id(bus: Bus) -> None:
     for _ in range(3):
         await bus.publish("stats.raw.main", b"x", msg_id=raw_msg_id("main", "a.txt", "00"))
@@ -28,6 +32,7 @@ async def test_publish_deduplicates_by_msg_id(bus: Bus) -> None:
     assert info.state.messages == 1
 
 
+@pytest.mark.service
 async def test_key_value_bucket_is_created_once(bus: Bus) -> None:
     kv = await bus.key_value("monitoring")
     await kv.put("main", b"on")
@@ -35,6 +40,7 @@ async def test_key_value_bucket_is_created_once(bus: Bus) -> None:
     assert (await again.get("main")).value == b"on"
 
 
+@pytest.mark.unit
 def test_nak_delay_grows_and_is_capped() -> None:
     assert [nak_delay(n) for n in (1, 2, 3)] == [1, 2, 4]
     assert nak_delay(50) == 60
@@ -56,6 +62,7 @@ async def _run_until(
         await asyncio.wait_for(task, 10)
 
 
+@pytest.mark.service
 async def test_transient_failure_is_redelivered_then_acked(bus: Bus) -> None:
     await bus.publish("stats.raw.main", b"1", msg_id="m1")
     calls: list[int] = []
@@ -74,6 +81,7 @@ async def test_transient_failure_is_redelivered_then_acked(bus: Bus) -> None:
     assert info.num_pending == 0
 
 
+@pytest.mark.service
 async def test_permanent_failure_is_terminated_and_reported(bus: Bus) -> None:
     file = common_pb2.FileRef(source="main", filename="bad.txt", msg_id="main/bad.txt/00")
     await bus.publish("stats.raw.main", b"bad", msg_id=file.msg_id)
@@ -88,7 +96,13 @@ async def test_permanent_failure_is_terminated_and_reported(bus: Bus) -> None:
         done.set()
 
     await _run_until(bus, handler, done)
-    await asyncio.sleep(1.5)  # a nak would have redelivered within a second
+
+    async def settled() -> bool:
+        """Nothing awaits (re)delivery: the bad message was terminated, not nak'ed."""
+        info = await bus.js.consumer_info(bus.stream, "t")
+        return info.num_ack_pending == 0 and info.num_pending == 0
+
+    await wait_until(settled, what="both messages done with")
     assert seen == [b"bad", b"good"]
     sub = await bus.js.pull_subscribe("stats.rejected.>", durable="check", stream=bus.stream)
     (msg,) = await sub.fetch(1, timeout=2)
@@ -100,6 +114,7 @@ async def test_permanent_failure_is_terminated_and_reported(bus: Bus) -> None:
     assert "line 1" in rejection.reason
 
 
+@pytest.mark.service
 async def test_consumer_survives_a_nats_restart(nats_server: EmbeddedNats, bus: Bus) -> None:
     received: list[bytes] = []
     first, second = asyncio.Event(), asyncio.Event()
@@ -118,12 +133,9 @@ async def test_consumer_survives_a_nats_restart(nats_server: EmbeddedNats, bus: 
         await bus.publish("stats.raw.main", b"before", msg_id="before")
         await asyncio.wait_for(first.wait(), 10)
         nats_server.stop()
-        await asyncio.sleep(1)
+        await wait_until(lambda: not bus.connected, what="the client to notice")
         nats_server.start()
-        for _ in range(100):
-            if bus.connected:
-                break
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: bus.connected, what="the client to reconnect")
         await bus.publish("stats.raw.main", b"after", msg_id="after")
         await asyncio.wait_for(second.wait(), 20)
     finally:

@@ -6,6 +6,7 @@ import pytest
 from services.common.config import CommonConfig, ConfigError, Env
 
 
+@pytest.mark.unit
 def test_defaults_are_sane() -> None:
     cfg = CommonConfig.from_env("fetcher", Env({}))
     assert cfg.nats_url == "nats://127.0.0.1:4222"
@@ -13,6 +14,7 @@ def test_defaults_are_sane() -> None:
     assert cfg.stream == "STATS"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -28,11 +30,13 @@ def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> 
         CommonConfig.from_env("parser", Env(environ))
 
 
+@pytest.mark.unit
 def test_required_variable() -> None:
     with pytest.raises(ConfigError, match="DATABASE_URL is required but not set"):
         Env({}).str("DATABASE_URL")
 
 
+@pytest.mark.unit
 def test_secret_from_file(tmp_path) -> None:
     secret = tmp_path / "token"
     secret.write_text("s3cret\n")
@@ -44,16 +48,19 @@ def test_secret_from_file(tmp_path) -> None:
     assert "s3cret" not in str(excinfo.value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("text", "value"), [("yes", True), ("FALSE", False), ("1", True)])
 def test_bool(text: str, value: bool) -> None:
     assert Env({"X": text}).bool("X", not value) is value
 
 
+@pytest.mark.unit
 def test_bool_rejects_garbage() -> None:
     with pytest.raises(ConfigError, match="X='maybe' is not a yes/no value"):
         Env({"X": "maybe"}).bool("X", True)
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     ("service", "environ", "named"),
     [

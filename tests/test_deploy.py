@@ -50,6 +50,8 @@ from tests.deploy_files import (
 )
 from tests.rounds import parsed
 
+pytestmark = pytest.mark.deploy
+
 SERVICES = ("fetcher", "parser", "storage", "poster", "bot")
 K8S = ROOT / "k8s"
 K8S_VERSION = "1.32.0"

@@ -19,6 +19,8 @@ from etstats.statsfile.differential import (
 from etstats.statsfile.generator import generate_match
 from etstats.statsfile.model import Player, Weapon
 
+pytestmark = pytest.mark.unit
+
 
 def nonzero(weapons: tuple[Weapon, ...]) -> tuple[Weapon, ...]:
     return tuple(w for w in weapons if w.hits or w.attempts or w.kills or w.deaths or w.headshots)

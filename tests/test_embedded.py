@@ -1,6 +1,10 @@
 import os
 
+import pytest
+
 from etstats_cli.embedded import EmbeddedError, EmbeddedNats, port_open
+
+pytestmark = pytest.mark.service
 
 
 def test_nats_is_out_of_reach_of_a_terminal_ctrl_c(nats_server: EmbeddedNats) -> None:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from nats.errors import NoRespondersError
 from prometheus_client import REGISTRY
 
 from etstats.contract import common_pb2, control_pb2, files_pb2
@@ -20,20 +18,19 @@ from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats
 from services.common.bus import Bus
 from services.common.control import Control
+from services.common.rpc import ServiceFailed
 from services.common.sources import SourceConfig
-from services.common.subjects import (
-    FETCHER_STATUS,
-    FETCHER_SYNC,
-    FETCHER_SYNC_CANCEL,
-)
 from services.fetcher.service import FetcherConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
 from services.parser.service import main as parser_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
-from tests.inprocess import running
+from tests.inprocess import Running, running
 from tests.sshservers import SshServer, ensure_sshd, start_asyncssh, start_sshd
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.service
 
 POLL = 0.3
 
@@ -83,18 +80,11 @@ class Raw:
             self.files.append(files_pb2.RawFile.FromString(msg.data))
 
         await bus.nc.subscribe("stats.raw.>", cb=on_msg)
+        await bus.nc.flush()  # subscribed at the server before anything is published
         return self
 
     def names(self) -> list[str]:
         return [f.file.filename for f in self.files]
-
-
-async def wait_until(check: Callable[[], bool], within: float = 15, what: str = "") -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 def conf(*sources: SourceConfig, **over) -> FetcherConfig:
@@ -130,17 +120,43 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+async def polled(source: str, times: int = 2) -> None:
+    """Until `times` more polls of `source` have run to the end.
+
+    "Nothing else is published" is then checked over real polls, not a guess
+    at how long they take. The counter counts a poll as it starts, so one
+    start more than `times` means `times` have ended.
+    """
+    start = sample("etstats_fetcher_polls_total", source=source)
+    await wait_until(
+        lambda: sample("etstats_fetcher_polls_total", source=source) >= start + times + 1,
+        what=f"{times} more polls of {source}",
+    )
+
+
+async def caught_up(fetcher: Running, bus: Bus, source: str, instance: str = "fetcher-a") -> None:
+    """Until `instance` holds `source` and has caught up (its readiness check):
+    a file written afterwards is new to the monitor, not part of the catch-up."""
+    check = fetcher.runtime.health.checks["catch-up"]
+
+    async def done() -> bool:
+        return (await status(bus))[source].lease_holder == instance and check()
+
+    await wait_until(done, what=f"{instance} caught up on {source}")
+
+
 async def test_new_file_is_published_once(
     ssh_server: SshServer, nats_server, bus, pipeline
 ) -> None:
     raw = await Raw().start(bus)
-    async with running("fetcher", fetcher_main, conf(ssh_server.source()), nats_server.url):
-        await asyncio.sleep(3 * POLL)
+    settings = conf(ssh_server.source())
+    async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
+        await caught_up(fetcher, bus, "main")
         name, body = round_file(1, datetime.now() - timedelta(hours=1))
         (ssh_server.root / name).write_bytes(body)
         (ssh_server.root / (name[:-4] + "_ws.txt")).write_bytes(b"sidecar")
         await wait_until(lambda: raw.names() == [name], what="the file on the bus")
-        await asyncio.sleep(6 * POLL)
+        await polled("main")  # neither the file again nor the sidecar
     assert raw.names() == [name]
     assert raw.files[0].body == body
     assert raw.files[0].file.origin == common_pb2.ORIGIN_MONITOR
@@ -152,11 +168,12 @@ async def test_file_still_being_written_is_not_fetched_early(
 ) -> None:
     raw = await Raw().start(bus)
     name, body = round_file(2, datetime.now() - timedelta(hours=1))
-    async with running("fetcher", fetcher_main, conf(ssh_server.source()), nats_server.url):
-        await asyncio.sleep(3 * POLL)
+    settings = conf(ssh_server.source())
+    async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
+        await caught_up(fetcher, bus, "main")
         await asyncio.to_thread(write_slowly, ssh_server.root / name, body, POLL / 3)
         await wait_until(lambda: len(raw.files) == 1, what="the complete file")
-        await asyncio.sleep(4 * POLL)
+        await polled("main")
     assert len(raw.files) == 1
     assert raw.files[0].body == body
 
@@ -171,24 +188,13 @@ async def test_hostile_names_are_ignored(ssh_server: SshServer, nats_server, bus
             (ssh_server.root / bad).write_bytes(body)
         (ssh_server.root / name).write_bytes(body)
         await wait_until(lambda: raw.names() == [name])
-        await asyncio.sleep(3 * POLL)
+        await polled("main")
     assert raw.names() == [name]
     assert sample("etstats_fetcher_hostile_names_total", source="main") == before + 2
 
 
-async def ask(bus: Bus, subject: str, payload: bytes):
-    """A request to a service that may still be starting."""
-    for _ in range(100):
-        try:
-            return await bus.nc.request(subject, payload, timeout=5)
-        except NoRespondersError:
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nobody answers {subject}")
-
-
 async def status(bus: Bus) -> dict[str, control_pb2.SourceStatus]:
-    msg = await ask(bus, FETCHER_STATUS, b"")
-    return {s.source: s for s in control_pb2.StatusReply.FromString(msg.data).sources}
+    return {s.source: s for s in (await Control(bus).fetcher_status()).sources}
 
 
 async def test_unknown_host_key_is_refused(
@@ -203,7 +209,12 @@ async def test_unknown_host_key_is_refused(
     name, body = round_file(4, datetime.now() - timedelta(hours=1))
     (ssh_server.root / name).write_bytes(body)
     async with running("fetcher", fetcher_main, conf(ssh_server.source()), nats_server.url):
-        await asyncio.sleep(4 * POLL)
+
+        async def refused() -> bool:
+            return "is not in" in (await status(bus))["main"].last_error
+
+        await wait_until(refused, what="the host key refused")
+        await polled("main")  # and refused again, with nothing fetched
         state = (await status(bus))["main"]
     assert raw.files == []
     assert not state.connected
@@ -221,7 +232,7 @@ async def test_dropped_connection_mid_download_loses_nothing(
     async with running("fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url):
         (asyncssh_server.root / name).write_bytes(body)
         await wait_until(lambda: raw.names() == [name], within=20)
-        await asyncio.sleep(4 * POLL)
+        await polled("main")  # the retried download is not published twice
         state = (await status(bus))["main"]
     assert asyncssh_server.aborts == [], "the test server never dropped the connection"
     assert raw.names() == [name] and raw.files[0].body == body
@@ -233,13 +244,18 @@ async def test_monitoring_off_fetches_nothing_and_on_resumes(
 ) -> None:
     local = SourceConfig("box", dir=tmp_path / "box")
     raw = await Raw().start(bus)
-    async with running("fetcher", fetcher_main, conf(local), nats_server.url):
-        await asyncio.sleep(3 * POLL)
+    async with running("fetcher", fetcher_main, conf(local), nats_server.url) as fetcher:
+        await caught_up(fetcher, bus, "box")
         await Control(bus).set_monitoring("box", False, "test")
-        await asyncio.sleep(2 * POLL)
+        await wait_until(
+            lambda: sample("etstats_fetcher_monitoring", source="box") == 0,
+            what="the fetcher to see monitoring off",
+        )
         name, body = round_file(6, datetime.now() - timedelta(hours=1))
         (tmp_path / "box" / name).write_bytes(body)
-        await asyncio.sleep(6 * POLL)
+        # Nothing to wait for: the point is that nothing happens. With monitoring
+        # on, a file is on the bus within a poll and a settle (2 * POLL); give it 3.
+        await asyncio.sleep(3 * POLL)
         assert raw.files == []
         assert not (await status(bus))["box"].monitoring
         await Control(bus).set_monitoring("box", True, "test")
@@ -255,11 +271,13 @@ async def test_lease_holder_dies_and_another_replica_takes_over(
     async with running(
         "fetcher", fetcher_main, conf(local, instance="fetcher-a"), nats_server.url
     ) as a:
-        await asyncio.sleep(3 * POLL)
+        await caught_up(a, bus, "box")
         async with running(
             "fetcher", fetcher_main, conf(local, instance="fetcher-b"), nats_server.url
         ):
-            await asyncio.sleep(3 * POLL)
+            # Nothing to wait for: b must not take the lease. It tries at start
+            # and every POLL; two tries are enough to see it fail.
+            await asyncio.sleep(2 * POLL)
             assert (await status(bus))["box"].lease_holder == "fetcher-a"
             await a.kill()
             killed = time.monotonic()
@@ -284,17 +302,35 @@ async def test_catch_up_fetches_recent_and_counts_older(
     settings = conf(SourceConfig("box", dir=box), catchup=timedelta(hours=48))
     async with running("fetcher", fetcher_main, settings, nats_server.url):
         await wait_until(lambda: raw.names() == [recent])
-        await asyncio.sleep(3 * POLL)
+        await polled("box")  # the older file stays counted, not fetched
         state = (await status(bus))["box"]
     assert raw.files[0].file.origin == common_pb2.ORIGIN_CATCH_UP
     assert raw.names() == [recent]
     assert state.older_unimported == 1
 
 
+class SyncResults:
+    """The final result of every sync, by id (they are published when a sync ends)."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, control_pb2.SyncResult] = {}
+
+    async def start(self, bus: Bus) -> SyncResults:
+        async def on_msg(msg) -> None:
+            result = control_pb2.SyncResult.FromString(msg.data)
+            self.by_id[result.sync_id] = result
+
+        await bus.nc.subscribe("stats.sync.result.>", cb=on_msg)
+        await bus.nc.flush()
+        return self
+
+    async def wait_for(self, sync_id: str) -> control_pb2.SyncResult:
+        await wait_until(lambda: sync_id in self.by_id, within=30, what=f"sync {sync_id} ended")
+        return self.by_id[sync_id]
+
+
 async def request_sync(bus: Bus, period: str, sources=()) -> control_pb2.SyncAccepted:
-    request = control_pb2.SyncRequest(period=period, sources=list(sources))
-    msg = await ask(bus, FETCHER_SYNC, request.SerializeToString())
-    return control_pb2.SyncAccepted.FromString(msg.data)
+    return await Control(bus).sync(period, list(sources))
 
 
 TODAY = datetime.combine(datetime.now().date(), datetime.min.time())
@@ -335,21 +371,26 @@ async def test_sync_fetches_exactly_the_unknown_files_oldest_first(
         names[age] = name
         (asyncssh_server.root / name).write_bytes(body)
     raw = await Raw().start(bus)
+    done = await SyncResults().start(bus)
     await Control(bus).set_monitoring("main", False, "test")
     async with running("fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url):
         first = await request_sync(bus, period)
-        assert first.sync_id and not first.error
+        assert first.sync_id and not first.already_running
         expected = [names[age] for age in sorted(ages, reverse=True)]  # oldest first
         await wait_until(lambda: raw.names() == expected, within=20, what=f"files of {period}")
-        # The next sync of everything fetches only what is still unknown.
-        for _ in range(200):
-            second = await request_sync(bus, "all")
-            if not second.already_running:
-                break
-            await asyncio.sleep(0.1)
+        # The next sync of everything (once the first has let go of the source)
+        # fetches only what is still unknown.
+        started: list[control_pb2.SyncAccepted] = []
+
+        async def second_started() -> bool:
+            started[:] = [await request_sync(bus, "all")]
+            return not started[0].already_running
+
+        await wait_until(second_started, what="a second sync to start")
+        (second,) = started
         rest = [names[age] for age in sorted(set(AGES) - set(ages), reverse=True)]
         await wait_until(lambda: raw.names() == expected + rest, within=20, what="the rest")
-        await asyncio.sleep(0.5)
+        await done.wait_for(second.sync_id)  # nothing more comes from it
     assert raw.names() == expected + rest
     assert {f.file.sync_id for f in raw.files[: len(expected)]} == {first.sync_id}
 
@@ -391,11 +432,18 @@ async def test_bad_period_gets_the_accepted_forms(nats_server, bus, pipeline, tm
     async with running(
         "fetcher", fetcher_main, conf(SourceConfig("box", dir=tmp_path)), nats_server.url
     ):
-        accepted = await request_sync(bus, "fortnight")
-        unknown = await request_sync(bus, "2d", sources=["nope"])
-    assert not accepted.sync_id
-    assert "'fortnight' is not a period. Accepted: today, yesterday, all" in accepted.error
-    assert unknown.error == "unknown source 'nope'; sources: box"
+        with pytest.raises(ServiceFailed) as bad_period:
+            await request_sync(bus, "fortnight")
+        with pytest.raises(ServiceFailed) as bad_source:
+            await request_sync(bus, "2d", sources=["nope"])
+        with pytest.raises(ServiceFailed) as beyond:
+            await request_sync(bus, "9999-12-31..0001-01-01")
+    assert bad_period.value.code == "400"
+    assert "'fortnight' is not a period. Accepted: today, yesterday, all" in str(bad_period.value)
+    assert str(bad_source.value) == (
+        "unknown source 'nope'; sources: box (fetcher sync, error 404)"
+    )
+    assert "the range ends before it starts" in str(beyond.value)
 
 
 async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Path) -> None:
@@ -416,12 +464,7 @@ async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Pat
         "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url
     ):
         accepted = await request_sync(bus, "all")
-        reply = await ask(
-            bus,
-            FETCHER_SYNC_CANCEL,
-            control_pb2.SyncCancel(sync_id=accepted.sync_id).SerializeToString(),
-        )
-        assert control_pb2.SyncCancelled.FromString(reply.data).found
+        assert await Control(bus).cancel_sync(accepted.sync_id)
         await wait_until(lambda: results, within=30, what="the result of the cancelled sync")
     (result,) = results
     assert result.cancelled
@@ -440,12 +483,12 @@ async def test_sync_of_named_files_fetches_only_those(nats_server, bus, pipeline
         names.append(name)
     await Control(bus).set_monitoring("box", False, "test")
     raw = await Raw().start(bus)
+    done = await SyncResults().start(bus)
     async with running(
         "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url
     ):
-        request = control_pb2.SyncRequest(period="today", files=[names[1], "not-there.txt"])
-        msg = await ask(bus, FETCHER_SYNC, request.SerializeToString())
-        assert control_pb2.SyncAccepted.FromString(msg.data).sync_id
+        accepted = await Control(bus).sync("today", files=[names[1], "not-there.txt"])
+        assert accepted.sync_id
         await wait_until(lambda: raw.names() == [names[1]])
-        await asyncio.sleep(0.5)
+        await done.wait_for(accepted.sync_id)  # nothing more comes from it
     assert raw.names() == [names[1]]

@@ -3,9 +3,12 @@ import os
 import sys
 
 import aiohttp
+import pytest
 
 from services.common.http import HealthServer
 from services.common.metrics import mark_success
+
+pytestmark = pytest.mark.service
 
 
 async def test_probes_and_metrics() -> None:

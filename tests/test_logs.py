@@ -1,7 +1,11 @@
 import json
 import logging
 
+import pytest
+
 from services.common.logs import JsonFormatter
+
+pytestmark = pytest.mark.unit
 
 
 def test_one_json_object_per_line_with_context() -> None:

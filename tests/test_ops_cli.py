@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
@@ -19,17 +21,23 @@ from services.poster.service import main as poster_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
+from tests.test_fetcher import caught_up, dated_file
 from tests.test_fetcher import conf as fetcher_conf
-from tests.test_fetcher import dated_file
+
+pytestmark = pytest.mark.e2e
 
 
-async def cli(nats_url: str, *args: str) -> tuple[int, str, str]:
+async def cli(nats_url: str | None, *args: str, **env: str) -> tuple[int, str, str]:
+    """`etstats ARGS` as a process; NATS_URL set unless None (then as `make up` leaves it)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "EMBEDDED_NATS_PORT")}
+    if nats_url is not None:
+        environ["NATS_URL"] = nats_url
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "etstats_cli.cli",
         *args,
-        env=dict(os.environ, NATS_URL=nats_url),
+        env={**environ, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -48,7 +56,7 @@ async def test_operator_commands(nats_server, database_url: str, tmp_path: Path)
     settings = fetcher_conf(SourceConfig("box", dir=box), catchup=timedelta(hours=1))
     async with (
         running("parser", parser_main, ParserConfig(batch=8), url),
-        running("fetcher", fetcher_main, settings, url),
+        running("fetcher", fetcher_main, settings, url) as fetcher,
         running(
             "poster",
             poster_main,
@@ -57,12 +65,41 @@ async def test_operator_commands(nats_server, database_url: str, tmp_path: Path)
         ),
     ):
         async with running("storage", storage_main, storage_conf, url):
-            await asyncio.sleep(2)
+            # Storage is ready; the fetcher's catch-up (which counts the older
+            # files) must be done before the sync takes some of them.
+            await caught_up(fetcher, fetcher.runtime.bus, "box")
             code, out, err = await cli(url, "monitor", "off", "--source", "box")
             assert (code, out.strip()) == (0, "monitoring off for box")
 
             code, out, err = await cli(url, "sync", "fortnight")
             assert code == 2 and "Accepted: today, yesterday, all" in err
+
+            for args, line in [
+                (
+                    ("sync", "9999-12-31"),
+                    "etstats: '9999-12-31' starts after today: there is nothing to sync yet"
+                    " (fetcher sync, error 400)",
+                ),
+                (
+                    ("sync", "2d", "--source", "nosuch"),
+                    "etstats: unknown source 'nosuch'; sources: box (fetcher sync, error 404)",
+                ),
+                (
+                    ("monitor", "off", "--source", "nosuch"),
+                    "etstats: unknown source 'nosuch'; sources: box",
+                ),
+                (
+                    ("reimport", "--rejected", "--source", "nosuch"),
+                    "etstats: unknown source 'nosuch'; sources: box",
+                ),
+            ]:
+                code, out, err = await cli(url, *args)
+                assert (code, out, err.strip().splitlines()) == (2, "", [line]), args
+
+            port = url.rsplit(":", 1)[1]
+            code, out, err = await cli(None, "status", EMBEDDED_NATS_PORT=port)
+            assert code == 0, err
+            assert "box: connected" in out
 
             code, out, err = await cli(url, "sync", "4days", "--source", "box")
             assert code == 0, err

@@ -3,9 +3,13 @@ import random
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from etstats.statsfile.generator import generate_match
 from etstats.statsfile.model import VALUE_NAMES
 from etstats_cli.cli import main
+
+pytestmark = pytest.mark.unit
 
 
 def write_match(directory: Path, seed: int, start: datetime, **kw):

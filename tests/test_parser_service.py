@@ -6,6 +6,7 @@ import asyncio
 import random
 from datetime import datetime
 
+import pytest
 from prometheus_client import REGISTRY
 
 from etstats.contract import common_pb2, files_pb2, rounds_pb2
@@ -15,6 +16,8 @@ from services.common.http import HealthServer
 from services.common.runtime import Runtime
 from services.parser.service import ParserConfig, main
 from tests.conftest import common_config
+
+pytestmark = pytest.mark.service
 
 
 def raw(filename: str, body: bytes) -> files_pb2.RawFile:

@@ -1,8 +1,12 @@
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etstats.period import PeriodError, parse_period
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 24, 15, 30)
 MIDNIGHT = datetime(2026, 11, 24)
@@ -59,3 +63,46 @@ def test_membership_is_half_open() -> None:
     assert MIDNIGHT in period
     assert MIDNIGHT + timedelta(days=1) not in period
     assert MIDNIGHT - timedelta(seconds=1) not in period
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("0001-01-01", datetime(1, 1, 1), datetime(1, 1, 2)),
+        ("0001-01-01..9999-12-31", datetime(1, 1, 1), None),
+        ("2026-11-24..9999-12-31", MIDNIGHT, None),
+        ("2026-11-24", MIDNIGHT, MIDNIGHT + timedelta(days=1)),
+    ],
+)
+def test_boundary_dates_are_periods(text: str, start: datetime, end: datetime | None) -> None:
+    period = parse_period(text, NOW)
+    assert (period.start, period.end) == (start, end)
+    assert period.start in period
+
+
+@pytest.mark.parametrize(
+    "text", ["0000-01-01", "99999 days", "3651d", "0d", "9999-12-31", "2026-11-25..2026-12-01"]
+)
+def test_values_out_of_range_are_refused_as_periods(text: str) -> None:
+    with pytest.raises(PeriodError):
+        parse_period(text, NOW)
+
+
+@given(
+    text=st.one_of(
+        st.text(),
+        st.from_regex(r"\A\s*\d{1,6}\s*[a-zA-Z]{0,7}\s*\Z"),
+        st.from_regex(r"\A\d{4}-\d{2}-\d{2}(\s*\.\.\s*\d{4}-\d{2}-\d{2})?\Z"),
+        st.dates().map(str),
+        st.tuples(st.dates(), st.dates()).map(lambda ab: f"{ab[0]}..{ab[1]}"),
+    ),
+    now=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 1, 1)),
+)
+def test_any_text_is_a_period_or_a_period_error(text: str, now: datetime) -> None:
+    """The grammar is total: nothing a user types raises anything but PeriodError."""
+    try:
+        period = parse_period(text, now)
+    except PeriodError as exc:
+        assert str(exc)
+        return
+    assert period.start is None or period.end is None or period.start < period.end

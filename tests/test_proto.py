@@ -1,7 +1,11 @@
 from pathlib import Path
 
+import pytest
+
 from etstats.contract import common_pb2, files_pb2
 from etstats_cli.protogen import PACKAGE, ROOT, generate
+
+pytestmark = pytest.mark.unit
 
 
 def test_committed_modules_match_the_proto_files(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from services.common.sources import load_sources, parse_sources
 from services.fetcher.service import FetcherConfig
 from services.poster.service import PosterConfig
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def secrets(tmp_path: Path) -> dict[str, str]:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -25,6 +24,9 @@ from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import free_port, port_open
 from services.common.config import DEFAULT_HTTP_PORTS
 from tests.deploy_files import unexported
+from tests.waiting import wait_until_sync
+
+pytestmark = pytest.mark.e2e
 
 SERVICES = ("fetcher", "parser", "storage", "poster")
 
@@ -44,13 +46,17 @@ class Output:
 
     def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match := regex.search(line):
-                    return match
-            time.sleep(0.1)
-        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.lines))
+        found: list[re.Match[str]] = []
+
+        def seen() -> bool:
+            found[:] = [m for line in list(self.lines) if (m := regex.search(line))][:1]
+            return bool(found)
+
+        try:
+            wait_until_sync(seen, timeout, what=f"a line matching {pattern!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; output:\n" + "\n".join(self.lines)) from None
+        return found[0]
 
 
 def http_port_base() -> int:
@@ -146,10 +152,11 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     parser.kill()
     output.wait_for(r"parser +\| exited with status -9; restarting in 1s", timeout=10)
     output.wait_for(r"parser +\| INFO +connected to NATS", timeout=1)
-    for _ in range(100):
-        if len(psutil.Process(proc.pid).children()) == len(family) - 1:
-            break
-        time.sleep(0.1)
+    wait_until_sync(
+        lambda: len(psutil.Process(proc.pid).children()) == len(family) - 1,
+        within=10,
+        what="the parser restarted",
+    )
 
     r1, _ = generate_match(random.Random(5), datetime(2026, 11, 24, 20, 0), players=8)
     (var / "gamestats" / r1.filename).write_bytes(r1.body)
@@ -172,9 +179,21 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) == 0, "\n".join(output.lines)
     output.wait_for(r"etstats +\| stopped", timeout=5)
-    time.sleep(0.5)
-    leftovers = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert leftovers == [], leftovers
+
+    def leftovers() -> list[psutil.Process]:
+        alive = []
+        for p in family:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:  # gone between the two questions
+                pass
+        return alive
+
+    try:
+        wait_until_sync(lambda: not leftovers(), within=5, what="every process of the stack gone")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {leftovers()}") from None
     pgdata = str(var / "pgdata")
     assert not [
         p

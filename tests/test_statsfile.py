@@ -10,6 +10,8 @@ import pytest
 from etstats.statsfile import FileKind, ParseError, classify_name, parse
 from etstats.statsfile.generator import generate_match
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("name", "map_name", "round_no"),

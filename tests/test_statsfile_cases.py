@@ -10,6 +10,8 @@ from etstats.statsfile import ParseError, parse
 from etstats.statsfile.differential import Basis, differential
 from etstats.statsfile.pairing import find_round1
 
+pytestmark = pytest.mark.unit
+
 DATA = Path(__file__).parent / "data" / "statsfiles"
 
 

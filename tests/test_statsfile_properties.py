@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,8 @@ from etstats.statsfile import ParseError, parse
 from etstats.statsfile.differential import differential
 from etstats.statsfile.generator import generate_match
 from etstats.statsfile.writer import write
+
+pytestmark = pytest.mark.unit
 
 matches = st.builds(
     lambda seed, players, bots, fields, churn, minutes: generate_match(

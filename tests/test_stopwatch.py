@@ -6,6 +6,8 @@ from etstats.statsfile.differential import gun_accuracy
 from etstats.statsfile.model import Header, Player, Weapon
 from etstats.statsfile.stopwatch import Outcome, map_result
 
+pytestmark = pytest.mark.unit
+
 R1 = Header("s", "supply", "", 1, 1, 2, 600, 420, 420000, 9, False)  # Allies attacked in 7:00
 R2 = Header("s", "supply", "", 2, 2, 1, 600, 380, 380000, 9, False)  # Axis attacked in 6:20
 

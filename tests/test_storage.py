@@ -7,12 +7,15 @@ import random
 from datetime import datetime
 
 import asyncpg
+import pytest
 
 from etstats.contract import common_pb2
 from etstats.statsfile.generator import generate_match
 from services.storage.importer import Outcome, import_round, unknown_files
 from services.storage.migrations import available, migrate
 from tests.rounds import parsed
+
+pytestmark = pytest.mark.service
 
 
 def parsed_round(seed: int = 1, source: str = "main", filename: str | None = None):

@@ -14,12 +14,9 @@ import pytest
 
 from etstats.contract import control_pb2
 from etstats.statsfile.generator import GeneratedFile, generate_match
-from services.common.subjects import (
-    STORAGE_BACKUP,
-    STORAGE_ROUND,
-    STORAGE_STATUS,
-    STORAGE_UNKNOWN_FILES,
-)
+from services.common.control import Control
+from services.common.endpoints import STORAGE_ROUND, STORAGE_UNKNOWN_FILES
+from services.common.rpc import ServiceFailed, ask
 from services.storage.backup import find_pg_dump
 from services.storage.importer import Outcome, import_round
 from services.storage.migrations import migrate
@@ -28,6 +25,8 @@ from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
 from tests.rounds import parsed
+
+pytestmark = pytest.mark.service
 
 
 async def schema_ready(conn: asyncpg.Connection) -> None:
@@ -192,13 +191,7 @@ async def test_known_files_query_on_10000_names_is_one_round_trip(
         await asyncio.sleep(0.5)
         names = [f"2026-01-01-{i:06d}-supply-round-1.txt" for i in range(10_000)]
         request = control_pb2.KnownFilesRequest(source="main", filenames=names)
-        for _ in range(50):
-            try:
-                reply = await bus.nc.request(STORAGE_UNKNOWN_FILES, request.SerializeToString(), 10)
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
-        unknown = control_pb2.KnownFilesReply.FromString(reply.data).unknown
+        unknown = (await ask(bus, STORAGE_UNKNOWN_FILES, request)).unknown
     assert len(unknown) == 10_000
 
 
@@ -216,22 +209,12 @@ async def test_queries_status_backup_and_restore(
         for r1, r2 in pairs:
             await import_round(conn, parsed(r1))
             await import_round(conn, parsed(r2))
-        last = await bus.nc.request(
-            STORAGE_ROUND, control_pb2.RoundQuery(source="main").SerializeToString(), 5
-        )
-        by_id = await bus.nc.request(
-            STORAGE_ROUND, control_pb2.RoundQuery(round_id=1).SerializeToString(), 5
-        )
-        missing = await bus.nc.request(
-            STORAGE_ROUND, control_pb2.RoundQuery(round_id=999).SerializeToString(), 5
-        )
-        status = control_pb2.StatusReply.FromString(
-            (await bus.nc.request(STORAGE_STATUS, b"", 5)).data
-        )
-        backups = [
-            control_pb2.BackupReply.FromString((await bus.nc.request(STORAGE_BACKUP, b"", 30)).data)
-            for _ in range(3)
-        ]
+        last = await ask(bus, STORAGE_ROUND, control_pb2.RoundQuery(source="main"))
+        by_id = await ask(bus, STORAGE_ROUND, control_pb2.RoundQuery(round_id=1))
+        with pytest.raises(ServiceFailed) as missing:
+            await ask(bus, STORAGE_ROUND, control_pb2.RoundQuery(round_id=999))
+        status = await Control(bus).storage_status()
+        backups = [await Control(bus).backup("test") for _ in range(3)]
         before = {
             t: await conn.fetchval(f"SELECT count(*) FROM {t}")
             for t in ("files", "rounds", "player_rounds", "weapon_rounds", "matches", "players")
@@ -240,11 +223,11 @@ async def test_queries_status_backup_and_restore(
             "SELECT round_id, slot, round_values FROM player_rounds ORDER BY round_id, slot"
         )
         await conn.close()
-    assert control_pb2.RoundReply.FromString(last.data).round.file.filename == pairs[-1][1].filename
-    assert control_pb2.RoundReply.FromString(by_id.data).round.round_id == 1
-    assert control_pb2.RoundReply.FromString(missing.data).error == "no round #999 is stored"
+    assert last.round.file.filename == pairs[-1][1].filename
+    assert by_id.round.round_id == 1
+    assert str(missing.value) == "no round #999 is stored (storage round, error 404)"
     assert status.counters["rounds"] == 6 and status.counters["files_imported"] == 6
-    assert all(not b.error and b.size > 0 for b in backups), backups
+    assert all(b.size > 0 for b in backups), backups
     kept = sorted((tmp_path / "backups").iterdir())
     assert [p.name for p in kept] == sorted(b.filename for b in backups)[-2:]
 
@@ -272,7 +255,6 @@ async def test_rejected_file_is_recorded_logged_and_reimported(
     nats_server, bus, database_url: str, tmp_path: Path
 ) -> None:
     from services.common.sources import SourceConfig
-    from services.common.subjects import STORAGE_REIMPORT
     from services.fetcher.service import main as fetcher_main
     from services.parser.service import ParserConfig
     from services.parser.service import main as parser_main
@@ -306,26 +288,16 @@ async def test_rejected_file_is_recorded_logged_and_reimported(
                 "SELECT error FROM files WHERE filename = $1", good.filename
             )
             assert error == "parser: line 1: header has 3 fields, expected 8 or 9"
-            known = await bus.nc.request(
+            known = await ask(
+                bus,
                 STORAGE_UNKNOWN_FILES,
-                control_pb2.KnownFilesRequest(
-                    source="box", filenames=[good.filename]
-                ).SerializeToString(),
-                5,
+                control_pb2.KnownFilesRequest(source="box", filenames=[good.filename]),
             )
-            assert list(control_pb2.KnownFilesReply.FromString(known.data).unknown) == []
+            assert list(known.unknown) == []
 
             (box / good.filename).write_bytes(good.body)  # the file is fixed on the server
-            reply = control_pb2.ReimportReply.FromString(
-                (
-                    await bus.nc.request(
-                        STORAGE_REIMPORT,
-                        control_pb2.ReimportRequest(source="box").SerializeToString(),
-                        10,
-                    )
-                ).data
-            )
-            assert (reply.files, len(reply.sync_ids), reply.error) == (1, 1, "")
+            reply = await Control(bus).reimport("box", "test")
+            assert (reply.files, len(reply.sync_ids)) == (1, 1)
             for _ in range(100):
                 if await status_of() == "imported":
                     break
@@ -349,9 +321,7 @@ async def test_rejected_file_is_recorded_logged_and_reimported(
                 ("parser", "parsed"),
                 ("storage", "stored"),
             } <= outcomes
-            status = control_pb2.StatusReply.FromString(
-                (await bus.nc.request(STORAGE_STATUS, b"", 5)).data
-            )
+            status = await Control(bus).storage_status()
             assert status.counters["errors_last_hour"] == 1
             assert f"parser rejected {good.filename}: line 1" in status.last_error
         finally:

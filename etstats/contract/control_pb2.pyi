@@ -35,16 +35,14 @@ class SyncRequest(_message.Message):
     def __init__(self, sources: _Optional[_Iterable[str]] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ..., files: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SyncAccepted(_message.Message):
-    __slots__ = ("sync_id", "already_running", "error", "sources")
+    __slots__ = ("sync_id", "already_running", "sources")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     ALREADY_RUNNING_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     already_running: bool
-    error: str
     sources: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., error: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SyncCancel(_message.Message):
     __slots__ = ("sync_id",)
@@ -140,12 +138,10 @@ class KnownFilesRequest(_message.Message):
     def __init__(self, source: _Optional[str] = ..., filenames: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class KnownFilesReply(_message.Message):
-    __slots__ = ("unknown", "error")
+    __slots__ = ("unknown",)
     UNKNOWN_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     unknown: _containers.RepeatedScalarFieldContainer[str]
-    error: str
-    def __init__(self, unknown: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, unknown: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PipelineEvent(_message.Message):
     __slots__ = ("file", "stage", "outcome", "seconds", "detail", "at_ms")
@@ -194,7 +190,7 @@ class SourceStatus(_message.Message):
     def __init__(self, source: _Optional[str] = ..., connected: _Optional[bool] = ..., monitoring: _Optional[bool] = ..., lease_holder: _Optional[str] = ..., last_poll_ms: _Optional[int] = ..., last_new_file_ms: _Optional[int] = ..., files_today: _Optional[int] = ..., files_total: _Optional[int] = ..., errors: _Optional[int] = ..., last_error: _Optional[str] = ..., avg_poll_seconds: _Optional[float] = ..., avg_download_seconds: _Optional[float] = ..., older_unimported: _Optional[int] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("service", "instance", "sources", "counters", "error", "last_error")
+    __slots__ = ("service", "instance", "sources", "counters", "last_error")
     class CountersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -206,15 +202,13 @@ class StatusReply(_message.Message):
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     service: str
     instance: str
     sources: _containers.RepeatedCompositeFieldContainer[SourceStatus]
     counters: _containers.ScalarMap[str, int]
-    error: str
     last_error: str
-    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., counters: _Optional[_Mapping[str, int]] = ..., error: _Optional[str] = ..., last_error: _Optional[str] = ...) -> None: ...
+    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., counters: _Optional[_Mapping[str, int]] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class RoundQuery(_message.Message):
     __slots__ = ("round_id", "source")
@@ -225,12 +219,10 @@ class RoundQuery(_message.Message):
     def __init__(self, round_id: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class RoundReply(_message.Message):
-    __slots__ = ("round", "error")
+    __slots__ = ("round",)
     ROUND_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     round: _rounds_pb2.StoredRound
-    error: str
-    def __init__(self, round: _Optional[_Union[_rounds_pb2.StoredRound, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, round: _Optional[_Union[_rounds_pb2.StoredRound, _Mapping]] = ...) -> None: ...
 
 class BackupRequest(_message.Message):
     __slots__ = ("requested_by",)
@@ -239,14 +231,12 @@ class BackupRequest(_message.Message):
     def __init__(self, requested_by: _Optional[str] = ...) -> None: ...
 
 class BackupReply(_message.Message):
-    __slots__ = ("filename", "size", "error")
+    __slots__ = ("filename", "size")
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     filename: str
     size: int
-    error: str
-    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ReimportRequest(_message.Message):
     __slots__ = ("source", "requested_by")
@@ -257,14 +247,12 @@ class ReimportRequest(_message.Message):
     def __init__(self, source: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class ReimportReply(_message.Message):
-    __slots__ = ("files", "sync_ids", "error")
+    __slots__ = ("files", "sync_ids")
     FILES_FIELD_NUMBER: _ClassVar[int]
     SYNC_IDS_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     files: int
     sync_ids: _containers.RepeatedScalarFieldContainer[str]
-    error: str
-    def __init__(self, files: _Optional[int] = ..., sync_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, files: _Optional[int] = ..., sync_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HealthReply(_message.Message):
     __slots__ = ("service", "instance", "version", "uptime_s", "ready", "checks", "last_success_ms")
@@ -305,9 +293,7 @@ class StalledRequest(_message.Message):
     def __init__(self, older_than_s: _Optional[int] = ...) -> None: ...
 
 class StalledReply(_message.Message):
-    __slots__ = ("files", "error")
+    __slots__ = ("files",)
     FILES_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
     files: _containers.RepeatedCompositeFieldContainer[_common_pb2.FileRef]
-    error: str
-    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ...) -> None: ...

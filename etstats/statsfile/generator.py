@@ -145,7 +145,7 @@ def generate_match(
         )
 
     files = []
-    for round_no, seconds, when, in_file, true in (
+    for round_no, seconds, when, in_file, true_players in (
         (1, r1_time, start, r1_true, r1_true),
         (2, r2_time, start + timedelta(seconds=r1_time + gap_s), r2_file, r2_true),
     ):
@@ -167,5 +167,5 @@ def generate_match(
         stamp = (when + timedelta(seconds=seconds)).strftime("%Y-%m-%d-%H%M%S")
         filename = f"{stamp}-{map_name}-round-{round_no}.txt"
         body = write(header, in_file)
-        files.append(GeneratedFile(filename, body, header, tuple(in_file), tuple(true)))
+        files.append(GeneratedFile(filename, body, header, tuple(in_file), tuple(true_players)))
     return files[0], files[1]

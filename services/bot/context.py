@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import disnake
 from disnake.ext import commands
 
+from etstats.contract import control_pb2
 from services.bot.permissions import Admins
-from services.common.control import Control, NotAnswering
+from services.common.control import Control, RequestFailed
 
 REFUSAL = "Only etstats admins can do that."
 
@@ -23,8 +24,8 @@ class BotContext:
     async def source_names(self, typed: str) -> list[str]:
         """For autocomplete: the fetcher's sources that start with what was typed."""
         try:
-            names = [s.source for s in (await self.control.fetcher_status()).sources]
-        except NotAnswering:
+            names = await self.control.sources()
+        except RequestFailed:
             return []
         return [n for n in names if n.startswith(typed.lower())][:25]
 
@@ -34,9 +35,9 @@ class BotContext:
         return self.admins.allows(user.id, roles, bool(perms and perms.manage_guild))
 
 
-def requester(ctx: commands.Context | disnake.ApplicationCommandInteraction, via: str):  # type: ignore[no-untyped-def]
-    from proto import control_pb2
-
+def requester(
+    ctx: commands.Context[commands.Bot] | disnake.ApplicationCommandInteraction, via: str
+) -> control_pb2.Requester:
     author = ctx.author
     return control_pb2.Requester(
         user_id=str(author.id), user_name=str(author), via=via, channel_id=str(ctx.channel.id)

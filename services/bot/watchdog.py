@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from services.common.aio import sleep_unless
-from services.common.control import Control, NotAnswering
+from services.common.control import Control, RequestFailed
 from services.common.notices import Notices
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Watchdog:
         self.instances, self.missing = now, missing
         try:
             files = await self.control.stalled(self.stall_after_s)
-        except NotAnswering:
+        except RequestFailed:
             return
         stalled = {(f.source, f.filename) for f in files}
         for source, filename in sorted(stalled - self.stalled):

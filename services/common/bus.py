@@ -25,6 +25,7 @@ from nats.js.kv import KeyValue
 
 from services.common.aio import sleep_unless
 from services.common.config import CommonConfig
+from services.common.errors import describe
 from services.common.subjects import STREAM_SUBJECTS
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
             log.warning(
                 "cannot reach NATS at %s (%s); retrying in %.1fs",
                 _safe_url(cfg.nats_url),
-                exc or type(exc).__name__,
+                describe(exc),
                 delay,
             )
             await sleep_unless(stop, delay)
@@ -155,7 +156,7 @@ async def connect_once(cfg: CommonConfig) -> Bus:
         )
     except Exception as exc:
         raise BusUnavailable(
-            f"cannot reach NATS at {_safe_url(cfg.nats_url)} ({exc or type(exc).__name__})"
+            f"cannot reach NATS at {_safe_url(cfg.nats_url)} ({describe(exc)})"
         ) from None
     return Bus(nc=nc, js=nc.jetstream(timeout=10), stream=cfg.stream)
 

@@ -6,6 +6,7 @@ variable always stops the service with one line that names it.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Mapping
@@ -54,11 +55,16 @@ class Env:
             raise ConfigError(f"{name}={value!r} is invalid: expected {pattern}")
         return value
 
-    def optional(self, name: str) -> str | None:
+    def optional(self, name: builtins.str) -> builtins.str | None:
         return self._raw(name)
 
     def int(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+        self,
+        name: builtins.str,
+        default: int,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int:
         value = self._raw(name)
         if value is None:
@@ -72,7 +78,7 @@ class Env:
 
     def float(
         self,
-        name: str,
+        name: builtins.str,
         default: float,
         *,
         minimum: float | None = None,
@@ -90,7 +96,9 @@ class Env:
         _check_range(name, number, minimum, maximum)
         return number
 
-    def duration(self, name: str, default: str, *, minimum_s: float = 0) -> float:
+    def duration(
+        self, name: builtins.str, default: builtins.str, *, minimum_s: builtins.float = 0
+    ) -> builtins.float:
         """Seconds from `90`, `30s`, `15m`, `48h` or `7d`."""
         value = self._raw(name) or default
         match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value.strip().lower())
@@ -101,7 +109,7 @@ class Env:
             raise ConfigError(f"{name}={value!r} is too short: the minimum is {minimum_s:g}s")
         return seconds
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
             return default

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from etstats.contract import common_pb2, files_pb2
 from services.common.aio import sleep_unless
 from services.common.bus import Bus, pull_consumer_config
+from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import CONSUMER_PENDING, HANDLE_SECONDS, MESSAGES, REJECTIONS
 from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_subject
@@ -114,7 +115,7 @@ async def consume(
             log.warning(
                 "%s consumer: fetch failed (%s); resubscribing in %.1fs",
                 stage,
-                exc or type(exc).__name__,
+                describe(exc),
                 delay,
                 extra={"stage": stage},
             )
@@ -218,7 +219,7 @@ async def _quietly(awaitable: Awaitable[object]) -> None:
     try:
         await awaitable
     except Exception as exc:
-        log.warning("ack/nak failed: %s", exc or type(exc).__name__)
+        log.warning("ack/nak failed: %s", describe(exc))
 
 
 async def _quietly_unsubscribe(sub: JetStreamContext.PullSubscription) -> None:

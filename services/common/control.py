@@ -8,35 +8,53 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
+from google.protobuf.empty_pb2 import Empty
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from etstats.contract import common_pb2, control_pb2
 from services.common.bus import Bus
-from services.common.subjects import (
-    EXPECTED_SERVICES,
+from services.common.endpoints import (
     FETCHER_STATUS,
     FETCHER_SYNC,
     FETCHER_SYNC_CANCEL,
-    HEALTH,
-    MONITORING_BUCKET,
     STORAGE_BACKUP,
     STORAGE_REIMPORT,
     STORAGE_STALLED,
     STORAGE_STATUS,
+)
+from services.common.rpc import NotAnswering, ServiceFailed, ask
+from services.common.sources import unknown_source
+from services.common.subjects import (
+    EXPECTED_SERVICES,
+    HEALTH,
+    MONITORING_BUCKET,
+    SYNC_HEARTBEAT_S,
     sync_progress_subject,
     sync_result_subject,
 )
 
-ANSWER_WITHIN_S = 5.0
+# A follower that hears nothing from a running sync for this long takes it for dead.
+FOLLOW_SILENCE_S = 6 * SYNC_HEARTBEAT_S
 
 
-class NotAnswering(Exception):
-    """A service did not answer in time; the message names it."""
+class UnknownSource(Exception):
+    """A command named a source the fetcher does not have; the message lists them."""
 
-    def __init__(self, service: str) -> None:
-        super().__init__(f"the {service} service is not answering")
-        self.service = service
+
+class SyncLost(Exception):
+    """A followed sync stopped reporting before its result."""
+
+    def __init__(self, sync_id: str, silent_s: float) -> None:
+        super().__init__(
+            f"sync {sync_id} has sent nothing for {silent_s:.0f}s; its fetcher may have stopped"
+            " (see `etstats status`); sync again to finish it"
+        )
+        self.sync_id = sync_id
+
+
+# Every failure of an operator request: each has a one-line message for people.
+RequestFailed = (NotAnswering, ServiceFailed, UnknownSource, SyncLost)
 
 
 @dataclass(frozen=True)
@@ -49,14 +67,6 @@ class Control:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
 
-    async def _ask(
-        self, service: str, subject: str, payload: bytes, within: float = ANSWER_WITHIN_S
-    ) -> bytes:
-        try:
-            return (await self.bus.nc.request(subject, payload, timeout=within)).data
-        except (NoRespondersError, NatsTimeout, TimeoutError):
-            raise NotAnswering(service) from None
-
     async def sync(
         self,
         period: str,
@@ -67,17 +77,11 @@ class Control:
         request = control_pb2.SyncRequest(
             period=period, sources=sources or [], requester=requester, files=files or []
         )
-        return control_pb2.SyncAccepted.FromString(
-            await self._ask("fetcher", FETCHER_SYNC, request.SerializeToString())
-        )
+        return await ask(self.bus, FETCHER_SYNC, request)
 
     async def cancel_sync(self, sync_id: str) -> bool:
-        data = await self._ask(
-            "fetcher",
-            FETCHER_SYNC_CANCEL,
-            control_pb2.SyncCancel(sync_id=sync_id).SerializeToString(),
-        )
-        return control_pb2.SyncCancelled.FromString(data).found
+        reply = await ask(self.bus, FETCHER_SYNC_CANCEL, control_pb2.SyncCancel(sync_id=sync_id))
+        return reply.found
 
     async def sync_and_follow(
         self,
@@ -94,7 +98,7 @@ class Control:
         """
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
-        async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
+        async def on_msg(msg: Msg) -> None:
             queue.put_nowait((msg.subject, msg.data))
 
         subs = [
@@ -106,16 +110,28 @@ class Control:
         except BaseException:
             await _unsubscribe(subs)
             raise
-        if not accepted.sync_id:
-            await _unsubscribe(subs)
         return accepted, self._follow(accepted.sync_id, queue, subs)
 
-    async def _follow(self, sync_id: str, queue, subs):  # type: ignore[no-untyped-def]
+    async def _follow(
+        self,
+        sync_id: str,
+        queue: asyncio.Queue[tuple[str, bytes]],
+        subs: list[Subscription],
+        silence_s: float = FOLLOW_SILENCE_S,
+    ) -> AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]:
+        """The job's progress and result; SyncLost when it falls silent."""
         try:
+            heard = time.monotonic()
             while True:
-                subject, data = await queue.get()
+                try:
+                    subject, data = await asyncio.wait_for(
+                        queue.get(), heard + silence_s - time.monotonic()
+                    )
+                except TimeoutError:
+                    raise SyncLost(sync_id, silence_s) from None
                 if not subject.endswith("." + sync_id):
                     continue
+                heard = time.monotonic()
                 if subject == sync_result_subject(sync_id):
                     yield control_pb2.SyncResult.FromString(data)
                     return
@@ -123,7 +139,19 @@ class Control:
         finally:
             await _unsubscribe(subs)
 
+    async def sources(self) -> list[str]:
+        """The sources the fetcher has, in its order."""
+        return [s.source for s in (await self.fetcher_status()).sources]
+
+    async def check_source(self, source: str) -> None:
+        """UnknownSource unless the fetcher has `source`."""
+        known = await self.sources()
+        if source not in known:
+            raise UnknownSource(unknown_source(source, known))
+
     async def set_monitoring(self, source: str, enabled: bool, changed_by: str) -> None:
+        """Switch monitoring of one source; refused for a source the fetcher lacks."""
+        await self.check_source(source)
         kv = await self.bus.key_value(MONITORING_BUCKET)
         state = control_pb2.MonitoringState(
             source=source,
@@ -134,10 +162,10 @@ class Control:
         await kv.put(source, state.SerializeToString())
 
     async def fetcher_status(self) -> control_pb2.StatusReply:
-        return control_pb2.StatusReply.FromString(await self._ask("fetcher", FETCHER_STATUS, b""))
+        return await ask(self.bus, FETCHER_STATUS, Empty())
 
     async def storage_status(self) -> control_pb2.StatusReply:
-        return control_pb2.StatusReply.FromString(await self._ask("storage", STORAGE_STATUS, b""))
+        return await ask(self.bus, STORAGE_STATUS, Empty())
 
     async def statuses(
         self,
@@ -147,30 +175,25 @@ class Control:
             self.fetcher_status(), self.storage_status(), return_exceptions=True
         )
         for reply in replies:
-            if isinstance(reply, BaseException) and not isinstance(reply, NotAnswering):
+            if isinstance(reply, BaseException) and not isinstance(reply, RequestFailed):
                 raise reply
         fetcher, storage = (r if isinstance(r, control_pb2.StatusReply) else None for r in replies)
         return fetcher, storage
 
     async def stalled(self, older_than_s: int) -> list[common_pb2.FileRef]:
-        request = control_pb2.StalledRequest(older_than_s=older_than_s).SerializeToString()
-        return list(
-            control_pb2.StalledReply.FromString(
-                await self._ask("storage", STORAGE_STALLED, request)
-            ).files
-        )
+        request = control_pb2.StalledRequest(older_than_s=older_than_s)
+        return list((await ask(self.bus, STORAGE_STALLED, request)).files)
 
     async def backup(self, requested_by: str) -> control_pb2.BackupReply:
-        request = control_pb2.BackupRequest(requested_by=requested_by).SerializeToString()
-        return control_pb2.BackupReply.FromString(
-            await self._ask("storage", STORAGE_BACKUP, request, within=120)
-        )
+        request = control_pb2.BackupRequest(requested_by=requested_by)
+        return await ask(self.bus, STORAGE_BACKUP, request)
 
     async def reimport(self, source: str, requested_by: str) -> control_pb2.ReimportReply:
+        """Import rejected files again: of one source (checked first), or of all ('')."""
+        if source:
+            await self.check_source(source)
         request = control_pb2.ReimportRequest(source=source, requested_by=requested_by)
-        return control_pb2.ReimportReply.FromString(
-            await self._ask("storage", STORAGE_REIMPORT, request.SerializeToString(), within=30)
-        )
+        return await ask(self.bus, STORAGE_REIMPORT, request)
 
     async def health(
         self, wait_s: float = 1.5, expected: tuple[str, ...] = EXPECTED_SERVICES
@@ -179,7 +202,7 @@ class Control:
         replies: list[control_pb2.HealthReply] = []
         inbox = self.bus.nc.new_inbox()
 
-        async def on_reply(msg) -> None:  # type: ignore[no-untyped-def]
+        async def on_reply(msg: Msg) -> None:
             with contextlib.suppress(Exception):
                 replies.append(control_pb2.HealthReply.FromString(msg.data))
 
@@ -196,7 +219,7 @@ class Control:
         )
 
 
-async def _unsubscribe(subs) -> None:  # type: ignore[no-untyped-def]
+async def _unsubscribe(subs: list[Subscription]) -> None:
     for sub in subs:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
@@ -34,8 +35,8 @@ class HealthServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         # Port 0 asks the OS for a free port; report the real one.
-        server = site._server
-        if server is not None and server.sockets:
+        server = site._server  # typed as AbstractServer; the default loop makes an asyncio.Server
+        if isinstance(server, asyncio.Server) and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -101,12 +101,11 @@ def run(service: str, load: Callable[[Env], C], main: ServiceMain[C]) -> NoRetur
     sys.exit(asyncio.run(_serve(common, conf, main, grace=env.float("SHUTDOWN_GRACE", 10.0))))
 
 
-async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+async def open_probes(cfg: CommonConfig) -> HealthServer | None:
+    """The HTTP side first, so a liveness probe answers while NATS is still being reached.
 
+    None (logged) when the port cannot be bound.
+    """
     health = HealthServer(cfg.service, cfg.http_host, cfg.http_port)
     try:
         await health.start()
@@ -117,13 +116,21 @@ async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float)
             cfg.http_port,
             exc.strerror,
         )
-        return 1
+        return None
     log.info("serving /healthz /readyz /metrics on %s:%s", cfg.http_host, health.port)
+    return health
 
+
+async def start(cfg: CommonConfig, health: HealthServer, stop: asyncio.Event) -> Runtime | None:
+    """Bus, readiness check and discovery: what every main is handed.
+
+    Shared by :func:`run` and the tests, so both start a service the same way.
+    None when `stop` was set before NATS answered (the probes are then stopped).
+    """
     bus = await connect(cfg, stop)
     if bus is None:
         await health.stop()
-        return 0
+        return None
     health.add_check("nats", lambda: bus.connected)
     BUS_CONNECTED.set_function(lambda: bus.connected)
     micro = await nats.micro.add_service(
@@ -134,9 +141,38 @@ async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float)
     )
     runtime = Runtime(cfg=cfg, bus=bus, stop=stop, health=health, micro=micro)
     await add_health_endpoint(runtime)
+    return runtime
 
-    main_task = asyncio.create_task(main(runtime, conf), name=f"{cfg.service}-main")
-    health.alive = lambda: not main_task.done()
+
+def launch(rt: Runtime, main: ServiceMain[C], conf: C) -> asyncio.Task[None]:
+    """Run `main` as a task; the service is alive (/healthz) while it runs."""
+    task = asyncio.create_task(main(rt, conf), name=f"{rt.cfg.service}-main")
+    rt.health.alive = lambda: not task.done()
+    return task
+
+
+async def close(rt: Runtime) -> None:
+    """Leave discovery, then the bus, then stop the probes."""
+    rt.stop.set()
+    await rt.micro.stop()
+    await rt.bus.close()
+    await rt.health.stop()
+
+
+async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    health = await open_probes(cfg)
+    if health is None:
+        return 1
+    runtime = await start(cfg, health, stop)
+    if runtime is None:
+        return 0
+
+    main_task = launch(runtime, main, conf)
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({main_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
@@ -154,9 +190,6 @@ async def _serve(cfg: CommonConfig, conf: C, main: ServiceMain[C], grace: float)
         except Exception as exc:
             log.error("%s failed while stopping", cfg.service, exc_info=exc)
     stopping.cancel()
-    stop.set()
-    await micro.stop()
-    await bus.close()
-    await health.stop()
+    await close(runtime)
     log.info("stopped")
     return code

@@ -7,6 +7,7 @@ source's round channel. Every validation error names the source and the key.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,8 @@ def load_sources(env: Env) -> list[SourceConfig]:
             f"SOURCES_FILE={path}: not valid YAML ({exc})".replace("\n", " ")
         ) from None
     return parse_sources(data, str(path))
+
+
+def unknown_source(name: str, known: Iterable[str]) -> str:
+    """The one sentence every command answers to a source that is not configured."""
+    return f"unknown source {name!r}; sources: {', '.join(sorted(known)) or 'none'}"

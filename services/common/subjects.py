@@ -1,4 +1,6 @@
-"""Subject and message-id conventions of the bus, defined once."""
+"""Subject and message-id conventions of the bus, defined once.
+
+Request/reply endpoints are in `services.common.endpoints`."""
 
 from __future__ import annotations
 
@@ -9,9 +11,6 @@ PARSED = "parsed"
 STORED = "stored"
 REJECTED = "rejected"
 EVENTS = "events"
-
-# Request/reply subjects served through nats.micro.
-STORAGE_UNKNOWN_FILES = "etstats.storage.unknown_files"
 
 
 def stage_subject(kind: str, source: str) -> str:
@@ -40,10 +39,9 @@ def stage_msg_id(kind: str, msg_id: str) -> str:
     return f"{kind}:{msg_id}"
 
 
-# Fetcher endpoints and sync reporting.
-FETCHER_SYNC = "etstats.fetcher.sync"
-FETCHER_SYNC_CANCEL = "etstats.fetcher.sync_cancel"
-FETCHER_STATUS = "etstats.fetcher.status"
+# Sync reporting. A running job sends progress at least every heartbeat, so a
+# follower can tell a quiet job from a dead one.
+SYNC_HEARTBEAT_S = 5.0
 
 
 def sync_progress_subject(sync_id: str) -> str:
@@ -65,13 +63,6 @@ SYNC_BUCKET = "etstats_syncs"
 POSTS_BUCKET = "etstats_posts"
 # When the last backup was written, by whichever storage replica or backup job.
 BACKUPS_BUCKET = "etstats_backups"
-
-# Storage endpoints.
-STORAGE_STATUS = "etstats.storage.status"
-STORAGE_ROUND = "etstats.storage.round"
-STORAGE_BACKUP = "etstats.storage.backup"
-STORAGE_REIMPORT = "etstats.storage.reimport"
-STORAGE_STALLED = "etstats.storage.stalled"
 
 # Every instance of every service answers here (fan-out, for `!health`).
 HEALTH = "etstats.health"

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from etstats.contract import control_pb2
 from services.common.bus import Bus
-from services.common.subjects import STORAGE_UNKNOWN_FILES
+from services.common.endpoints import STORAGE_UNKNOWN_FILES
+from services.common.rpc import NotAnswering, ServiceFailed, ask
 
 # Names per request: keeps a request well under NATS's default 1 MB payload.
 BATCH = 10_000
-REQUEST_TIMEOUT_S = 10.0
 
 
 class StorageUnavailable(Exception):
-    """Storage did not answer; the caller retries later."""
+    """Storage could not say which files are known; the caller retries later.
+
+    Never read as "all known": a file is skipped only on storage's word.
+    """
 
 
 async def unknown_files(bus: Bus, source: str, names: list[str]) -> list[str]:
@@ -23,15 +26,8 @@ async def unknown_files(bus: Bus, source: str, names: list[str]) -> list[str]:
             source=source, filenames=names[start : start + BATCH]
         )
         try:
-            msg = await bus.nc.request(
-                STORAGE_UNKNOWN_FILES, request.SerializeToString(), REQUEST_TIMEOUT_S
-            )
-            reply = control_pb2.KnownFilesReply.FromString(msg.data)
-        except Exception as exc:
-            raise StorageUnavailable(
-                f"storage is not answering ({exc or type(exc).__name__})"
-            ) from None
-        if reply.error:
-            raise StorageUnavailable(f"storage could not tell which files are known: {reply.error}")
+            reply = await ask(bus, STORAGE_UNKNOWN_FILES, request)
+        except (NotAnswering, ServiceFailed) as exc:
+            raise StorageUnavailable(f"cannot tell which files are new: {exc}") from None
         unknown.extend(reply.unknown)
     return unknown

@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from etstats.contract import common_pb2, control_pb2
 from etstats.statsfile import FileKind, classify_name
 from services.common.bus import Bus
+from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.fetcher.known import unknown_files
@@ -114,7 +115,7 @@ class Monitor:
         except Exception as exc:
             POLL_ERRORS.labels(source=self.source.name).inc()
             self.stats.errors += 1
-            self.stats.last_error = str(exc) or type(exc).__name__
+            self.stats.last_error = describe(exc)
             raise
         finally:
             seconds = time.perf_counter() - started

@@ -51,7 +51,7 @@ async def publish_file(
     entry: Entry,
     body: bytes,
     *,
-    origin: int,
+    origin: common_pb2.Origin,
     max_bytes: int,
     detected_at_ms: int,
     sync_id: str = "",

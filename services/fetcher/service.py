@@ -10,20 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from google.protobuf.message import DecodeError
+from google.protobuf.empty_pb2 import Empty
 from nats.js.kv import KeyValue
-from nats.micro.request import Request
 from prometheus_client import Gauge
 
 from etstats.contract import control_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
+from services.common.endpoints import FETCHER_STATUS, FETCHER_SYNC, FETCHER_SYNC_CANCEL
+from services.common.rpc import serve
 from services.common.runtime import Runtime
 from services.common.sources import SourceConfig, load_sources, require_key_files
 from services.common.subjects import (
-    FETCHER_STATUS,
-    FETCHER_SYNC,
-    FETCHER_SYNC_CANCEL,
     LEASE_BUCKET,
     MONITORING_BUCKET,
     SYNC_BUCKET,
@@ -168,35 +166,22 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         on_done=lambda job: [workers[n].monitor.synced(job.fetched_names) for n in job.sources],
     )
 
-    async def start_sync(req: Request) -> None:
-        try:
-            request = control_pb2.SyncRequest.FromString(req.data)
-        except DecodeError:
-            reply = control_pb2.SyncAccepted(error="request is not a SyncRequest")
-        else:
-            reply = await runner.start(request)
-        await req.respond(reply.SerializeToString())
+    async def start_sync(request: control_pb2.SyncRequest) -> control_pb2.SyncAccepted:
+        return await runner.start(request)
 
-    async def cancel_sync(req: Request) -> None:
-        try:
-            found = runner.cancel(control_pb2.SyncCancel.FromString(req.data).sync_id)
-        except DecodeError:
-            found = False
-        await req.respond(control_pb2.SyncCancelled(found=found).SerializeToString())
+    async def cancel_sync(request: control_pb2.SyncCancel) -> control_pb2.SyncCancelled:
+        return control_pb2.SyncCancelled(found=runner.cancel(request.sync_id))
 
-    async def status(req: Request) -> None:
-        reply = control_pb2.StatusReply(
+    async def status(_: Empty) -> control_pb2.StatusReply:
+        return control_pb2.StatusReply(
             service="fetcher",
             instance=conf.instance,
             sources=[await w.status() for w in workers.values()],
         )
-        await req.respond(reply.SerializeToString())
 
-    await rt.micro.add_endpoint(name="sync", subject=FETCHER_SYNC, handler=start_sync)
-    await rt.micro.add_endpoint(
-        name="sync_cancel", subject=FETCHER_SYNC_CANCEL, handler=cancel_sync
-    )
-    await rt.micro.add_endpoint(name="status", subject=FETCHER_STATUS, handler=status)
+    await serve(rt.micro, FETCHER_SYNC, start_sync)
+    await serve(rt.micro, FETCHER_SYNC_CANCEL, cancel_sync)
+    await serve(rt.micro, FETCHER_STATUS, status)
     rt.health.add_check(
         "catch-up",
         lambda: all(

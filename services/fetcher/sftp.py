@@ -11,6 +11,7 @@ import time
 import asyncssh
 from prometheus_client import Counter
 
+from services.common.errors import describe
 from services.common.sources import SourceConfig, SshTarget
 from services.fetcher.source import Entry, SourceError
 
@@ -88,7 +89,7 @@ class SftpSource:
                 ) from None
             except (OSError, asyncssh.Error, TimeoutError) as exc:
                 raise self._failed(
-                    "connect", f"cannot connect to {t.host}:{t.port}: {exc or type(exc).__name__}"
+                    "connect", f"cannot connect to {t.host}:{t.port}: {describe(exc)}"
                 ) from None
             RECONNECTS.labels(source=self.name).inc()
             self.connections += 1
@@ -119,7 +120,7 @@ class SftpSource:
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             if isinstance(exc, asyncssh.SFTPNoSuchFile):
                 raise SourceError("missing", f"{what}: no such file or directory") from None
-            raise self._failed("io", f"{what} failed: {exc or type(exc).__name__}") from None
+            raise self._failed("io", f"{what} failed: {describe(exc)}") from None
 
     async def stamp(self) -> int | None:
         attrs = await self._io(f"stat {self.target.path}", lambda s: s.stat(self.target.path))

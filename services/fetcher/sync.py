@@ -22,9 +22,12 @@ from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from etstats.period import Period, PeriodError, parse_period
 from etstats.statsfile import FileKind, classify_name
 from services.common.bus import Bus
+from services.common.rpc import ServiceError
+from services.common.sources import unknown_source
 from services.common.subjects import (
     REJECTED,
     STORED,
+    SYNC_HEARTBEAT_S,
     stage_subject,
     sync_progress_subject,
     sync_result_subject,
@@ -94,12 +97,10 @@ class SyncRunner:
         try:
             period = parse_period(request.period or "all", self.now())
         except PeriodError as exc:
-            return control_pb2.SyncAccepted(error=str(exc))
+            raise ServiceError("400", str(exc)) from None
         names = list(request.sources) or sorted(self.sources)
         if unknown := [n for n in names if n not in self.sources]:
-            return control_pb2.SyncAccepted(
-                error=f"unknown source {unknown[0]!r}; sources: {', '.join(sorted(self.sources))}"
-            )
+            raise ServiceError("404", unknown_source(unknown[0], self.sources))
         job_id = uuid.uuid4().hex[:12]
         taken: list[str] = []
         for name in names:
@@ -159,11 +160,11 @@ class SyncRunner:
         async def on_event(msg: Msg) -> None:
             self._account(job, msg)
 
+        ticker = asyncio.create_task(self._report(job))
         try:
             for name in job.sources:
                 for kind in (STORED, REJECTED):
                     subs.append(await self.bus.nc.subscribe(stage_subject(kind, name), cb=on_event))
-            ticker = asyncio.create_task(self._report(job))
             await asyncio.gather(*(self._sync_source(job, name) for name in job.sources))
             await self._settle(job)
             ticker.cancel()
@@ -174,6 +175,7 @@ class SyncRunner:
             SYNC_JOBS.labels(outcome="failed").inc()
             log.exception("sync %s failed", job.id, extra={"sync_id": job.id})
         finally:
+            ticker.cancel()
             for sub in subs:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
@@ -275,9 +277,13 @@ class SyncRunner:
                 await asyncio.wait_for(job.news.wait(), remaining)
 
     async def _report(self, job: SyncJob) -> None:
+        """Progress when something changed, and at least every SYNC_HEARTBEAT_S while the
+        job lives, so that followers can tell a quiet job from a dead one."""
+        last = time.monotonic()
         while True:
-            if job.changed:
+            if job.changed or time.monotonic() - last >= SYNC_HEARTBEAT_S:
                 job.changed = False
+                last = time.monotonic()
                 await self._publish_progress(job)
                 for name in job.sources:  # keep the per-source locks alive
                     with contextlib.suppress(Exception):

@@ -14,6 +14,7 @@ import disnake
 from disnake.http import HTTPClient, Route
 from prometheus_client import Counter, Histogram
 
+from services.common.errors import describe
 from services.poster.render import as_text
 
 log = logging.getLogger(__name__)
@@ -140,9 +141,7 @@ class DiscordSink:
                 ) from None
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"Discord is not reachable: {exc or type(exc).__name__}"
-            ) from None
+            raise ConnectionError(f"Discord is not reachable: {describe(exc)}") from None
         POST_SECONDS.observe(time.perf_counter() - started)
         return data
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import asyncpg
-
 from etstats.contract import control_pb2
+from services.storage.db import Conn
 
 
-async def record(conn: asyncpg.Connection, event: control_pb2.PipelineEvent) -> None:
+async def record(conn: Conn, event: control_pb2.PipelineEvent) -> None:
     f = event.file
     await conn.execute(
         "INSERT INTO pipeline_events"
@@ -26,7 +25,7 @@ async def record(conn: asyncpg.Connection, event: control_pb2.PipelineEvent) -> 
     )
 
 
-async def stalled(conn: asyncpg.Connection, older_than_s: float) -> list[tuple[str, str]]:
+async def stalled(conn: Conn, older_than_s: float) -> list[tuple[str, str]]:
     """Files detected by monitoring longer ago than that with no outcome since:
     not posted, not rejected, not a duplicate. (Looks back one day.)"""
     rows = await conn.fetch(
@@ -42,7 +41,7 @@ async def stalled(conn: asyncpg.Connection, older_than_s: float) -> list[tuple[s
     return [(r["source"], r["filename"]) for r in rows]
 
 
-async def prune(conn: asyncpg.Connection, retention_s: float) -> int:
+async def prune(conn: Conn, retention_s: float) -> int:
     """Drop events older than the retention; returns how many went."""
     status = await conn.execute(
         "DELETE FROM pipeline_events WHERE at < now() - make_interval(secs => $1)", retention_s

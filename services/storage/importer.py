@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from etstats.contract import common_pb2, files_pb2, rounds_pb2
 from etstats.contract.rounds import header_from_message, player_from_message
 from etstats.statsfile import Player
+from services.storage.db import Conn
 from services.storage.pairing import link_match, repair_after_round1, round_values
 from services.storage.stored import build_stored
 
@@ -37,7 +36,7 @@ class ImportResult:
     repaired: tuple[int, ...] = ()  # round 2s this round 1 paired anew
 
 
-async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound) -> ImportResult:
+async def import_round(conn: Conn, parsed: rounds_pb2.ParsedRound) -> ImportResult:
     """Store a parsed round exactly once, keyed on (source, filename)."""
     f = parsed.file
     async with conn.transaction():
@@ -113,9 +112,7 @@ async def import_round(conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound)
     return ImportResult(Outcome.IMPORTED, round_id, file_id, stored, tuple(repaired))
 
 
-async def _upsert_players(
-    conn: asyncpg.Connection, parsed: rounds_pb2.ParsedRound, stamp: datetime
-) -> None:
+async def _upsert_players(conn: Conn, parsed: rounds_pb2.ParsedRound, stamp: datetime) -> None:
     """One statement for all players of the round: guids with the names seen."""
     pairs = sorted({(p.guid, p.clean_name) for p in parsed.players})
     await conn.execute(
@@ -131,7 +128,7 @@ async def _upsert_players(
     )
 
 
-async def record_rejection(conn: asyncpg.Connection, rejection: files_pb2.Rejection) -> bool:
+async def record_rejection(conn: Conn, rejection: files_pb2.Rejection) -> bool:
     """Keep a rejected file visible (and retryable); never overrides an import."""
     f = rejection.file
     if not f.source or not f.filename:
@@ -157,7 +154,7 @@ async def record_rejection(conn: asyncpg.Connection, rejection: files_pb2.Reject
 
 
 async def _insert_round(
-    conn: asyncpg.Connection,
+    conn: Conn,
     parsed: rounds_pb2.ParsedRound,
     file_id: int,
     stamp: datetime,
@@ -192,7 +189,7 @@ async def _insert_round(
 
 
 async def _copy_rows(
-    conn: asyncpg.Connection,
+    conn: Conn,
     round_id: int,
     players: Sequence[Player],
     rows: Sequence[tuple[Player, str]] | None,
@@ -260,7 +257,7 @@ WEAPON_COLUMNS = [
 ]  # fmt: skip
 
 
-async def unknown_files(conn: asyncpg.Connection, source: str, filenames: list[str]) -> list[str]:
+async def unknown_files(conn: Conn, source: str, filenames: list[str]) -> list[str]:
     """The names among `filenames` that the ledger has never seen, in one round trip."""
     rows = await conn.fetch(
         "SELECT name FROM unnest($2::text[]) AS name"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
-import asyncpg
+from services.storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def available() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
+async def migrate(conn: Conn) -> list[str]:
     """Apply what is missing; returns the names applied now."""
     applied_now = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)

@@ -18,6 +18,7 @@ from etstats.statsfile import Header, Player, Weapon
 from etstats.statsfile.differential import Basis, round_two
 from etstats.statsfile.pairing import PAIRING_WINDOW
 from etstats.statsfile.stopwatch import map_result
+from services.storage.db import Conn, found
 from services.storage.stored import Pairing
 
 ROUND_COLUMNS = (
@@ -43,9 +44,7 @@ def header_of(row: asyncpg.Record) -> Header:
     )
 
 
-async def load_players(
-    conn: asyncpg.Connection, round_id: int, *, computed: bool = False
-) -> list[Player]:
+async def load_players(conn: Conn, round_id: int, *, computed: bool = False) -> list[Player]:
     """A round's players in file order, with raw file values or computed round values."""
     prefix = "round_" if computed else ""
     weapons: dict[int, list[Weapon]] = {}
@@ -85,7 +84,7 @@ async def load_players(
 
 
 async def _store_round_values(
-    conn: asyncpg.Connection, round_id: int, rows: Sequence[tuple[Player, str]] | None
+    conn: Conn, round_id: int, rows: Sequence[tuple[Player, str]] | None
 ) -> None:
     """Write computed values per slot; None clears them (nothing is known)."""
     if rows is None:
@@ -125,12 +124,13 @@ async def _store_round_values(
     )
 
 
-async def _round(conn: asyncpg.Connection, round_id: int) -> asyncpg.Record:
-    return await conn.fetchrow(f"SELECT {ROUND_COLUMNS} FROM rounds WHERE id = $1", round_id)
+async def _round(conn: Conn, round_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(f"SELECT {ROUND_COLUMNS} FROM rounds WHERE id = $1", round_id)
+    return found(row, f"round {round_id}")
 
 
 async def find_round1(
-    conn: asyncpg.Connection,
+    conn: Conn,
     source: str,
     map_name: str,
     stamp: datetime,
@@ -155,18 +155,19 @@ class RoundValues:
     pairing: Pairing | None = None
 
 
-async def _pairing(conn: asyncpg.Connection, r1_id: int, r2_header: Header) -> Pairing:
+async def _pairing(conn: Conn, r1_id: int, r2_header: Header) -> Pairing:
     r1 = await conn.fetchrow(
         f"SELECT {ROUND_COLUMNS}, (SELECT filename FROM files WHERE files.id = rounds.file_id)"
         " AS filename FROM rounds WHERE id = $1",
         r1_id,
     )
+    r1 = found(r1, f"round {r1_id}")
     players = await load_players(conn, r1_id)  # a round 1's file values are its round values
     return Pairing(r1_id, r1["filename"], players, map_result(header_of(r1), r2_header))
 
 
 async def round_values(
-    conn: asyncpg.Connection,
+    conn: Conn,
     source: str,
     header: Header,
     stamp: datetime,
@@ -186,9 +187,7 @@ async def round_values(
     return RoundValues([(row.player, row.basis.value) for row in rows], pairing)
 
 
-async def link_match(
-    conn: asyncpg.Connection, source: str, map_name: str, r2_id: int, pairing: Pairing
-) -> None:
+async def link_match(conn: Conn, source: str, map_name: str, r2_id: int, pairing: Pairing) -> None:
     r = pairing.result
     await conn.execute(
         "DELETE FROM matches WHERE r2_round_id = $1 OR r1_round_id = $2", r2_id, pairing.r1_round_id
@@ -207,7 +206,7 @@ async def link_match(
     )
 
 
-async def repair(conn: asyncpg.Connection, r2_id: int) -> None:
+async def repair(conn: Conn, r2_id: int) -> None:
     """Redo an R2's pairing in place (its R1 arrived late, or a later R1 did)."""
     r2 = await _round(conn, r2_id)
     values = await round_values(
@@ -221,9 +220,7 @@ async def repair(conn: asyncpg.Connection, r2_id: int) -> None:
         await link_match(conn, r2["source"], r2["map"], r2_id, values.pairing)
 
 
-async def repair_after_round1(
-    conn: asyncpg.Connection, source: str, map_name: str, stamp: datetime
-) -> list[int]:
+async def repair_after_round1(conn: Conn, source: str, map_name: str, stamp: datetime) -> list[int]:
     """A new R1 may be the one that R2s written after it were waiting for;
     returns the R2s it re-paired."""
     repaired = []
@@ -240,6 +237,6 @@ async def repair_after_round1(
     return repaired
 
 
-async def load_pairing(conn: asyncpg.Connection, r2_id: int, r2_header: Header) -> Pairing | None:
+async def load_pairing(conn: Conn, r2_id: int, r2_header: Header) -> Pairing | None:
     r1_id = await conn.fetchval("SELECT r1_round_id FROM matches WHERE r2_round_id = $1", r2_id)
     return None if r1_id is None else await _pairing(conn, r1_id, r2_header)

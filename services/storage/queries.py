@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from etstats.contract import common_pb2, control_pb2, rounds_pb2
 from etstats.contract.rounds import header_to_message
+from services.storage.db import Conn, found
 from services.storage.importer import ORIGIN_NAMES
 from services.storage.pairing import header_of, load_pairing, load_players
 from services.storage.stored import build_stored
@@ -14,7 +13,7 @@ ORIGINS = {name: value for value, name in ORIGIN_NAMES.items()}
 
 
 async def stored_round(
-    conn: asyncpg.Connection,
+    conn: Conn,
     round_id: int,
     file: common_pb2.FileRef | None = None,
     *,
@@ -35,7 +34,7 @@ async def stored_round(
             filename=row["filename"],
             sha256=row["sha256"],
             msg_id=row["msg_id"],
-            origin=ORIGINS.get(row["origin"], 0),
+            origin=ORIGINS.get(row["origin"], common_pb2.ORIGIN_UNSPECIFIED),
             sync_id=row["sync_id"] or "",
         )
     bases = [
@@ -63,13 +62,13 @@ async def stored_round(
     )
 
 
-async def last_round_id(conn: asyncpg.Connection, source: str) -> int | None:
+async def last_round_id(conn: Conn, source: str) -> int | None:
     return await conn.fetchval(
         "SELECT id FROM rounds WHERE source = $1 ORDER BY stamp DESC, id DESC LIMIT 1", source
     )
 
 
-async def status(conn: asyncpg.Connection) -> control_pb2.StatusReply:
+async def status(conn: Conn) -> control_pb2.StatusReply:
     """Counters for `!health` and the CLI: files, rounds, and the event log's summary."""
     counts = await conn.fetchrow(
         "SELECT"
@@ -93,4 +92,6 @@ async def status(conn: asyncpg.Connection) -> control_pb2.StatusReply:
             f"{last['at']:%Y-%m-%d %H:%M:%S} {last['stage']} {last['outcome']} "
             f"{last['filename']}: {last['detail']}"
         )
-    return control_pb2.StatusReply(service="storage", counters=dict(counts), last_error=last_error)
+    return control_pb2.StatusReply(
+        service="storage", counters=dict(found(counts, "the counters")), last_error=last_error
+    )

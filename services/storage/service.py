@@ -4,16 +4,16 @@ queries and backups."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.empty_pb2 import Empty
 from nats.aio.msg import Msg
-from nats.micro.request import Request
 from prometheus_client import Counter, Gauge, Histogram
 
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
@@ -21,19 +21,22 @@ from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import consume, decode
 from services.common.control import Control
-from services.common.events import report
-from services.common.metrics import mark_success
-from services.common.runtime import Runtime
-from services.common.subjects import (
-    EVENTS,
-    PARSED,
-    REJECTED,
+from services.common.endpoints import (
     STORAGE_BACKUP,
     STORAGE_REIMPORT,
     STORAGE_ROUND,
     STORAGE_STALLED,
     STORAGE_STATUS,
     STORAGE_UNKNOWN_FILES,
+)
+from services.common.events import report
+from services.common.metrics import mark_success
+from services.common.rpc import ServiceError, serve
+from services.common.runtime import Runtime
+from services.common.subjects import (
+    EVENTS,
+    PARSED,
+    REJECTED,
     STORED,
     all_sources,
     stage_msg_id,
@@ -158,92 +161,72 @@ class Storage:
         async with self.pool.acquire() as conn:
             await eventlog.record(conn, event)
 
-    async def answer_unknown(self, req: Request) -> None:
-        async def work(conn: asyncpg.Connection) -> Message:
-            query = control_pb2.KnownFilesRequest.FromString(req.data)
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for an endpoint; a database outage is a 503 for the caller."""
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            raise ServiceError("503", f"the database is unavailable: {exc}") from exc
+
+    async def answer_unknown(
+        self, query: control_pb2.KnownFilesRequest
+    ) -> control_pb2.KnownFilesReply:
+        async with self.connection() as conn:
             unknown = await unknown_files(conn, query.source, list(query.filenames))
-            return control_pb2.KnownFilesReply(unknown=unknown)
+        return control_pb2.KnownFilesReply(unknown=unknown)
 
-        await self._answer(req, work, control_pb2.KnownFilesReply)
+    async def answer_status(self, _: Empty) -> control_pb2.StatusReply:
+        async with self.connection() as conn:
+            return await queries.status(conn)
 
-    async def answer_status(self, req: Request) -> None:
-        await self._answer(req, queries.status, control_pb2.StatusReply)
-
-    async def answer_round(self, req: Request) -> None:
-        async def work(conn: asyncpg.Connection) -> Message:
-            query = control_pb2.RoundQuery.FromString(req.data)
+    async def answer_round(self, query: control_pb2.RoundQuery) -> control_pb2.RoundReply:
+        async with self.connection() as conn:
             round_id = query.round_id or await queries.last_round_id(conn, query.source)
             stored = await queries.stored_round(conn, round_id) if round_id else None
-            if stored is None:
-                what = (
-                    f"round #{query.round_id}" if query.round_id else f"a round of {query.source!r}"
-                )
-                return control_pb2.RoundReply(error=f"no {what} is stored")
-            return control_pb2.RoundReply(round=stored)
+        if stored is None:
+            what = f"round #{query.round_id}" if query.round_id else f"a round of {query.source!r}"
+            raise ServiceError("404", f"no {what} is stored")
+        return control_pb2.RoundReply(round=stored)
 
-        await self._answer(req, work, control_pb2.RoundReply)
-
-    async def answer_stalled(self, req: Request) -> None:
-        async def work(conn: asyncpg.Connection) -> Message:
-            query = control_pb2.StalledRequest.FromString(req.data)
+    async def answer_stalled(self, query: control_pb2.StalledRequest) -> control_pb2.StalledReply:
+        async with self.connection() as conn:
             files = await eventlog.stalled(conn, query.older_than_s)
-            return control_pb2.StalledReply(
-                files=[common_pb2.FileRef(source=s, filename=f) for s, f in files]
-            )
+        return control_pb2.StalledReply(
+            files=[common_pb2.FileRef(source=s, filename=f) for s, f in files]
+        )
 
-        await self._answer(req, work, control_pb2.StalledReply)
-
-    async def answer_backup(self, req: Request) -> None:
+    async def answer_backup(self, _: control_pb2.BackupRequest) -> control_pb2.BackupReply:
         try:
             path = await self.backup_now()
-            reply = control_pb2.BackupReply(filename=path.name, size=path.stat().st_size)
         except backup.BackupError as exc:
-            reply = control_pb2.BackupReply(error=str(exc))
-        await req.respond(reply.SerializeToString())
+            raise ServiceError("503", str(exc)) from exc
+        return control_pb2.BackupReply(filename=path.name, size=path.stat().st_size)
 
-    async def answer_reimport(self, req: Request) -> None:
+    async def answer_reimport(
+        self, query: control_pb2.ReimportRequest
+    ) -> control_pb2.ReimportReply:
         """Forget rejected files, then have the fetcher fetch exactly those again."""
-        try:
-            query = control_pb2.ReimportRequest.FromString(req.data)
-            async with self.pool.acquire() as conn:
-                rows = await conn.fetch(
-                    "DELETE FROM files WHERE status = 'rejected' AND ($1 = '' OR source = $1)"
-                    " RETURNING source, filename",
-                    query.source,
-                )
-            by_source: dict[str, list[str]] = {}
-            for row in rows:
-                by_source.setdefault(row["source"], []).append(row["filename"])
-            sync_ids = []
-            for source, files in sorted(by_source.items()):
-                accepted = await Control(self.rt.bus).sync(
-                    "all",
-                    [source],
-                    control_pb2.Requester(user_name=query.requested_by, via="reimport"),
-                    files=files,
-                )
-                if accepted.error:
-                    raise RuntimeError(f"the fetcher refused: {accepted.error}")
-                sync_ids.append(accepted.sync_id)
-            reply = control_pb2.ReimportReply(files=len(rows), sync_ids=sync_ids)
-        except Exception as exc:
-            reply = control_pb2.ReimportReply(error=f"reimport failed: {exc or type(exc).__name__}")
-        await req.respond(reply.SerializeToString())
-
-    async def _answer(
-        self,
-        req: Request,
-        work: Callable[[asyncpg.Connection], Awaitable[Message]],
-        reply_type: type[Message],
-    ) -> None:
-        try:
-            async with self.pool.acquire() as conn:
-                reply = await work(conn)
-        except DecodeError:
-            reply = reply_type(error=f"request is not what {req.subject} expects")
-        except (OSError, asyncpg.PostgresError) as exc:
-            reply = reply_type(error=f"database unavailable: {exc}")
-        await req.respond(reply.SerializeToString())
+        async with self.connection() as conn:
+            rows = await conn.fetch(
+                "DELETE FROM files WHERE status = 'rejected' AND ($1 = '' OR source = $1)"
+                " RETURNING source, filename",
+                query.source,
+            )
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row["source"], []).append(row["filename"])
+        sync_ids = []
+        for source, files in sorted(by_source.items()):
+            accepted = await Control(self.rt.bus).sync(
+                "all",
+                [source],
+                control_pb2.Requester(user_name=query.requested_by, via="reimport"),
+                files=files,
+            )
+            sync_ids.append(accepted.sync_id)
+        return control_pb2.ReimportReply(files=len(rows), sync_ids=sync_ids)
 
     async def backup_now(self) -> Path:
         try:
@@ -302,15 +285,12 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
         return
     rt.health.add_check("postgres", lambda: not pool.is_closing())
     storage = Storage(rt, pool, conf)
-    for name, subject, handler in (
-        ("unknown_files", STORAGE_UNKNOWN_FILES, storage.answer_unknown),
-        ("status", STORAGE_STATUS, storage.answer_status),
-        ("round", STORAGE_ROUND, storage.answer_round),
-        ("backup", STORAGE_BACKUP, storage.answer_backup),
-        ("stalled", STORAGE_STALLED, storage.answer_stalled),
-        ("reimport", STORAGE_REIMPORT, storage.answer_reimport),
-    ):
-        await rt.micro.add_endpoint(name=name, subject=subject, handler=handler)
+    await serve(rt.micro, STORAGE_UNKNOWN_FILES, storage.answer_unknown)
+    await serve(rt.micro, STORAGE_STATUS, storage.answer_status)
+    await serve(rt.micro, STORAGE_ROUND, storage.answer_round)
+    await serve(rt.micro, STORAGE_BACKUP, storage.answer_backup)
+    await serve(rt.micro, STORAGE_STALLED, storage.answer_stalled)
+    await serve(rt.micro, STORAGE_REIMPORT, storage.answer_reimport)
     try:
         await asyncio.gather(
             consume(

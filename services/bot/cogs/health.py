@@ -6,7 +6,7 @@ import disnake
 from disnake.ext import commands
 
 from services.bot.context import REFUSAL, BotContext
-from services.common.control import NotAnswering
+from services.common.control import RequestFailed
 from services.common.reports import health_text
 
 NO_MENTIONS = disnake.AllowedMentions.none()
@@ -36,10 +36,8 @@ class HealthCog(commands.Cog):
             return REFUSAL
         try:
             reply = await self.ctx.control.backup(f"{user} (discord)")
-        except NotAnswering as exc:
+        except RequestFailed as exc:
             return f"No backup: {exc}."
-        if reply.error:
-            return f"No backup: {reply.error}"
         return f"Backup written: {reply.filename} ({reply.size:,} bytes)"
 
     @commands.command(name="health", help="Every service instance, and any that does not answer")

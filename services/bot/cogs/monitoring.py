@@ -6,7 +6,7 @@ import disnake
 from disnake.ext import commands
 
 from services.bot.context import REFUSAL, BotContext
-from services.common.control import NotAnswering
+from services.common.control import RequestFailed
 from services.common.reports import status_text
 
 NO_MENTIONS = disnake.AllowedMentions.none()
@@ -22,15 +22,12 @@ class MonitoringCog(commands.Cog):
         if not self.ctx.is_admin(user):
             return REFUSAL
         try:
-            known = [s.source for s in (await self.ctx.control.fetcher_status()).sources]
-        except NotAnswering as exc:
+            names = [source] if source else await self.ctx.control.sources()
+            for name in names:
+                await self.ctx.control.set_monitoring(name, enabled, f"{user} (discord)")
+        except RequestFailed as exc:
             return f"Not changed: {exc}."
-        if source and source not in known:
-            return f"Unknown source `{source}`; sources: {', '.join(known)}"
-        for name in [source] if source else known:
-            await self.ctx.control.set_monitoring(name, enabled, f"{user} (discord)")
-        names = ", ".join([source] if source else known)
-        return f"Monitoring {'on' if enabled else 'off'} for {names}."
+        return f"Monitoring {'on' if enabled else 'off'} for {', '.join(names)}."
 
     async def status(self, user: disnake.User | disnake.Member) -> str:
         if not self.ctx.status_open and not self.ctx.is_admin(user):
@@ -62,16 +59,18 @@ class MonitoringCog(commands.Cog):
     async def start(
         self, inter: disnake.ApplicationCommandInteraction, source: str | None = None
     ) -> None:
-        await inter.response.send_message(
-            await self.switch(inter.author, True, source), allowed_mentions=NO_MENTIONS
+        await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
+        await inter.edit_original_response(
+            content=await self.switch(inter.author, True, source), allowed_mentions=NO_MENTIONS
         )
 
     @monitoring.sub_command(name="stop", description="Stop watching a source")
     async def stop(
         self, inter: disnake.ApplicationCommandInteraction, source: str | None = None
     ) -> None:
-        await inter.response.send_message(
-            await self.switch(inter.author, False, source), allowed_mentions=NO_MENTIONS
+        await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
+        await inter.edit_original_response(
+            content=await self.switch(inter.author, False, source), allowed_mentions=NO_MENTIONS
         )
 
     @start.autocomplete("source")
@@ -81,6 +80,7 @@ class MonitoringCog(commands.Cog):
 
     @monitoring.sub_command(name="status", description="Sources, connections and counters")
     async def status_command(self, inter: disnake.ApplicationCommandInteraction) -> None:
-        await inter.response.send_message(
-            await self.status(inter.author), allowed_mentions=NO_MENTIONS
+        await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
+        await inter.edit_original_response(
+            content=await self.status(inter.author), allowed_mentions=NO_MENTIONS
         )

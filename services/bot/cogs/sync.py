@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import disnake
 from disnake.ext import commands
@@ -11,7 +12,7 @@ from etstats.contract import control_pb2
 from etstats.period import ACCEPTED_FORMS
 from services.bot.context import REFUSAL, BotContext, requester
 from services.bot.replies import PrefixReply, Reply, SlashReply
-from services.common.control import NotAnswering
+from services.common.control import RequestFailed
 from services.common.reports import progress_text, result_text
 
 PERIOD_CHOICES = ["today", "yesterday", "2days", "1week", "1month", "all"]
@@ -26,12 +27,22 @@ async def run_sync(
         accepted, events = await bot.control.sync_and_follow(
             period, [source] if source else None, who
         )
-    except NotAnswering as exc:
-        await reply.edit(f"Sync not started: {exc}.")
+    except RequestFailed as exc:
+        await reply.edit(f"Sync not started: {exc}")
         return
-    if accepted.error:
-        await reply.edit(f"Sync not started: {accepted.error}")
-        return
+    try:
+        await follow_sync(bot, reply, accepted, events)
+    except RequestFailed as exc:
+        await reply.edit(f"Sync {accepted.sync_id} lost: {exc}")
+
+
+async def follow_sync(
+    bot: BotContext,
+    reply: Reply,
+    accepted: control_pb2.SyncAccepted,
+    events: AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult],
+) -> None:
+    """Keep the reply up to date with the job's progress, then its result."""
     head = (
         f"A sync is already running (sync {accepted.sync_id}); following it.\n"
         if accepted.already_running
