@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up demo test lint format proto bench clean
+.PHONY: up demo test test-fast lint typecheck format proto bench clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -28,12 +28,20 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Paths and settings in [tool.mypy] of pyproject.toml.
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier only (pure functions: no servers, no processes), in well under a minute.
+test-fast: lint typecheck
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 # Figures go into BENCHMARKS.md; tests never assert timings.
 bench: $(INSTALLED)
@@ -46,4 +54,4 @@ proto: $(INSTALLED)
 	$(BIN)/python -m etstats_cli.protogen
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

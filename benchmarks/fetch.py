@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 import yaml
+from nats.aio.msg import Msg
 
 from etstats.contract import control_pb2
 from etstats.statsfile.generator import generate_match
@@ -110,12 +111,12 @@ async def run(tmp: Path) -> None:
         fetched_at: list[float] = []
         done = asyncio.Event()
 
-        async def on_progress(msg) -> None:  # type: ignore[no-untyped-def]
+        async def on_progress(msg: Msg) -> None:
             progress = control_pb2.SyncProgress.FromString(msg.data)
             if progress.fetched >= FILES and not fetched_at:
                 fetched_at.append(time.perf_counter())
 
-        async def on_result(msg) -> None:  # type: ignore[no-untyped-def]
+        async def on_result(msg: Msg) -> None:
             done.set()
 
         await asyncio.sleep(3)  # services start

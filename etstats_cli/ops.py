@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import getpass
 import os
@@ -55,7 +56,7 @@ def who() -> str:
     return f"{getpass.getuser()} (cli)"
 
 
-def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[no-untyped-def]
+def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
 
     async def sync(control: Control) -> int:
@@ -88,9 +89,7 @@ def run(command: str, args, out: TextIO | None = None) -> int:  # type: ignore[n
         return 0 if fetcher and storage else 1
 
     async def monitor(control: Control) -> int:
-        sources = [args.source] if args.source else await control.sources()
-        for source in sources:
-            await control.set_monitoring(source, args.state == "on", who())
+        for source in await control.switch_monitoring(args.source, args.state == "on", who()):
             print(f"monitoring {args.state} for {source}", file=out)
         return 0
 

@@ -17,6 +17,7 @@ import aiohttp
 
 from etstats_cli.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, die_with_parent
 from services.common.aio import sleep_unless
+from services.common.backoff import backoff
 from services.common.config import DEFAULT_HTTP_PORTS, ConfigError, Env
 
 # Storage first: the fetcher asks it which files are known.
@@ -98,7 +99,7 @@ class Child:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def supervise(self, stop: asyncio.Event, fatal: asyncio.Future[int]) -> None:
-        backoff = 1.0
+        crashes = 0
         while not stop.is_set():
             started = time.monotonic()
             self.proc = await asyncio.create_subprocess_exec(
@@ -125,11 +126,10 @@ class Child:
                 if not fatal.done():
                     fatal.set_result(CONFIG_ERROR_EXIT)
                 return
-            if time.monotonic() - started > STABLE_RUN_S:
-                backoff = 1.0
-            self.console.say(self.name, f"exited with status {code}; restarting in {backoff:.0f}s")
-            await sleep_unless(stop, backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            crashes = 1 if time.monotonic() - started > STABLE_RUN_S else crashes + 1
+            delay = backoff(crashes, cap=MAX_BACKOFF_S)
+            self.console.say(self.name, f"exited with status {code}; restarting in {delay:.0f}s")
+            await sleep_unless(stop, delay)
 
     async def _pump(self, stream: asyncio.StreamReader, emit: Callable[[str, str], None]) -> None:
         while line := await stream.readline():

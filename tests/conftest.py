@@ -61,7 +61,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         uses_server = bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
         if item.path.name in UNMARKED_MODULES and not any(
-            item.iter_markers(name) for name in TIERS
+            item.get_closest_marker(name) for name in TIERS
         ):
             item.add_marker("service" if uses_server else "unit")
         tiers = sorted({m.name for m in item.iter_markers() if m.name in TIERS})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import asyncssh
 from etstats_cli.embedded import free_port, port_open
 from services.common.sources import SourceConfig, SshTarget
 from tests.debian import ensure_package
+from tests.waiting import wait_until_sync
 
 SSHD = Path("/usr/sbin/sshd")
 
@@ -25,7 +26,7 @@ class SshServer:
     key_file: Path
     known_hosts_file: Path
     server_key: asyncssh.SSHKey
-    close: object = None
+    close: Callable[[], None]
     aborts: list[str] = field(default_factory=list)
 
     def source(self, name: str = "main") -> SourceConfig:
@@ -58,7 +59,7 @@ class FlakySftp(asyncssh.SFTPServer):
 
     abort_reads: list[str] = []
 
-    def read(self, file_obj, offset, size):  # type: ignore[no-untyped-def]
+    def read(self, file_obj: object, offset: int, size: int) -> bytes | Awaitable[bytes]:
         name = os.path.basename(os.fsdecode(getattr(file_obj, "name", "")))
         if name in self.abort_reads:
             self.abort_reads.remove(name)
@@ -112,11 +113,17 @@ def start_sshd(tmp: Path) -> SshServer:
     )
     log = tmp / "sshd.log"
     proc = subprocess.Popen([str(SSHD), "-D", "-E", str(log), "-f", str(config)])
-    deadline = time.monotonic() + 10
-    while not port_open("127.0.0.1", port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("sshd did not start: " + log.read_text())
-        time.sleep(0.05)
+    try:
+        wait_until_sync(
+            lambda: proc.poll() is not None or port_open("127.0.0.1", port),
+            within=10,
+            what="sshd listening",
+        )
+    except AssertionError as exc:
+        proc.kill()
+        raise RuntimeError(f"sshd did not start ({exc}): " + log.read_text()) from None
+    if proc.poll() is not None:
+        raise RuntimeError("sshd did not start: " + log.read_text())
 
     def stop() -> None:
         proc.terminate()

@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 import zipfile
 from datetime import datetime
@@ -49,6 +48,7 @@ from tests.deploy_files import (
     sql_queries,
 )
 from tests.rounds import parsed
+from tests.waiting import wait_until_sync
 
 pytestmark = pytest.mark.deploy
 
@@ -218,10 +218,11 @@ def test_nats_as_compose_runs_it_has_jetstream_and_requires_the_password(tmp_pat
                 await connect(**auth)
 
     try:
-        for _ in range(100):
-            if port_open("127.0.0.1", port) or server.poll() is not None:
-                break
-            time.sleep(0.05)
+        wait_until_sync(
+            lambda: server.poll() is not None or port_open("127.0.0.1", port),
+            within=5,
+            what="nats-server listening or exited",
+        )
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         asyncio.run(check())
     finally:

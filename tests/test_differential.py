@@ -5,19 +5,20 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from etstats.statsfile import parse
 from etstats.statsfile.differential import (
     Basis,
-    accuracy,
     differential,
     match_totals,
     recompute_ratios,
 )
 from etstats.statsfile.generator import generate_match
 from etstats.statsfile.model import Player, Weapon
+from etstats.statsfile.values import accuracy
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +57,7 @@ def test_leaver_has_no_round_two_row() -> None:
     assert len(r1_guids - r2_guids) == 1
 
 
-def _player(**changes: object) -> Player:
+def _player(**changes: Any) -> Player:
     values: list[float | int] = [0] * 38
     base = Player("ABCDEF12", "x", "x", 1, 1, False, (), tuple(values), 0, 0, 0)
     return replace(base, **changes)
@@ -76,8 +77,8 @@ def test_ratios_from_own_numbers() -> None:
 
 def test_accuracy() -> None:
     player = _player(weapons=(Weapon(4, 30, 100, 2, 1, 3), Weapon(5, 10, 100, 1, 0, 1)))
-    assert accuracy(player) == 0.2
-    assert accuracy(_player()) == 0.0
+    assert accuracy(player.weapons) == 0.2
+    assert accuracy(_player().weapons) == 0.0
 
 
 def test_bots_sharing_a_guid_stay_apart() -> None:

@@ -134,6 +134,21 @@ async def polled(source: str, times: int = 2) -> None:
     )
 
 
+async def next_second(directory: Path) -> None:
+    """Until the clock has left the second of the directory's last change.
+
+    SFTP (version 3, what OpenSSH and asyncssh speak) gives mtimes in whole
+    seconds, and the fetcher lists a directory only when its mtime changed: a
+    file added in the same second as the change it last listed goes unseen
+    until the directory changes again (a gap of the fetcher, not of the test).
+    """
+    await wait_until(
+        lambda: time.time() >= int(directory.stat().st_mtime) + 1,
+        within=3,
+        what=f"a new second after {directory}'s last change",
+    )
+
+
 async def caught_up(fetcher: Running, bus: Bus, source: str, instance: str = "fetcher-a") -> None:
     """Until `instance` holds `source` and has caught up (its readiness check):
     a file written afterwards is new to the monitor, not part of the catch-up."""
@@ -152,6 +167,7 @@ async def test_new_file_is_published_once(
     settings = conf(ssh_server.source())
     async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
         await caught_up(fetcher, bus, "main")
+        await next_second(ssh_server.root)
         name, body = round_file(1, datetime.now() - timedelta(hours=1))
         (ssh_server.root / name).write_bytes(body)
         (ssh_server.root / (name[:-4] + "_ws.txt")).write_bytes(b"sidecar")
@@ -171,6 +187,7 @@ async def test_file_still_being_written_is_not_fetched_early(
     settings = conf(ssh_server.source())
     async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
         await caught_up(fetcher, bus, "main")
+        await next_second(ssh_server.root)
         await asyncio.to_thread(write_slowly, ssh_server.root / name, body, POLL / 3)
         await wait_until(lambda: len(raw.files) == 1, what="the complete file")
         await polled("main")
@@ -183,7 +200,10 @@ async def test_hostile_names_are_ignored(ssh_server: SshServer, nats_server, bus
     before = sample("etstats_fetcher_hostile_names_total", source="main")
     hostile = ["2026-11-24-201443-..-round-1.txt", "2026-11-24-201443-a\nb-round-1.txt"]
     name, body = round_file(3, datetime.now() - timedelta(hours=1))
-    async with running("fetcher", fetcher_main, conf(ssh_server.source()), nats_server.url):
+    settings = conf(ssh_server.source())
+    async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
+        await caught_up(fetcher, bus, "main")
+        await next_second(ssh_server.root)
         for bad in hostile:
             (ssh_server.root / bad).write_bytes(body)
         (ssh_server.root / name).write_bytes(body)
@@ -229,7 +249,10 @@ async def test_dropped_connection_mid_download_loses_nothing(
     raw = await Raw().start(bus)
     name, body = round_file(5, datetime.now() - timedelta(hours=1))
     asyncssh_server.aborts.append(name)
-    async with running("fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url):
+    settings = conf(asyncssh_server.source())
+    async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
+        await caught_up(fetcher, bus, "main")
+        await next_second(asyncssh_server.root)
         (asyncssh_server.root / name).write_bytes(body)
         await wait_until(lambda: raw.names() == [name], within=20)
         await polled("main")  # the retried download is not published twice
@@ -415,7 +438,7 @@ async def test_sync_fetches_unknown_files_in_order_and_reports(
     async with running("fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url):
         accepted = await request_sync(bus, "1m")
         again = await request_sync(bus, "2d")
-        await wait_until(lambda: results, within=30, what="the sync result")
+        await wait_until(lambda: bool(results), within=30, what="the sync result")
     assert again.already_running and again.sync_id == accepted.sync_id
     (result,) = results
     expected = sorted(files[:5])  # 45 days is outside 1m; names sort by stamp
@@ -465,7 +488,7 @@ async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Pat
     ):
         accepted = await request_sync(bus, "all")
         assert await Control(bus).cancel_sync(accepted.sync_id)
-        await wait_until(lambda: results, within=30, what="the result of the cancelled sync")
+        await wait_until(lambda: bool(results), within=30, what="the result of the cancelled sync")
     (result,) = results
     assert result.cancelled
     (progress,) = result.sources

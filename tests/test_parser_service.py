@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import datetime
 
@@ -12,10 +11,8 @@ from prometheus_client import REGISTRY
 from etstats.contract import common_pb2, files_pb2, rounds_pb2
 from etstats.statsfile.generator import generate_match
 from services.common.bus import Bus
-from services.common.http import HealthServer
-from services.common.runtime import Runtime
 from services.parser.service import ParserConfig, main
-from tests.conftest import common_config
+from tests.inprocess import running
 
 pytestmark = pytest.mark.service
 
@@ -50,21 +47,9 @@ async def test_good_file_is_parsed_and_bad_one_rejected(nats_server, bus: Bus) -
     bad = "2026-11-24-201443-supply-round-1.txt"
     await bus.publish("stats.raw.main", raw(bad, b"no\\header\n").SerializeToString(), "b")
 
-    stop = asyncio.Event()
-    runtime = Runtime(
-        cfg=common_config("parser", nats_server.url),
-        bus=bus,
-        stop=stop,
-        health=HealthServer("parser", "127.0.0.1", 0),
-        micro=None,  # type: ignore[arg-type]  # the parser registers no endpoints
-    )
-    task = asyncio.create_task(main(runtime, ParserConfig(batch=8)))
-    try:
+    async with running("parser", main, ParserConfig(batch=8), nats_server.url):
         parsed_msg = await next_message(bus, "stats.parsed.main", "check-parsed")
         rejected_msg = await next_message(bus, "stats.rejected.main", "check-rejected")
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
     parsed = rounds_pb2.ParsedRound.FromString(parsed_msg.data)
     assert parsed_msg.headers["Nats-Msg-Id"] == "parsed:" + parsed.file.msg_id

@@ -8,7 +8,9 @@ import random
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import disnake
 import pytest
 from hypothesis import given
@@ -25,11 +27,13 @@ from services.common.subjects import stage_msg_id
 from services.poster.render import as_text, fits, round_embeds, sync_summary
 from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
+from services.poster.sinks import DiscordSink, PermanentPostError
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, message_errors
 from tests.inprocess import running
 from tests.rounds import parsed
+from tests.waiting import wait_until
 
 CHANNEL = "123456789012345678"
 ADMIN = "223456789012345678"
@@ -41,7 +45,7 @@ def stored(
     *,
     round_id: int = 1,
     round_no: int = 1,
-    origin: int = common_pb2.ORIGIN_MONITOR,
+    origin: common_pb2.Origin = common_pb2.ORIGIN_MONITOR,
     names: list[str] | None = None,
     when: datetime = datetime(2026, 11, 24, 20),
 ) -> rounds_pb2.StoredRound:
@@ -72,6 +76,13 @@ def stored(
     return result
 
 
+def shown(text: str | None) -> str:
+    """An embed text, which disnake types as optional: the renderer always sets it."""
+    assert text is not None
+    return text
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize("players", [2, 6, 12, 24, 40, 64])
 @pytest.mark.parametrize("round_no", [1, 2])
 def test_round_posts_fit_discord_for_2_to_64_players(players: int, round_no: int) -> None:
@@ -83,40 +94,48 @@ def test_round_posts_fit_discord_for_2_to_64_players(players: int, round_no: int
     text = str([e.to_dict() for e in embeds])
     assert "@everyone" not in text.replace("@\u200beveryone", "")
     assert "<@&" not in text
-    shown = sum(f.value.count("\n") + 1 for e in embeds for f in e.fields if "(" in f.name)
+    listed = sum(
+        shown(f.value).count("\n") + 1 for e in embeds for f in e.fields if "(" in shown(f.name)
+    )
     if players <= 24:
-        assert shown == players, "everyone is listed while it fits"
+        assert listed == players, "everyone is listed while it fits"
 
 
+@pytest.mark.unit
 def test_round_post_content() -> None:
     s = stored(3, 8, round_id=42, names=["@everyone **x**"])
     (embed,) = round_embeds(s)
     assert embed.title == safe(f"{s.header.map} · round 1")
-    assert "attacked" in embed.description and "defended" in embed.description
+    description = shown(embed.description)
+    assert "attacked" in description and "defended" in description
     assert embed.footer.text == f"main · {s.stamp} · round #42"
-    names = "\n".join(f.value for f in embed.fields)
+    names = "\n".join(shown(f.value) for f in embed.fields)
     assert "@\u200beveryone \\*\\*x\\*\\*" in names
-    assert any(f.name == "Awards" and "Top fragger" in f.value for f in embed.fields)
+    assert any(f.name == "Awards" and "Top fragger" in shown(f.value) for f in embed.fields)
     assert "[bot]" in names
 
 
+@pytest.mark.unit
 @given(st.text())
 def test_terminal_text_shows_names_as_written(text: str) -> None:
     assert plain(safe(text)) == text.replace("\u200b", "")
 
 
+@pytest.mark.unit
 def test_terminal_posts_have_no_markdown_escapes() -> None:
     embed = disnake.Embed(title=safe("braundorf_b4 · round 1"), description=safe("*Star* ~ `x`"))
     assert as_text([embed]) == "== braundorf_b4 · round 1 ==\n*Star* ~ `x`"
 
 
+@pytest.mark.unit
 def test_round_two_shows_the_map_result() -> None:
     (embed,) = round_embeds(stored(4, 6, round_no=2))
     result = next(f for f in embed.fields if f.name == "Map result")
-    assert "round 2 attackers beat the time" in result.value
-    assert "Best over both rounds" in result.value
+    assert "round 2 attackers beat the time" in shown(result.value)
+    assert "Best over both rounds" in shown(result.value)
 
 
+@pytest.mark.unit
 def test_sync_summary_fits_with_many_rejections() -> None:
     result = control_pb2.SyncResult(
         sync_id="abc",
@@ -130,7 +149,7 @@ def test_sync_summary_fits_with_many_rejections() -> None:
     )
     embed = sync_summary(result)
     assert fits([embed])
-    assert "800 imported, 3 duplicates, 60 rejected, in 2:05" in embed.description
+    assert "800 imported, 3 duplicates, 60 rejected, in 2:05" in shown(embed.description)
 
 
 @pytest.fixture
@@ -159,20 +178,27 @@ async def publish(bus, s: rounds_pb2.StoredRound, attempt: int = 0) -> None:
     )
 
 
-async def until(check, within: float = 15) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+def posts_counted(outcome: str, kind: str = "round") -> float:
+    """The poster's count of posts with `outcome` so far (the registry is per process)."""
+    labels = {"kind": kind, "outcome": outcome}
+    return REGISTRY.get_sample_value("etstats_poster_posts_total", labels) or 0
 
 
+def channel_posts(discord: FakeDiscord) -> list[str]:
+    """The paths of every message create the fake answered, refused or not."""
+    return [c.path for c in discord.calls if c.method == "POST" and "/messages" in c.path]
+
+
+@pytest.mark.service
 async def test_a_monitored_round_becomes_one_post(nats_server, bus, discord) -> None:
     s = stored(5, 10, round_id=7, names=["@everyone **x**"])
+    seen_before = posts_counted("already_posted")
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
         await publish(bus, s)
         await publish(bus, s, attempt=1)  # storage re-emits after a redelivery
-        await until(lambda: discord.posts(CHANNEL))
-        await asyncio.sleep(1)
+        await wait_until(
+            lambda: posts_counted("already_posted") > seen_before, what="the re-emit skipped"
+        )
     (post,) = discord.posts(CHANNEL)
     assert post["allowed_mentions"] == {"parse": []}
     assert post["nonce"] == "etstats-r7"
@@ -183,10 +209,13 @@ async def test_a_monitored_round_becomes_one_post(nats_server, bus, discord) -> 
     assert request.json["enforce_nonce"] is True
 
 
+@pytest.mark.service
 async def test_sync_rounds_are_not_posted_but_summarised(nats_server, bus, discord) -> None:
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
         for i in range(3):
             await publish(bus, stored(10 + i, round_id=100 + i, origin=common_pb2.ORIGIN_SYNC))
+        sentinel = stored(13, round_id=103)  # monitored, after them on the same subject
+        await publish(bus, sentinel)
         result = control_pb2.SyncResult(
             sync_id="s1",
             imported=3,
@@ -194,45 +223,52 @@ async def test_sync_rounds_are_not_posted_but_summarised(nats_server, bus, disco
             rounds_per_map={"supply": 3},
         )
         await bus.publish("stats.sync.result.s1", result.SerializeToString(), "sync-result:s1")
-        await until(lambda: discord.posts("323456789012345678"))
-        await asyncio.sleep(1)
-    assert discord.posts(CHANNEL) == []
+        await wait_until(lambda: discord.posts("323456789012345678"), what="the summary")
+        await wait_until(lambda: discord.posts(CHANNEL), what="the round after the sync rounds")
+    (only,) = discord.posts(CHANNEL)  # the sync rounds were handled first, and not posted
+    assert only["nonce"] == f"etstats-r{sentinel.round_id}"
     (summary,) = discord.posts("323456789012345678")
     assert summary["embeds"][0]["title"] == "Sync done: 3 rounds imported"
 
 
+@pytest.mark.service
 async def test_a_429_is_waited_out_and_a_500_retried(nats_server, bus, discord) -> None:
     waits = REGISTRY.get_sample_value("etstats_poster_rate_limited_total") or 0
-    discord.fail(r"POST /channels/\d+/messages", 429, times=1, retry_after=0.4)
+    posted = posts_counted("posted")
+    discord.rate_limit(r"POST /channels/\d+/messages", times=1, retry_after=0.4)
     discord.fail(r"POST /channels/\d+/messages", 500, times=1)
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
         await publish(bus, stored(6, round_id=8))
-        await until(lambda: discord.posts(CHANNEL), within=20)
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: posts_counted("posted") > posted, what="the post, done")
     assert len(discord.posts(CHANNEL)) == 1
-    posts = [c for c in discord.calls if c.method == "POST"]
-    assert len(posts) == 3  # 429, 500, then the post
+    statuses = [c.status for c in discord.calls if c.method == "POST"]
+    assert statuses == [429, 500, 200]
     assert (REGISTRY.get_sample_value("etstats_poster_rate_limited_total") or 0) == waits + 1
 
 
+@pytest.mark.service
 async def test_killed_between_posting_and_acking_leaves_one_message(
     nats_server, bus, discord
 ) -> None:
     discord.hold_answers = asyncio.Event()
     s = stored(7, round_id=9)
+    posted = posts_counted("posted")
     async with running("poster", poster_main, poster_conf(discord), nats_server.url) as first:
         await publish(bus, s)
-        await until(lambda: discord.posts(CHANNEL))  # created, but the answer is held back
-        await first.kill()
+        await wait_until(lambda: discord.posts(CHANNEL), what="the message created")
+        await first.kill()  # before it heard the answer, held back
     discord.hold_answers.set()
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
-        await until(lambda: len([c for c in discord.calls if c.method == "POST"]) >= 2, within=60)
-        await asyncio.sleep(1)
-    assert len(discord.posts(CHANNEL)) == 1
+        await wait_until(
+            lambda: posts_counted("posted") > posted, within=60, what="the redelivery posted"
+        )
+    assert len(channel_posts(discord)) == 2, "posted again after the kill"
+    assert len(discord.posts(CHANNEL)) == 1, "Discord kept the first message (enforce_nonce)"
 
 
+@pytest.mark.service
 async def test_posts_come_in_round_order(nats_server, bus, discord) -> None:
-    discord.fail(r"POST /channels/\d+/messages", 429, times=2, retry_after=0.3)
+    discord.rate_limit(r"POST /channels/\d+/messages", times=2, retry_after=0.3)
     rounds = [
         stored(
             20 + i, 4, round_id=200 + i, when=datetime(2026, 11, 24, 18) + timedelta(minutes=30 * i)
@@ -242,11 +278,12 @@ async def test_posts_come_in_round_order(nats_server, bus, discord) -> None:
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
         for s in rounds:
             await publish(bus, s)
-        await until(lambda: len(discord.posts(CHANNEL)) == 5, within=30)
+        await wait_until(lambda: len(discord.posts(CHANNEL)) == 5, within=30, what="5 posts")
     footers = [p["embeds"][0]["footer"]["text"] for p in discord.posts(CHANNEL)]
     assert footers == [f"main · {s.stamp} · round #{s.round_id}" for s in rounds]
 
 
+@pytest.mark.service
 async def test_a_refused_channel_gives_one_notice_and_blocks_nobody(
     nats_server, bus, discord
 ) -> None:
@@ -259,8 +296,9 @@ async def test_a_refused_channel_gives_one_notice_and_blocks_nobody(
             s.file.source = "gone"
             await publish(bus, s)
         await publish(bus, stored(40, 4, round_id=400))
-        await until(lambda: discord.posts(CHANNEL) and discord.posts(ADMIN), within=20)
-        await asyncio.sleep(3)
+        await wait_until(
+            lambda: discord.posts(CHANNEL) and discord.posts(ADMIN), what="the post and the notice"
+        )
     assert len(discord.posts(CHANNEL)) == 1
     (notice,) = discord.posts(ADMIN)
     assert notice["embeds"][0]["title"] == "Posts refused in channel 999999999999999999: 3"
@@ -269,6 +307,7 @@ async def test_a_refused_channel_gives_one_notice_and_blocks_nobody(
     assert len(tries) == 3, "one try per round, never retried"
 
 
+@pytest.mark.unit
 async def test_notices_are_grouped_rate_limited_and_recover() -> None:
     from services.common.notices import Notices
 
@@ -296,6 +335,7 @@ async def test_notices_are_grouped_rate_limited_and_recover() -> None:
     ]
 
 
+@pytest.mark.service
 async def test_a_late_round_1_corrects_the_orphan_round_2_post(
     nats_server, bus, discord, database_url: str
 ) -> None:
@@ -314,9 +354,9 @@ async def test_a_late_round_1_corrects_the_orphan_round_2_post(
                 message.SerializeToString(),
                 msg_id=stage_msg_id("parsed", message.file.msg_id),
             )
-        await until(lambda: len(discord.posts(CHANNEL)) == 2)
+        await wait_until(lambda: len(discord.posts(CHANNEL)) == 2, what="both rounds posted")
         first = discord.posts(CHANNEL)[0]
-        await until(lambda: "edited_timestamp" in first)
+        await wait_until(lambda: first["edited_timestamp"] is not None, what="the orphan edited")
     assert [c.method for c in discord.calls if "/messages" in c.path] == ["POST", "POST", "PATCH"]
     (embed,) = first["embeds"]
     text = json.dumps(embed)
@@ -327,3 +367,133 @@ async def test_a_late_round_1_corrects_the_orphan_round_2_post(
         "etstats_poster_posts_total", {"kind": "round", "outcome": "edited"}
     )
     assert edited and edited >= 1
+
+
+# --- the fake Discord refuses what Discord refuses ---------------------------------
+
+
+def _fields(n: int, name: str = "n", value: str = "v") -> list[dict[str, str]]:
+    return [{"name": name, "value": value}] * n
+
+
+OVER_THE_LIMITS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "content": ({"content": "x" * 2001}, ("content",)),
+    "title": ({"embeds": [{"title": "x" * 257}]}, ("embeds", "0", "title")),
+    "description": ({"embeds": [{"description": "x" * 4097}]}, ("embeds", "0", "description")),
+    "footer": ({"embeds": [{"footer": {"text": "x" * 2049}}]}, ("embeds", "0", "footer", "text")),
+    "author": ({"embeds": [{"author": {"name": "x" * 257}}]}, ("embeds", "0", "author", "name")),
+    "field name": (
+        {"embeds": [{"fields": _fields(1, name="x" * 257)}]},
+        ("embeds", "0", "fields", "0", "name"),
+    ),
+    "field value": (
+        {"embeds": [{"fields": _fields(1, value="x" * 1025)}]},
+        ("embeds", "0", "fields", "0", "value"),
+    ),
+    "fields": ({"embeds": [{"fields": _fields(26)}]}, ("embeds", "0", "fields")),
+    "embeds": ({"embeds": [{"title": "t"}] * 11}, ("embeds",)),
+    "6000 in all": (
+        {
+            "embeds": [
+                {"description": "x" * 4000},
+                {"title": "x" * 200, "footer": {"text": "x" * 1801}},
+            ]
+        },
+        ("embeds",),
+    ),
+}
+
+AT_THE_LIMITS: dict[str, dict[str, Any]] = {
+    "content": {"content": "x" * 2000},
+    "title, description, author": {
+        "embeds": [{"title": "x" * 256, "description": "x" * 4096, "author": {"name": "x" * 256}}]
+    },
+    "footer": {"embeds": [{"footer": {"text": "x" * 2048}}]},
+    "fields": {"embeds": [{"fields": _fields(25, name="n" * 16, value="v" * 200)}]},
+    "field name and value": {"embeds": [{"fields": _fields(1, name="x" * 256, value="x" * 1024)}]},
+    "embeds": {"embeds": [{"title": "t"}] * 10},
+    "6000 in all": {"embeds": [{"description": "x" * 3000}, {"description": "x" * 3000}]},
+}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", OVER_THE_LIMITS)
+def test_the_fake_refuses_each_discord_limit_by_path(name: str) -> None:
+    body, path = OVER_THE_LIMITS[name]
+    node = message_errors(body)
+    for key in path:
+        node = node[key]
+    assert node["_errors"][0]["code"] in ("BASE_TYPE_MAX_LENGTH", "MAX_EMBED_SIZE_EXCEEDED")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", AT_THE_LIMITS)
+def test_the_fake_accepts_messages_at_discords_limits(name: str) -> None:
+    assert message_errors(AT_THE_LIMITS[name]) == {}
+
+
+async def call(
+    discord: FakeDiscord, method: str, path: str, body: Any = None
+) -> tuple[int, Any, dict[str, str]]:
+    """One raw request to the fake: status, JSON answer (None for 204), headers."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, discord.api_base + path, json=body) as response,
+    ):
+        data = None if response.status == 204 else await response.json(content_type=None)
+        return response.status, data, dict(response.headers)
+
+
+@pytest.mark.service
+async def test_an_over_long_message_is_refused_with_400_and_not_stored(discord) -> None:
+    status, data, _ = await call(
+        discord, "POST", f"/channels/{CHANNEL}/messages", {"content": "x" * 2001}
+    )
+    assert (status, data["code"], data["message"]) == (400, 50035, "Invalid Form Body")
+    assert data["errors"]["content"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    status, data, _ = await call(discord, "POST", f"/channels/{CHANNEL}/messages", {"content": ""})
+    assert (status, data["code"]) == (400, 50006)
+    assert discord.posts(CHANNEL) == []
+
+
+@pytest.mark.service
+async def test_a_channel_edit_changes_the_message_and_creates_none(discord) -> None:
+    path = f"/channels/{CHANNEL}/messages"
+    _, created, _ = await call(discord, "POST", path, {"content": "first"})
+    status, edited, _ = await call(
+        discord, "PATCH", f"{path}/{created['id']}", {"content": "second"}
+    )
+    assert status == 200 and edited["id"] == created["id"]
+    status, _, _ = await call(discord, "PATCH", f"{path}/{created['id']}", {"content": "x" * 2001})
+    assert status == 400
+    (message,) = discord.posts(CHANNEL)
+    assert message["content"] == "second" and message["edited_timestamp"] is not None
+    status, data, _ = await call(discord, "PATCH", f"{path}/1", {"content": "nobody"})
+    assert (status, data["code"]) == (404, 10008)
+
+
+@pytest.mark.service
+async def test_a_rate_limited_route_answers_429_as_discord_does(discord) -> None:
+    path = f"/channels/{CHANNEL}/messages"
+    discord.rate_limit(r"POST /channels/\d+/messages", times=1, retry_after=0.25)
+    status, data, headers = await call(discord, "POST", path, {"content": "hi"})
+    assert status == 429
+    assert data == {"message": "You are being rate limited.", "retry_after": 0.25, "global": False}
+    assert headers["X-RateLimit-Remaining"] == "0"
+    assert headers["X-RateLimit-Reset-After"] == "0.250"
+    assert headers["Via"]  # without it disnake takes a 429 for a Cloudflare ban
+    status, _, _ = await call(discord, "POST", path, {"content": "hi"})
+    assert status == 200, "only the next request"
+
+
+@pytest.mark.service
+async def test_the_poster_takes_an_over_long_post_for_a_permanent_refusal(discord) -> None:
+    sink = DiscordSink("test-token", discord.api_base)
+    await sink.login()
+    try:
+        too_big = disnake.Embed(title="t", description="x" * 4097)
+        with pytest.raises(PermanentPostError, match="50035"):
+            await sink.send(CHANNEL, [too_big], "etstats-big")
+    finally:
+        await sink.close()
+    assert discord.posts(CHANNEL) == []

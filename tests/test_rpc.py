@@ -90,7 +90,7 @@ async def test_a_good_reply_comes_back_typed(
 
 
 async def test_a_request_that_does_not_decode_is_a_400(bus: Bus, micro: Service) -> None:
-    endpoint = ALL[0]
+    endpoint: Endpoint[Any, Any] = ALL[0]
 
     async def never(_: Message) -> Message:
         raise AssertionError("not called for an undecodable request")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from etstats.statsfile import ParseError, parse
+from etstats.statsfile import ParsedFile, ParseError, parse
 from etstats.statsfile.differential import Basis, differential
 from etstats.statsfile.pairing import find_round1
 
@@ -155,7 +155,7 @@ def test_huge_file_is_refused_before_parsing() -> None:
         parse(body, "2026-11-24-201443-etl_adlernest-round-1.txt")
 
 
-def _pairs() -> dict[str, object]:
+def _pairs() -> dict[str, ParsedFile]:
     return {p.name: parse(p.read_bytes(), p.name) for p in (DATA / "pairs").iterdir()}
 
 

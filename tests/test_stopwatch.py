@@ -2,9 +2,9 @@ from dataclasses import replace
 
 import pytest
 
-from etstats.statsfile.differential import gun_accuracy
 from etstats.statsfile.model import Header, Player, Weapon
 from etstats.statsfile.stopwatch import Outcome, map_result
+from etstats.statsfile.values import gun_accuracy
 
 pytestmark = pytest.mark.unit
 
@@ -50,5 +50,5 @@ def test_gun_accuracy_leaves_out_grenades_syringe_and_explosives() -> None:
         Weapon(23, 10, 20, 0, 0, 0),
     )
     player = Player("G", "n", "n", 1, 1, False, weapons, (0,) * 38)
-    assert gun_accuracy(player) == 40 / 120
-    assert gun_accuracy(replace(player, weapons=())) == 0.0
+    assert gun_accuracy(player.weapons) == 40 / 120
+    assert gun_accuracy(replace(player, weapons=()).weapons) == 0.0

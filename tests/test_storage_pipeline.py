@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from nats.js.errors import NotFoundError
 
 from etstats.contract import control_pb2
 from etstats.statsfile.generator import GeneratedFile, generate_match
@@ -25,17 +26,9 @@ from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
 from tests.rounds import parsed
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
-
-
-async def schema_ready(conn: asyncpg.Connection) -> None:
-    """Wait until the storage service has applied its migrations."""
-    for _ in range(100):
-        if await conn.fetchval("SELECT to_regclass('pipeline_events')"):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("storage never migrated the database")
 
 
 async def round_values(conn: asyncpg.Connection, filename: str) -> dict[tuple[str, str], tuple]:
@@ -92,6 +85,7 @@ async def test_pairing_gives_true_round_values(db: asyncpg.Connection, order: st
     assert bases == {"difference", "joined", "reset"}
     assert await db.fetchval("SELECT count(*) FROM rounds WHERE orphan") == 0
     match = await db.fetchrow("SELECT * FROM matches")
+    assert match is not None
     assert match["outcome"] in ("round1_attackers", "round2_attackers", "draw")
 
 
@@ -101,8 +95,9 @@ async def test_orphan_round_two_keeps_cumulative_numbers_out(db: asyncpg.Connect
     far_r1, _ = generate_match(random.Random(3), datetime(2026, 11, 24, 18), players=6)
     await import_round(db, parsed(far_r1))  # same seed, same map, two hours earlier
     result = await import_round(db, parsed(r2))
+    assert result.round_id is not None
     row = await db.fetchrow("SELECT orphan, round FROM rounds WHERE id = $1", result.round_id)
-    assert row["orphan"] and row["round"] == 2
+    assert row is not None and row["orphan"] and row["round"] == 2
     assert all(v[2] is None for v in (await round_values(db, r2.filename)).values())
     stored = await stored_round(db, result.round_id)
     assert stored is not None and stored.flags.orphan
@@ -116,6 +111,7 @@ async def test_stored_event_of_a_round_two_has_result_and_totals(db: asyncpg.Con
     r1, r2 = generate_match(random.Random(4), datetime(2026, 11, 24, 20), players=8)
     await import_round(db, parsed(r1))
     result = await import_round(db, parsed(r2))
+    assert result.round_id is not None
     stored = await stored_round(db, result.round_id)
     assert stored is not None
     assert stored.paired_filename == r1.filename
@@ -169,12 +165,17 @@ async def test_same_messages_twice_to_two_replicas_give_one_set_of_rows(
                 )
         conn = await asyncpg.connect(database_url)
         try:
-            await schema_ready(conn)
-            for _ in range(200):
-                if await conn.fetchval("SELECT count(*) FROM rounds") == len(files):
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)
+
+            async def all_handled() -> bool:
+                """The replicas share one durable consumer: every message, repeats
+                included, has been handled and acknowledged."""
+                try:
+                    info = await bus.js.consumer_info(bus.stream, "storage")
+                except NotFoundError:  # not created yet
+                    return False
+                return info.num_pending == 0 and info.num_ack_pending == 0
+
+            await wait_until(all_handled, what="every message handled by a replica")
             assert await conn.fetchval("SELECT count(*) FROM rounds") == len(files)
             assert await conn.fetchval("SELECT count(*) FROM files") == len(files)
             assert await conn.fetchval("SELECT count(*) FROM matches") == len(matches)
@@ -188,7 +189,6 @@ async def test_known_files_query_on_10000_names_is_one_round_trip(
     nats_server, bus, database_url: str
 ) -> None:
     async with running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url):
-        await asyncio.sleep(0.5)
         names = [f"2026-01-01-{i:06d}-supply-round-1.txt" for i in range(10_000)]
         request = control_pb2.KnownFilesRequest(source="main", filenames=names)
         unknown = (await ask(bus, STORAGE_UNKNOWN_FILES, request)).unknown
@@ -204,8 +204,7 @@ async def test_queries_status_backup_and_restore(
         for i in range(3)
     ]
     async with running("storage", storage_main, conf, nats_server.url):
-        conn = await asyncpg.connect(database_url)
-        await schema_ready(conn)
+        conn = await asyncpg.connect(database_url)  # migrated: storage is ready
         for r1, r2 in pairs:
             await import_round(conn, parsed(r1))
             await import_round(conn, parsed(r2))
@@ -234,7 +233,9 @@ async def test_queries_status_backup_and_restore(
     restored_url = postgres.create_database(
         "restored_" + Path(database_url).name[:20].replace("?", "_")
     )
-    pg_restore = Path(find_pg_dump(None)).with_name("pg_restore")
+    pg_dump = find_pg_dump(None)
+    assert pg_dump is not None
+    pg_restore = Path(pg_dump).with_name("pg_restore")
     restore = await asyncio.create_subprocess_exec(
         str(pg_restore), "--no-owner", f"--dbname={restored_url}", str(kept[-1])
     )
@@ -279,10 +280,10 @@ async def test_rejected_file_is_recorded_logged_and_reimported(
                     "SELECT status FROM files WHERE filename = $1", good.filename
                 )
 
-            for _ in range(100):
-                if await conn.fetchval("SELECT to_regclass('files')") and await status_of():
-                    break
-                await asyncio.sleep(0.1)
+            async def recorded() -> bool:
+                return await status_of() is not None
+
+            await wait_until(recorded, what="the file recorded")
             assert await status_of() == "rejected"
             error = await conn.fetchval(
                 "SELECT error FROM files WHERE filename = $1", good.filename
@@ -298,22 +299,24 @@ async def test_rejected_file_is_recorded_logged_and_reimported(
             (box / good.filename).write_bytes(good.body)  # the file is fixed on the server
             reply = await Control(bus).reimport("box", "test")
             assert (reply.files, len(reply.sync_ids)) == (1, 1)
-            for _ in range(100):
-                if await status_of() == "imported":
-                    break
-                await asyncio.sleep(0.1)
-            assert await status_of() == "imported"
-            for _ in range(50):
-                outcomes = {
+
+            async def imported() -> bool:
+                return await status_of() == "imported"
+
+            await wait_until(imported, what="the fixed file imported")
+            outcomes: set[tuple[str, str]] = set()
+
+            async def stored_event() -> bool:
+                outcomes.update(
                     (r["stage"], r["outcome"])
                     for r in await conn.fetch(
                         "SELECT stage, outcome FROM pipeline_events WHERE filename = $1",
                         good.filename,
                     )
-                }
-                if ("storage", "stored") in outcomes:
-                    break
-                await asyncio.sleep(0.1)
+                )
+                return ("storage", "stored") in outcomes
+
+            await wait_until(stored_event, what="storage's event recorded")
             assert {
                 ("fetcher", "detected"),
                 ("fetcher", "fetched"),
@@ -336,7 +339,7 @@ async def test_event_built_at_import_equals_the_one_read_back(
     r1, r2 = generate_match(random.Random(21), datetime(2026, 11, 24, 20), players=7, churn=True)
     for generated in (r1, r2) if order == "r1_first" else (r2, r1):
         result = await import_round(db, parsed(generated))
-        assert result.stored is not None
+        assert result.stored is not None and result.round_id is not None
         again = await stored_round(db, result.round_id, result.stored.file)
         assert again is not None
         again.stored_at_ms = result.stored.stored_at_ms
@@ -354,11 +357,7 @@ async def test_backups_are_scheduled_and_rotated(nats_server, database_url: str,
         database_url, 2, backup_dir=tmp_path / "b", backup_interval_s=1, backup_keep=2
     )
     async with running("storage", storage_main, conf, nats_server.url):
-        for _ in range(100):
-            if made() >= before + 3:
-                break
-            await asyncio.sleep(0.1)
-    assert made() >= before + 3
+        await wait_until(lambda: made() >= before + 3, what="three scheduled backups")
     assert len(list((tmp_path / "b").glob("etstats-*.dump"))) == 2  # the oldest rotated out
 
 
@@ -389,12 +388,13 @@ async def test_backup_job_writes_a_dump_that_every_storage_replica_sees(
 
     conf = StorageConfig(database_url, 2, backup_dir=tmp_path / "replica")
     async with running("storage", storage_main, conf, nats_server.url):
-        for _ in range(50):
-            seen = REGISTRY.get_sample_value("etstats_storage_last_backup_timestamp_seconds")
-            if seen == pytest.approx(dump.stat().st_mtime, abs=0.01):
-                break
-            await asyncio.sleep(0.1)
-    assert seen == pytest.approx(dump.stat().st_mtime, abs=0.01)
+        await wait_until(
+            lambda: (
+                REGISTRY.get_sample_value("etstats_storage_last_backup_timestamp_seconds")
+                == pytest.approx(dump.stat().st_mtime, abs=0.01)
+            ),
+            what="the job's backup time seen by the replica",
+        )
 
 
 async def test_backup_job_failures_are_one_line_and_exit_nonzero(nats_server, tmp_path) -> None:

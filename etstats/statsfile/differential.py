@@ -11,14 +11,20 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from etstats.statsfile.model import ParsedFile, Player, Weapon
-
-CUMULATIVE_VALUES = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 20, 22})
-DAMAGE_GIVEN, DAMAGE_RECEIVED, TIME_PLAYED_MIN = 0, 1, 22
-DPM, TIME_DEAD_RATIO, TIME_DEAD_MIN, KD_RATIO = 21, 24, 25, 26
-DECIMALS = frozenset({8, 21, 22, 23, 24, 25, 26})
-TIME_PLAYED_PCT, TANK_MEATSHIELD = 8, 23
-NOT_ADDITIVE = (TIME_PLAYED_PCT, TANK_MEATSHIELD)
+from etstats.statsfile.model import DECIMAL_VALUES, ParsedFile, Player, Weapon
+from etstats.statsfile.values import (
+    CUMULATIVE,
+    DAMAGE_GIVEN,
+    DAMAGE_RECEIVED,
+    DPM,
+    KD_RATIO,
+    NOT_ADDITIVE,
+    TIME_DEAD_MINUTES,
+    TIME_DEAD_RATIO,
+    TIME_PLAYED_MINUTES,
+    kd_ratio,
+    per_minute,
+)
 
 
 class Basis(enum.Enum):
@@ -43,30 +49,10 @@ def identity(player: Player) -> tuple[str, str]:
 
 def recompute_ratios(values: list[float | int], kills: int, deaths: int) -> None:
     """DPM, time-dead ratio and K/D from the round's own numbers, in place."""
-    minutes = float(values[TIME_PLAYED_MIN])
-    values[DPM] = round(values[DAMAGE_GIVEN] / minutes, 1) if minutes > 0 else 0.0
-    values[TIME_DEAD_RATIO] = (
-        round(float(values[TIME_DEAD_MIN]) / minutes * 100, 1) if minutes > 0 else 0.0
-    )
-    values[KD_RATIO] = round(kills / deaths, 1) if deaths else float(kills + 1)
-
-
-def accuracy(player: Player) -> float:
-    """Hits per attempt over all weapons, 0 when nothing was fired."""
-    attempts = sum(w.attempts for w in player.weapons)
-    return sum(w.hits for w in player.weapons) / attempts if attempts else 0.0
-
-
-# GRENADE, DYNAMITE, AIRSTRIKE, ARTILLERY, SATCHEL, LANDMINE, SYRINGE: left out of
-# "gun accuracy".
-NON_GUN_WEAPONS = frozenset({11, 14, 15, 16, 17, 19, 27})
-
-
-def gun_accuracy(player: Player) -> float:
-    """Accuracy over guns only: grenades, syringe, explosives and mines left out."""
-    guns = [w for w in player.weapons if w.weapon not in NON_GUN_WEAPONS]
-    attempts = sum(w.attempts for w in guns)
-    return sum(w.hits for w in guns) / attempts if attempts else 0.0
+    minutes = float(values[TIME_PLAYED_MINUTES])
+    values[DPM] = round(per_minute(values[DAMAGE_GIVEN], minutes), 1)
+    values[TIME_DEAD_RATIO] = round(per_minute(values[TIME_DEAD_MINUTES], minutes) * 100, 1)
+    values[KD_RATIO] = round(kd_ratio(kills, deaths), 1)
 
 
 def _reset(r1: Player, r2: Player) -> bool:
@@ -75,7 +61,7 @@ def _reset(r1: Player, r2: Player) -> bool:
         or r2.deaths < r1.deaths
         or r2.values[DAMAGE_GIVEN] < r1.values[DAMAGE_GIVEN]
         or r2.values[DAMAGE_RECEIVED] < r1.values[DAMAGE_RECEIVED]
-        or r2.values[TIME_PLAYED_MIN] < r1.values[TIME_PLAYED_MIN]
+        or r2.values[TIME_PLAYED_MINUTES] < r1.values[TIME_PLAYED_MINUTES]
     )
 
 
@@ -96,10 +82,10 @@ def _subtract(r1: Player, r2: Player) -> Player:
         if w.hits or w.attempts or w.kills or w.deaths or w.headshots:
             weapons.append(w)
     values = list(r2.values)
-    for index in CUMULATIVE_VALUES:
+    for index in CUMULATIVE:
         if index < len(values):
             difference = r2.values[index] - r1.values[index]
-            values[index] = round(difference, 1) if index in DECIMALS else difference
+            values[index] = round(difference, 1) if index in DECIMAL_VALUES else difference
     kills = sum(w.kills for w in weapons)
     deaths = sum(w.deaths for w in weapons)
     recompute_ratios(values, kills, deaths)
@@ -160,7 +146,7 @@ def _add(a: Player, b: Player) -> Player:
         )
     count = min(len(a.values), len(b.values))
     values = [
-        round(a.values[i] + b.values[i], 1) if i in DECIMALS else a.values[i] + b.values[i]
+        round(a.values[i] + b.values[i], 1) if i in DECIMAL_VALUES else a.values[i] + b.values[i]
         for i in range(count)
     ]
     for index in NOT_ADDITIVE:  # shares of time: the later round's stands

@@ -12,6 +12,17 @@ from datetime import datetime, timedelta
 from etstats.statsfile.differential import recompute_ratios
 from etstats.statsfile.model import TEAM_ALLIES, TEAM_AXIS, Header, Player, Weapon
 from etstats.statsfile.parser import clean_name
+from etstats.statsfile.values import (
+    BULLETS_FIRED,
+    DAMAGE_GIVEN,
+    DAMAGE_RECEIVED,
+    HEADSHOT_KILLS,
+    TANK_MEATSHIELD,
+    TIME_DEAD_MINUTES,
+    TIME_PLAYED_MINUTES,
+    TIME_PLAYED_PCT,
+    shots_fired,
+)
 from etstats.statsfile.writer import write
 
 MAPS = ("etl_adlernest", "supply", "sw_goldrush_te", "te_escape2", "braundorf_b4", "etl_frostbite")
@@ -47,14 +58,14 @@ def _round_player(rng: random.Random, guid: str, name: str, team: int, minutes: 
     deaths = sum(w.deaths for w in weapons)
     damage = rng.randint(kills * 80, kills * 160 + 300)
     values: list[float | int] = [rng.randint(0, 60) for _ in range(38)]
-    values[0] = damage
-    values[1] = rng.randint(deaths * 80, deaths * 160 + 300)
-    values[8] = 100.0
-    values[14] = min(values[14], kills)
-    values[20] = sum(w.attempts for w in weapons)
-    values[22] = round(max(minutes, 0.1), 1)
-    values[23] = 0.0
-    values[25] = round(values[22] * rng.uniform(0, 0.4), 1)
+    values[DAMAGE_GIVEN] = damage
+    values[DAMAGE_RECEIVED] = rng.randint(deaths * 80, deaths * 160 + 300)
+    values[TIME_PLAYED_PCT] = 100.0
+    values[HEADSHOT_KILLS] = min(values[HEADSHOT_KILLS], kills)
+    values[BULLETS_FIRED] = shots_fired(weapons)
+    values[TIME_PLAYED_MINUTES] = round(max(minutes, 0.1), 1)
+    values[TANK_MEATSHIELD] = 0.0
+    values[TIME_DEAD_MINUTES] = round(values[TIME_PLAYED_MINUTES] * rng.uniform(0, 0.4), 1)
     recompute_ratios(values, kills, deaths)
     headshots = sum(w.headshots for w in weapons)
     clean = clean_name(name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from etstats.statsfile.model import ParsedFile
 
@@ -25,6 +25,7 @@ def find_round1(
     if r2.header.round != 2 or not pairable(r2) or r2.name.stamp is None:
         return None
     best: ParsedFile | None = None
+    best_stamp: datetime | None = None  # best's stamp, set with it
     for r1 in candidates:
         if (
             r1.header.round == 1
@@ -33,7 +34,7 @@ def find_round1(
             and r1.header.server_name == r2.header.server_name
             and r1.name.stamp is not None
             and timedelta(0) < r2.name.stamp - r1.name.stamp <= window
-            and (best is None or r1.name.stamp > best.name.stamp)  # type: ignore[operator]
+            and (best_stamp is None or r1.name.stamp > best_stamp)
         ):
-            best = r1
+            best, best_stamp = r1, r1.name.stamp
     return best

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import disnake
 from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction  # mypy misses disnake.<name>
 
 from etstats.contract import control_pb2
 from services.bot.permissions import Admins
@@ -36,7 +37,7 @@ class BotContext:
 
 
 def requester(
-    ctx: commands.Context[commands.Bot] | disnake.ApplicationCommandInteraction, via: str
+    ctx: commands.Context[commands.Bot] | ApplicationCommandInteraction, via: str
 ) -> control_pb2.Requester:
     author = ctx.author
     return control_pb2.Requester(

@@ -1,12 +1,16 @@
-"""One message a command keeps editing, whether it came as a prefix or a slash command."""
+"""One message a command keeps editing, whether it came as a prefix or a slash command.
+
+Mentions follow the bot client's default (none), which disnake applies to every
+send and edit but a PartialMessage's."""
 
 from __future__ import annotations
 
 import disnake
 from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction  # mypy misses disnake.<name>
 
-NO_MENTIONS = disnake.AllowedMentions.none()
 MAX_MESSAGE = 2000
+INVALID_WEBHOOK_TOKEN = 50027
 
 
 def clip(text: str) -> str:
@@ -25,21 +29,45 @@ class PrefixReply(Reply):
         self.message: disnake.Message | None = None
 
     async def send(self, text: str) -> None:
-        self.message = await self.ctx.send(clip(text), allowed_mentions=NO_MENTIONS)
+        self.message = await self.ctx.send(clip(text))
 
     async def edit(self, text: str) -> None:
         if self.message is None:
             await self.send(text)
         else:
-            await self.message.edit(content=clip(text), allowed_mentions=NO_MENTIONS)
+            await self.message.edit(content=clip(text))
 
 
 class SlashReply(Reply):
-    def __init__(self, inter: disnake.ApplicationCommandInteraction) -> None:
+    """The interaction's response. Its token lasts 15 minutes: a longer job (a big
+    /sync) edits the same message afterwards with the bot's token, as a channel message."""
+
+    def __init__(self, inter: ApplicationCommandInteraction) -> None:
         self.inter = inter
+        self.message: disnake.PartialMessage | None = None
+        self.token_expired = False
 
     async def send(self, text: str) -> None:
-        await self.inter.response.send_message(clip(text), allowed_mentions=NO_MENTIONS)
+        await self.inter.response.send_message(clip(text))
+        original = await self.inter.original_response()  # its id outlives the token
+        self.message = original.channel.get_partial_message(original.id)
 
     async def edit(self, text: str) -> None:
-        await self.inter.edit_original_response(content=clip(text), allowed_mentions=NO_MENTIONS)
+        if not self.token_expired:
+            try:
+                await self.inter.edit_original_response(content=clip(text))
+                return
+            except disnake.HTTPException as exc:
+                if not _is_expired_token(exc) or self.message is None:
+                    raise
+                self.token_expired = True
+        assert self.message is not None  # set by send(), checked before token_expired
+        # A PartialMessage edit does not apply the client's default: pass it on.
+        await self.message.edit(
+            content=clip(text), allowed_mentions=self.inter.client.allowed_mentions
+        )
+
+
+def _is_expired_token(exc: disnake.HTTPException) -> bool:
+    """Discord's answer to a webhook call with an interaction token over 15 minutes old."""
+    return exc.status == 401 and exc.code == INVALID_WEBHOOK_TOKEN

@@ -72,6 +72,7 @@ def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
     bot = commands.Bot(
         command_prefix=conf.prefix,
         intents=intents,
+        # Every message the bot sends or edits, whatever its text: no pings.
         allowed_mentions=disnake.AllowedMentions.none(),
         help_command=None,
         test_guilds=sorted(conf.guild_ids) or None,
@@ -88,11 +89,7 @@ def admin_notices(bot: commands.Bot, conf: BotConfig) -> Notices:
             log.warning("%s: %s", title, text)
             return
         channel = bot.get_partial_messageable(conf.admin_channel)
-        await channel.send(
-            clip(f"**{safe(title)}**\n{safe(text)}"),
-            nonce=nonce,
-            allowed_mentions=disnake.AllowedMentions.none(),
-        )
+        await channel.send(clip(f"**{safe(title)}**\n{safe(text)}"), nonce=nonce)
 
     return Notices(send, conf.notice_cooldown_s, group_s=0)
 
@@ -111,5 +108,5 @@ async def main(rt: Runtime, conf: BotConfig) -> None:
         stop.cancel()
         watching.cancel()
         await bot.close()
-    if login.done() and not login.cancelled() and login.exception() is not None:
-        raise login.exception()  # type: ignore[misc]
+    if login.done() and not login.cancelled() and (failed := login.exception()) is not None:
+        raise failed

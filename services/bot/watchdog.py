@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from services.common.aio import sleep_unless
@@ -52,7 +53,7 @@ class Watchdog:
             self.notices.recovered("Pipeline stalled", "every detected file has been posted")
         self.stalled = stalled
 
-    async def run(self, stop, every_s: float) -> None:  # type: ignore[no-untyped-def]
+    async def run(self, stop: asyncio.Event, every_s: float) -> None:
         while not await sleep_unless(stop, every_s):
             try:
                 await self.check()

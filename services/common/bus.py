@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from dataclasses import dataclass, field
 
 import nats
@@ -24,6 +23,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from services.common.aio import sleep_unless
+from services.common.backoff import backoff
 from services.common.config import CommonConfig
 from services.common.errors import describe
 from services.common.subjects import STREAM_SUBJECTS
@@ -94,7 +94,7 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
     async def on_error(exc: Exception) -> None:
         log.warning("NATS error: %s", exc)
 
-    delay = 0.5
+    failures = 0
     while not stop.is_set():
         try:
             nc = await nats.connect(
@@ -111,6 +111,8 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
                 error_cb=on_error,
             )
         except Exception as exc:
+            failures += 1
+            delay = backoff(failures, first=0.5, cap=10.0, jitter=0.2)
             log.warning(
                 "cannot reach NATS at %s (%s); retrying in %.1fs",
                 _safe_url(cfg.nats_url),
@@ -118,7 +120,6 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
                 delay,
             )
             await sleep_unless(stop, delay)
-            delay = min(delay * 2, 10) * random.uniform(0.8, 1.2)
             continue
         bus = Bus(nc=nc, js=nc.jetstream(timeout=10), stream=cfg.stream)
         await ensure_stream(bus.js, cfg.stream)

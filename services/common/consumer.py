@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from etstats.contract import common_pb2, files_pb2
 from services.common.aio import sleep_unless
+from services.common.backoff import backoff
 from services.common.bus import Bus, pull_consumer_config
 from services.common.errors import describe
 from services.common.events import report
@@ -57,7 +58,7 @@ def decode(message_type: type[M], data: bytes) -> M:
 
 def nak_delay(num_delivered: int) -> float:
     """Exponential backoff for redeliveries: 1 s, 2 s, 4 s ... capped at a minute."""
-    return min(2.0 ** max(num_delivered - 1, 0), MAX_NAK_DELAY_S)
+    return backoff(num_delivered, cap=MAX_NAK_DELAY_S)
 
 
 async def consume(
@@ -111,7 +112,7 @@ async def consume(
             raise
         except Exception as exc:
             failures += 1
-            delay = min(0.5 * 2**failures, 10.0)
+            delay = backoff(failures, cap=10.0)
             log.warning(
                 "%s consumer: fetch failed (%s); resubscribing in %.1fs",
                 stage,
@@ -206,7 +207,7 @@ async def _record_lag(sub: JetStreamContext.PullSubscription, stage: str, durabl
     except Exception:
         return
     CONSUMER_PENDING.labels(stage=stage, consumer=durable).set(
-        info.num_pending + info.num_ack_pending
+        (info.num_pending or 0) + (info.num_ack_pending or 0)
     )
 
 

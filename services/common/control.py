@@ -64,8 +64,11 @@ class Health:
 
 
 class Control:
-    def __init__(self, bus: Bus) -> None:
+    """Every operator request, with a deadline on each."""
+
+    def __init__(self, bus: Bus, follow_silence_s: float = FOLLOW_SILENCE_S) -> None:
         self.bus = bus
+        self.follow_silence_s = follow_silence_s
 
     async def sync(
         self,
@@ -110,14 +113,14 @@ class Control:
         except BaseException:
             await _unsubscribe(subs)
             raise
-        return accepted, self._follow(accepted.sync_id, queue, subs)
+        return accepted, self._follow(accepted.sync_id, queue, subs, self.follow_silence_s)
 
     async def _follow(
         self,
         sync_id: str,
         queue: asyncio.Queue[tuple[str, bytes]],
         subs: list[Subscription],
-        silence_s: float = FOLLOW_SILENCE_S,
+        silence_s: float,
     ) -> AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]:
         """The job's progress and result; SyncLost when it falls silent."""
         try:
@@ -149,9 +152,21 @@ class Control:
         if source not in known:
             raise UnknownSource(unknown_source(source, known))
 
+    async def switch_monitoring(
+        self, source: str | None, enabled: bool, changed_by: str
+    ) -> list[str]:
+        """Switch one source (checked against the fetcher's) or, with None, all of them;
+        returns the sources switched."""
+        known = await self.sources()
+        if source is not None and source not in known:
+            raise UnknownSource(unknown_source(source, known))
+        names = known if source is None else [source]
+        for name in names:
+            await self.set_monitoring(name, enabled, changed_by)
+        return names
+
     async def set_monitoring(self, source: str, enabled: bool, changed_by: str) -> None:
-        """Switch monitoring of one source; refused for a source the fetcher lacks."""
-        await self.check_source(source)
+        """Write the switch as it is; the fetcher watches it (even before it starts)."""
         kv = await self.bus.key_value(MONITORING_BUCKET)
         state = control_pb2.MonitoringState(
             source=source,

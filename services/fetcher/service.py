@@ -32,7 +32,7 @@ from services.fetcher.localdir import DirectorySource
 from services.fetcher.monitor import Monitor
 from services.fetcher.sftp import SftpSource
 from services.fetcher.source import Source, SourceError
-from services.fetcher.sync import SyncRunner
+from services.fetcher.sync import SyncJob, SyncRunner
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,12 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         )
         for name, source in sources.items()
     }
+
+    def tell_monitors(job: SyncJob) -> None:
+        """Files a sync fetched are not fetched again by the monitor."""
+        for name in job.sources:
+            workers[name].monitor.synced(job.fetched_names)
+
     runner = SyncRunner(
         rt.bus,
         sources,
@@ -163,7 +169,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         max_bytes=rt.cfg.max_file_bytes,
         concurrency=conf.sync_concurrency,
         settle_timeout_s=conf.sync_settle_s,
-        on_done=lambda job: [workers[n].monitor.synced(job.fetched_names) for n in job.sources],
+        on_done=tell_monitors,
     )
 
     async def start_sync(request: control_pb2.SyncRequest) -> control_pb2.SyncAccepted:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import posixpath
-import random
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncssh
 from prometheus_client import Counter
 
+from services.common.backoff import backoff
 from services.common.errors import describe
 from services.common.sources import SourceConfig, SshTarget
 from services.fetcher.source import Entry, SourceError
@@ -23,6 +25,8 @@ SSH_ERRORS = Counter(
 RECONNECTS = Counter("etstats_fetcher_ssh_connects_total", "SSH connections opened.", ["source"])
 
 MAX_BACKOFF_S = 60.0
+
+T = TypeVar("T")
 
 
 def host_key_advice(target: SshTarget) -> str:
@@ -101,7 +105,7 @@ class SftpSource:
         """Record a failure, drop the connection and schedule the next attempt."""
         SSH_ERRORS.labels(source=self.name, kind=kind).inc()
         self._failures += 1
-        delay = min(2.0 ** (self._failures - 1), MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
+        delay = backoff(self._failures, cap=MAX_BACKOFF_S, jitter=0.2)
         self._retry_at = time.monotonic() + delay
         self.last_error = message
         self._drop()
@@ -113,7 +117,7 @@ class SftpSource:
         self._conn = None
         self._sftp = None
 
-    async def _io(self, what: str, operation):  # type: ignore[no-untyped-def]
+    async def _io(self, what: str, operation: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
         sftp = await self._client()
         try:
             return await operation(sftp)

@@ -21,6 +21,7 @@ from prometheus_client import Gauge
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from etstats.period import Period, PeriodError, parse_period
 from etstats.statsfile import FileKind, classify_name
+from services.common.backoff import backoff
 from services.common.bus import Bus
 from services.common.rpc import ServiceError
 from services.common.sources import unknown_source
@@ -215,6 +216,7 @@ class SyncRunner:
                 parsed = classify_name(entry.name)
                 if parsed.kind is not FileKind.STATS or (only and entry.name not in only):
                     continue
+                assert parsed.stamp is not None  # a stats file's name always has one
                 if only or parsed.stamp in job.period:
                     wanted[entry.name] = (parsed.stamp, entry)
             progress.listed = len(wanted)
@@ -256,7 +258,7 @@ class SyncRunner:
                 return body
             except SourceError as exc:
                 log.warning("sync: %s: %s", entry.name, exc, extra={"source": source.name})
-                await asyncio.sleep(2**attempt)
+                await asyncio.sleep(backoff(attempt + 1))
         return None
 
     async def _settle(self, job: SyncJob) -> None:

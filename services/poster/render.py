@@ -12,15 +12,23 @@ import disnake
 
 from etstats.contract import control_pb2, rounds_pb2
 from etstats.statsfile.parser import clean_name
+from etstats.statsfile.values import (
+    DAMAGE_GIVEN,
+    DAMAGE_RECEIVED,
+    DENIED_PLAYTIME,
+    DPM,
+    OBJECTIVES,
+    REVIVES_GIVEN,
+    accuracy,
+    kd_ratio,
+    shots_fired,
+)
 from etstats.statsfile.writer import clock
 from services.common.discord_text import plain, safe
 
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
 MIN_SHOTS_FOR_ACCURACY = 30
-DAMAGE_GIVEN, DAMAGE_RECEIVED, DPM = 0, 1, 21
-OBJECTIVES = (15, 16, 17, 18)  # stolen, returned, dynamites planted and defused
-DENIED, REVIVES = 28, 37
 OUTCOMES = {
     "round1_attackers": "the round 1 attackers' time stood",
     "round2_attackers": "the round 2 attackers beat the time",
@@ -33,15 +41,6 @@ def _value(p: rounds_pb2.PlayerStats, index: int) -> float:
     return p.values[index] if index < len(p.values) else 0.0
 
 
-def _accuracy(p: rounds_pb2.PlayerStats) -> tuple[float, int]:
-    attempts = sum(w.attempts for w in p.weapons)
-    return (sum(w.hits for w in p.weapons) / attempts if attempts else 0.0), attempts
-
-
-def _kd(p: rounds_pb2.PlayerStats) -> str:
-    return f"{p.kills / p.deaths:.2f}" if p.deaths else f"{p.kills:.0f}.00"
-
-
 def _name(p: rounds_pb2.PlayerStats, width: int = 0) -> str:
     name = p.clean_name.strip() or p.guid
     if width and len(name) > width:
@@ -52,11 +51,11 @@ def _name(p: rounds_pb2.PlayerStats, width: int = 0) -> str:
 def player_line(p: rounds_pb2.PlayerStats, compact: bool) -> str:
     if compact:
         return f"{_name(p, 16)} {p.kills}/{p.deaths}"
-    acc, _ = _accuracy(p)
     return (
-        f"{_name(p, 20)} — {p.kills}/{p.deaths} K/D {_kd(p)} · dmg "
+        f"{_name(p, 20)} — {p.kills}/{p.deaths} K/D {kd_ratio(p.kills, p.deaths):.2f} · dmg "
         f"{_value(p, DAMAGE_GIVEN):.0f}/{_value(p, DAMAGE_RECEIVED):.0f} · DPM "
-        f"{_value(p, DPM):.0f} · acc {acc:.0%} · HS {p.headshots} · rev {_value(p, REVIVES):.0f}"
+        f"{_value(p, DPM):.0f} · acc {accuracy(p.weapons):.0%} · HS {p.headshots} · rev "
+        f"{_value(p, REVIVES_GIVEN):.0f}"
     )
 
 
@@ -112,19 +111,19 @@ def _best(
 
 
 def awards(players: Sequence[rounds_pb2.PlayerStats]) -> list[str]:
-    def accuracy(p: rounds_pb2.PlayerStats) -> float:
-        acc, shots = _accuracy(p)
-        return acc if shots >= MIN_SHOTS_FOR_ACCURACY else 0.0
+    def steady_accuracy(p: rounds_pb2.PlayerStats) -> float:
+        enough = shots_fired(p.weapons) >= MIN_SHOTS_FOR_ACCURACY
+        return accuracy(p.weapons) if enough else 0.0
 
     lines = [
         _best(players, "Top fragger", lambda p: p.kills, "{:.0f} kills"),
         _best(players, "Most damage", lambda p: _value(p, DAMAGE_GIVEN), "{:.0f}"),
-        _best(players, "Best accuracy", accuracy, "{:.0%}"),
-        _best(players, "Most revives", lambda p: _value(p, REVIVES), "{:.0f}"),
+        _best(players, "Best accuracy", steady_accuracy, "{:.0%}"),
+        _best(players, "Most revives", lambda p: _value(p, REVIVES_GIVEN), "{:.0f}"),
         _best(
             players, "Most objectives", lambda p: sum(_value(p, i) for i in OBJECTIVES), "{:.0f}"
         ),
-        _best(players, "Most denied time", lambda p: _value(p, DENIED), "{:.0f} s"),
+        _best(players, "Most denied time", lambda p: _value(p, DENIED_PLAYTIME), "{:.0f} s"),
     ]
     return [line for line in lines if line]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import disnake
@@ -84,8 +85,14 @@ class Poster:
         return (entry.value or b"").decode() or None
 
     async def _post_once(
-        self, kind: str, key: str, channel: str | None, embeds, nonce: str, file: common_pb2.FileRef
-    ) -> bool:  # type: ignore[no-untyped-def]
+        self,
+        kind: str,
+        key: str,
+        channel: str | None,
+        embeds: Sequence[disnake.Embed],
+        nonce: str,
+        file: common_pb2.FileRef,
+    ) -> bool:
         """Post unless the ledger says it was; the ledger is written before the ack."""
         if await self._posted(key):
             POSTS.labels(kind=kind, outcome="already_posted").inc()

@@ -27,7 +27,7 @@ POST_SECONDS = Histogram(
     "Time to create one Discord message.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
-NO_MENTIONS = {"parse": []}
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 
 class PermanentPostError(Exception):

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
+from services.common.backoff import backoff
 from services.common.config import Env
 from services.common.consumer import consume, decode
 from services.common.control import Control
@@ -43,6 +44,7 @@ from services.common.subjects import (
     stage_subject,
 )
 from services.storage import backup, eventlog, queries
+from services.storage.db import Conn
 from services.storage.importer import Outcome, import_round, record_rejection, unknown_files
 from services.storage.migrations import migrate
 
@@ -87,14 +89,15 @@ class StorageConfig:
 
 async def open_pool(conf: StorageConfig, rt: Runtime) -> asyncpg.Pool | None:
     """Connect (retrying while PostgreSQL is down) and migrate; None if stopped first."""
-    delay = 0.5
+    failures = 0
     while not rt.stop.is_set():
         try:
             pool = await asyncpg.create_pool(conf.database_url, min_size=1, max_size=conf.pool_size)
         except (OSError, asyncpg.PostgresError) as exc:
+            failures += 1
+            delay = backoff(failures, first=0.5, cap=10.0)
             log.warning("cannot reach PostgreSQL (%s); retrying in %.1fs", exc, delay)
             await sleep_unless(rt.stop, delay)
-            delay = min(delay * 2, 10)
             continue
         async with pool.acquire() as conn:
             await migrate(conn)
@@ -162,7 +165,7 @@ class Storage:
             await eventlog.record(conn, event)
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def connection(self) -> AsyncIterator[Conn]:
         """A pooled connection for an endpoint; a database outage is a 503 for the caller."""
         try:
             async with self.pool.acquire() as conn:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import disnake
 from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction
 
 from services.bot.context import REFUSAL, BotContext
 from services.common.control import RequestFailed
 from services.common.reports import health_text
 
-NO_MENTIONS = disnake.AllowedMentions.none()
 HELP = """etstats commands
 !sync_stats [period] — import missing rounds: today, yesterday, 2days, 1week, 1month,
     all, 2026-11-01 or 2026-11-01..2026-11-07
@@ -42,24 +42,24 @@ class HealthCog(commands.Cog):
 
     @commands.command(name="health", help="Every service instance, and any that does not answer")
     async def health_command(self, ctx: commands.Context) -> None:
-        await ctx.send(await self.health(ctx.author), allowed_mentions=NO_MENTIONS)
+        await ctx.send(await self.health(ctx.author))
 
     @commands.command(name="backup", help="Back the database up now")
     async def backup_command(self, ctx: commands.Context) -> None:
-        await ctx.send(await self.backup(ctx.author), allowed_mentions=NO_MENTIONS)
+        await ctx.send(await self.backup(ctx.author))
 
     @commands.command(name="help", help="The commands")
     async def help_command(self, ctx: commands.Context) -> None:
-        await ctx.send(HELP, allowed_mentions=NO_MENTIONS)
+        await ctx.send(HELP)
 
     @commands.slash_command(
         name="health", description="Every service instance, and any not answering"
     )
-    async def health_slash(self, inter: disnake.ApplicationCommandInteraction) -> None:
+    async def health_slash(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()
         await inter.edit_original_response(content=await self.health(inter.author))
 
     @commands.slash_command(name="backup", description="Back the database up now")
-    async def backup_slash(self, inter: disnake.ApplicationCommandInteraction) -> None:
+    async def backup_slash(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()
         await inter.edit_original_response(content=await self.backup(inter.author))

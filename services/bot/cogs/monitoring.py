@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import disnake
 from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction
 
 from services.bot.context import REFUSAL, BotContext
 from services.common.control import RequestFailed
 from services.common.reports import status_text
-
-NO_MENTIONS = disnake.AllowedMentions.none()
 
 
 class MonitoringCog(commands.Cog):
@@ -22,9 +21,7 @@ class MonitoringCog(commands.Cog):
         if not self.ctx.is_admin(user):
             return REFUSAL
         try:
-            names = [source] if source else await self.ctx.control.sources()
-            for name in names:
-                await self.ctx.control.set_monitoring(name, enabled, f"{user} (discord)")
+            names = await self.ctx.control.switch_monitoring(source, enabled, f"{user} (discord)")
         except RequestFailed as exc:
             return f"Not changed: {exc}."
         return f"Monitoring {'on' if enabled else 'off'} for {', '.join(names)}."
@@ -39,48 +36,38 @@ class MonitoringCog(commands.Cog):
         name="start_monitoring", help="Watch a source again: !start_monitoring [source]"
     )
     async def start_monitoring(self, ctx: commands.Context, source: str | None = None) -> None:
-        await ctx.send(await self.switch(ctx.author, True, source), allowed_mentions=NO_MENTIONS)
+        await ctx.send(await self.switch(ctx.author, True, source))
 
     @commands.command(
         name="stop_monitoring", help="Stop watching a source: !stop_monitoring [source]"
     )
     async def stop_monitoring(self, ctx: commands.Context, source: str | None = None) -> None:
-        await ctx.send(await self.switch(ctx.author, False, source), allowed_mentions=NO_MENTIONS)
+        await ctx.send(await self.switch(ctx.author, False, source))
 
     @commands.command(name="ssh_stats", help="Sources, connections and import counters")
     async def ssh_stats(self, ctx: commands.Context) -> None:
-        await ctx.send(await self.status(ctx.author), allowed_mentions=NO_MENTIONS)
+        await ctx.send(await self.status(ctx.author))
 
     @commands.slash_command(name="monitoring", description="Live monitoring of the game servers")
-    async def monitoring(self, inter: disnake.ApplicationCommandInteraction) -> None:
+    async def monitoring(self, inter: ApplicationCommandInteraction) -> None:
         """Group of start, stop and status."""
 
     @monitoring.sub_command(name="start", description="Watch a source again")
-    async def start(
-        self, inter: disnake.ApplicationCommandInteraction, source: str | None = None
-    ) -> None:
+    async def start(self, inter: ApplicationCommandInteraction, source: str | None = None) -> None:
         await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
-        await inter.edit_original_response(
-            content=await self.switch(inter.author, True, source), allowed_mentions=NO_MENTIONS
-        )
+        await inter.edit_original_response(content=await self.switch(inter.author, True, source))
 
     @monitoring.sub_command(name="stop", description="Stop watching a source")
-    async def stop(
-        self, inter: disnake.ApplicationCommandInteraction, source: str | None = None
-    ) -> None:
+    async def stop(self, inter: ApplicationCommandInteraction, source: str | None = None) -> None:
         await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
-        await inter.edit_original_response(
-            content=await self.switch(inter.author, False, source), allowed_mentions=NO_MENTIONS
-        )
+        await inter.edit_original_response(content=await self.switch(inter.author, False, source))
 
     @start.autocomplete("source")
     @stop.autocomplete("source")
-    async def sources(self, inter: disnake.ApplicationCommandInteraction, typed: str) -> list[str]:
+    async def sources(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
         return await self.ctx.source_names(typed)
 
     @monitoring.sub_command(name="status", description="Sources, connections and counters")
-    async def status_command(self, inter: disnake.ApplicationCommandInteraction) -> None:
+    async def status_command(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
-        await inter.edit_original_response(
-            content=await self.status(inter.author), allowed_mentions=NO_MENTIONS
-        )
+        await inter.edit_original_response(content=await self.status(inter.author))

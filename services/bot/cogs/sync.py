@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import disnake
 from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction
 
 from etstats.contract import control_pb2
 from etstats.period import ACCEPTED_FORMS
@@ -66,7 +66,7 @@ class SyncCog(commands.Cog):
 
     async def _prefix(self, ctx: commands.Context, period: str) -> None:
         if not self.ctx.is_admin(ctx.author):
-            await ctx.send(REFUSAL, allowed_mentions=disnake.AllowedMentions.none())
+            await ctx.send(REFUSAL)
             return
         await run_sync(self.ctx, PrefixReply(ctx), period, None, requester(ctx, "discord-prefix"))
 
@@ -92,7 +92,7 @@ class SyncCog(commands.Cog):
 
     @commands.slash_command(name="sync", description="Import missing rounds of a period")
     async def sync(
-        self, inter: disnake.ApplicationCommandInteraction, period: str, source: str | None = None
+        self, inter: ApplicationCommandInteraction, period: str, source: str | None = None
     ) -> None:
         """
         Parameters
@@ -108,18 +108,15 @@ class SyncCog(commands.Cog):
         )
 
     @sync.autocomplete("period")
-    async def periods(self, inter: disnake.ApplicationCommandInteraction, typed: str) -> list[str]:
+    async def periods(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
         return [p for p in PERIOD_CHOICES if p.startswith(typed.lower())] or PERIOD_CHOICES
 
     @sync.autocomplete("source")
-    async def sources(self, inter: disnake.ApplicationCommandInteraction, typed: str) -> list[str]:
+    async def sources(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
         return await self.ctx.source_names(typed)
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         if isinstance(error, commands.CommandNotFound):
             return
-        await ctx.send(
-            f"That did not work: {error}. Periods: {ACCEPTED_FORMS}",
-            allowed_mentions=disnake.AllowedMentions.none(),
-        )
+        await ctx.send(f"That did not work: {error}. Periods: {ACCEPTED_FORMS}")
