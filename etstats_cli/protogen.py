@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTO_ROOT = ROOT / "proto"
 PACKAGE = Path("etstats") / "contract"
 
 

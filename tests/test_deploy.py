@@ -135,6 +135,8 @@ def test_the_installed_package_carries_every_service_migration_and_message(tmp_p
         if p.suffix in (".py", ".sql", ".pyi") and "__pycache__" not in p.parts
     }
     assert wanted - packaged == set()
+    top_level = {name.split("/", 1)[0] for name in packaged if "/" in name}
+    assert "proto" not in top_level, "a top-level `proto` package clashes with proto-plus"
     for service in SERVICES:
         assert f"services/{service}/__main__.py" in packaged
 

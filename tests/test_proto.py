@@ -29,3 +29,9 @@ def test_raw_file_round_trip() -> None:
     again = files_pb2.RawFile.FromString(raw.SerializeToString())
     assert again == raw
     assert again.file.origin == common_pb2.ORIGIN_SYNC
+
+
+def test_descriptors_register_under_an_etstats_path() -> None:
+    """Other libraries (proto-plus, googleapis) ship a `common.proto` of their own."""
+    for module in (common_pb2, files_pb2):
+        assert module.DESCRIPTOR.name.startswith("etstats/contract/"), module.DESCRIPTOR.name

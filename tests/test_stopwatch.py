@@ -2,9 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from etstats.statsfile.model import Header, Player, Weapon
+from etstats.statsfile.model import Header
 from etstats.statsfile.stopwatch import Outcome, map_result
-from etstats.statsfile.values import gun_accuracy
 
 pytestmark = pytest.mark.unit
 
@@ -38,17 +37,3 @@ def test_map_result(r1, r2, outcome, to_beat, fullhold) -> None:
     result = map_result(r1, r2)
     assert (result.outcome, result.time_to_beat_s, result.fullhold) == (outcome, to_beat, fullhold)
     assert result.round2_time_s == r2.next_time_limit_s
-
-
-def test_gun_accuracy_leaves_out_grenades_syringe_and_explosives() -> None:
-    weapons = (
-        Weapon(4, 30, 100, 0, 0, 0),
-        Weapon(11, 1, 50, 0, 0, 0),
-        Weapon(27, 5, 5, 0, 0, 0),
-        Weapon(14, 0, 3, 0, 0, 0),
-        Weapon(19, 0, 2, 0, 0, 0),
-        Weapon(23, 10, 20, 0, 0, 0),
-    )
-    player = Player("G", "n", "n", 1, 1, False, weapons, (0,) * 38)
-    assert gun_accuracy(player.weapons) == 40 / 120
-    assert gun_accuracy(replace(player, weapons=()).weapons) == 0.0

@@ -32,5 +32,4 @@ def test_accuracy_reads_file_weapons_and_bus_weapons_alike() -> None:
         for w in file_weapons
     ]
     assert v.accuracy(file_weapons) == v.accuracy(bus_weapons) == 25 / 110
-    assert v.gun_accuracy(file_weapons) == v.gun_accuracy(bus_weapons) == 20 / 100
-    assert v.accuracy([]) == v.gun_accuracy([]) == 0.0
+    assert v.accuracy([]) == 0.0

@@ -33,15 +33,11 @@ OBJECTIVES = (OBJECTIVES_STOLEN, OBJECTIVES_RETURNED, DYNAMITES_PLANTED, DYNAMIT
 CUMULATIVE = frozenset({0, 1, 2, 3, 4, 5, 6, 7, BULLETS_FIRED, TIME_PLAYED_MINUTES})
 # Shares of time: over two rounds the later round's stands, they do not add up.
 NOT_ADDITIVE = (TIME_PLAYED_PCT, TANK_MEATSHIELD)
-# GRENADE, DYNAMITE, AIRSTRIKE, ARTILLERY, SATCHEL, LANDMINE, SYRINGE: not guns.
-NON_GUN_WEAPONS = frozenset({11, 14, 15, 16, 17, 19, 27})
 
 
 class Shots(Protocol):
     """A weapon tuple, from a file or from the bus."""
 
-    @property
-    def weapon(self) -> int: ...
     @property
     def hits(self) -> int: ...
     @property
@@ -60,11 +56,6 @@ def accuracy(weapons: Iterable[Shots]) -> float:
         hits += w.hits
         attempts += w.attempts
     return hits / attempts if attempts else 0.0
-
-
-def gun_accuracy(weapons: Iterable[Shots]) -> float:
-    """Accuracy over guns only: grenades, syringe, explosives and mines left out."""
-    return accuracy(w for w in weapons if w.weapon not in NON_GUN_WEAPONS)
 
 
 def shots_fired(weapons: Iterable[Shots]) -> int:
