@@ -21,6 +21,11 @@ import pytest
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, Env
+from services.parser.service import ParserConfig
+from services.parser.service import main as parser_main
+from services.storage.service import StorageConfig
+from services.storage.service import main as storage_main
+from tests.inprocess import running
 
 TIERS = ("unit", "service", "e2e", "deploy")
 
@@ -134,6 +139,16 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 def common_config(service: str, nats_url: str) -> CommonConfig:
     return CommonConfig.from_env(service, Env({"NATS_URL": nats_url, "HTTP_PORT": "0"}))
+
+
+@pytest.fixture
+async def pipeline(nats_server: EmbeddedNats, database_url: str) -> AsyncIterator[None]:
+    """Storage and parser running and ready: a fetcher asks storage what is known."""
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url),
+        running("parser", parser_main, ParserConfig(batch=16), nats_server.url),
+    ):
+        yield
 
 
 @pytest.fixture

@@ -176,7 +176,7 @@ _READS = (
 def code_variables() -> dict[str, set[str]]:
     """Each environment variable etstats' code reads, and the files that read it."""
     found: dict[str, set[str]] = {}
-    for package in ("etstats", "services"):
+    for package in ("etstats", "etstats_cli", "services"):
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             for pattern in _READS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,7 @@ from nats.micro.service import ServiceInfo, ServiceVerb, control_subject
 
 from services.common import endpoints
 from services.common.config import CommonConfig, Env
-from services.common.runtime import Runtime, close, launch, open_probes, start
+from services.common.runtime import Runtime, ServiceMain, close, launch, open_probes, start
 from services.common.subjects import HEALTH
 from tests.waiting import wait_until
 
@@ -85,7 +85,7 @@ async def wait_ready(rt: Runtime, task: asyncio.Task[None]) -> None:
 @contextlib.asynccontextmanager
 async def running(
     service: str,
-    main: Callable[[Runtime, Any], Awaitable[None]],
+    main: ServiceMain[Any],
     conf: Any,
     nats_url: str,
     **env: str,

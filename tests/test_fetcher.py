@@ -15,17 +15,12 @@ from prometheus_client import REGISTRY
 
 from etstats.contract import common_pb2, control_pb2, files_pb2
 from etstats.statsfile.generator import generate_match
-from etstats_cli.embedded import EmbeddedNats
 from services.common.bus import Bus
 from services.common.control import Control
 from services.common.rpc import ServiceFailed
 from services.common.sources import SourceConfig
 from services.fetcher.service import FetcherConfig
 from services.fetcher.service import main as fetcher_main
-from services.parser.service import ParserConfig
-from services.parser.service import main as parser_main
-from services.storage.service import StorageConfig
-from services.storage.service import main as storage_main
 from tests.inprocess import Running, running
 from tests.sshservers import SshServer, ensure_sshd, start_asyncssh, start_sshd
 from tests.waiting import wait_until
@@ -57,16 +52,6 @@ async def asyncssh_server(tmp_path: Path):
     server = await start_asyncssh(tmp_path)
     yield server
     server.close()
-
-
-@pytest.fixture
-async def pipeline(nats_server: EmbeddedNats, database_url: str):
-    """Storage and parser running: the fetcher asks storage what is known."""
-    async with (
-        running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url),
-        running("parser", parser_main, ParserConfig(batch=16), nats_server.url),
-    ):
-        yield
 
 
 class Raw:
@@ -367,6 +352,17 @@ def dated_file(seed: int, age: int) -> tuple[str, bytes]:
     return f"{when:%Y-%m-%d-%H%M%S}-{r1.header.map}-round-1.txt", r1.body
 
 
+def many_files(box: Path, count: int, seed: int) -> Path:
+    """A directory of `count` round files three days old: one round under many
+    names, quick to write, for syncs that take a while."""
+    box.mkdir()
+    name, body = dated_file(seed, 3)
+    stamp, rest = name[:17], name[17:]
+    for i in range(count):
+        (box / f"{stamp[:-2]}{i % 60:02d}{rest[:-11]}{i // 60}-round-1.txt").write_bytes(body)
+    return box
+
+
 def day(age: int) -> str:
     return f"{TODAY - timedelta(days=age):%Y-%m-%d}"
 
@@ -470,12 +466,7 @@ async def test_bad_period_gets_the_accepted_forms(nats_server, bus, pipeline, tm
 
 
 async def test_a_sync_can_be_cancelled(nats_server, bus, pipeline, tmp_path: Path) -> None:
-    box = tmp_path / "box"
-    box.mkdir()
-    name, body = dated_file(400, 3)
-    stamp, rest = name[:17], name[17:]
-    for i in range(1500):  # the same round under many names: quick to write
-        (box / f"{stamp[:-2]}{i % 60:02d}{rest[:-11]}{i // 60}-round-1.txt").write_bytes(body)
+    box = many_files(tmp_path / "box", 1500, seed=400)
     await Control(bus).set_monitoring("box", False, "test")
     results: list[control_pb2.SyncResult] = []
 

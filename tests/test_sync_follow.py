@@ -11,7 +11,7 @@ from services.common.control import Control, SyncLost
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from tests.inprocess import running
-from tests.test_fetcher import conf, dated_file
+from tests.test_fetcher import conf, many_files
 
 pytestmark = pytest.mark.service
 
@@ -20,12 +20,7 @@ pytestmark = pytest.mark.service
 async def test_a_sync_whose_fetcher_dies_ends_with_sync_lost(
     nats_server, bus, tmp_path: Path
 ) -> None:
-    box = tmp_path / "box"
-    box.mkdir()
-    name, body = dated_file(401, 3)
-    stamp, rest = name[:17], name[17:]
-    for i in range(1500):  # the same round under many names: quick to write
-        (box / f"{stamp[:-2]}{i % 60:02d}{rest[:-11]}{i // 60}-round-1.txt").write_bytes(body)
+    box = many_files(tmp_path / "box", 1500, seed=401)
     control = Control(bus, follow_silence_s=2.0)
     await control.set_monitoring("box", False, "test")
     async with running(

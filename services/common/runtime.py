@@ -11,10 +11,10 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import nats.micro
 from nats.micro.request import Request
@@ -49,10 +49,12 @@ class Runtime:
     micro: MicroService
 
 
-ServiceMain = Callable[[Runtime, C], Awaitable[None]]
+ServiceMain = Callable[[Runtime, C], Coroutine[Any, Any, None]]
 
 
-def health_handler(service: str, instance: str, health: HealthServer):  # type: ignore[no-untyped-def]
+def health_handler(
+    service: str, instance: str, health: HealthServer
+) -> Callable[[Request], Awaitable[None]]:
     """Answers `!health`: readiness and the last success of each stage and source."""
     started = time.monotonic()
 
