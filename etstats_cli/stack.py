@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ MAX_BACKOFF_S = 30.0
 STABLE_RUN_S = 30.0
 READY_TIMEOUT_S = 60.0
 EMBEDDED_HOST = "127.0.0.1"
+LINE_LIMIT = 1024 * 1024  # bytes of one log line the console shows
+READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,22 @@ class Console:
         self.say(who, line)
 
 
+async def bounded_lines(stream: asyncio.StreamReader, limit: int) -> AsyncIterator[bytes | None]:
+    """The stream's lines without their newline; None stands for a line over `limit`
+    bytes, whose bytes are dropped as they come rather than held."""
+    pending = b""
+    dropping = False
+    while chunk := await stream.read(READ_CHUNK):
+        *complete, pending = (pending + chunk).split(b"\n")
+        for line in complete:
+            yield None if dropping or len(line) > limit else line
+            dropping = False
+        if len(pending) > limit:
+            pending, dropping = b"", True
+    if pending or dropping:
+        yield None if dropping else pending
+
+
 class Child:
     """One service process, restarted with backoff when it crashes."""
 
@@ -132,8 +150,13 @@ class Child:
             await sleep_unless(stop, delay)
 
     async def _pump(self, stream: asyncio.StreamReader, emit: Callable[[str, str], None]) -> None:
-        while line := await stream.readline():
-            emit(self.name, line.decode("utf-8", "replace").rstrip("\n"))
+        """Every line to the console; one over LINE_LIMIT becomes a note. Reading never
+        stops, so a service never blocks on a full pipe."""
+        async for line in bounded_lines(stream, LINE_LIMIT):
+            if line is None:
+                self.console.say(self.name, f"(a log line over {LINE_LIMIT:,} bytes was cut)")
+            else:
+                emit(self.name, line.decode("utf-8", "replace"))
 
     async def terminate(self, grace: float) -> None:
         proc = self.proc

@@ -283,10 +283,10 @@ class Storage:
 
 
 async def main(rt: Runtime, conf: StorageConfig) -> None:
+    rt.health.add_check("postgres", lambda: False)  # not ready until the schema is current
     pool = await open_pool(conf, rt)
     if pool is None:
         return
-    rt.health.add_check("postgres", lambda: not pool.is_closing())
     storage = Storage(rt, pool, conf)
     await serve(rt.micro, STORAGE_UNKNOWN_FILES, storage.answer_unknown)
     await serve(rt.micro, STORAGE_STATUS, storage.answer_status)
@@ -294,6 +294,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
     await serve(rt.micro, STORAGE_BACKUP, storage.answer_backup)
     await serve(rt.micro, STORAGE_STALLED, storage.answer_stalled)
     await serve(rt.micro, STORAGE_REIMPORT, storage.answer_reimport)
+    rt.health.add_check("postgres", lambda: not pool.is_closing())
     try:
         await asyncio.gather(
             consume(
