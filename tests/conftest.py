@@ -26,6 +26,7 @@ from services.parser.service import main as parser_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
+from tests.sshservers import SshServer, start_asyncssh
 
 TIERS = ("unit", "service", "e2e", "deploy")
 
@@ -157,3 +158,11 @@ async def bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
     assert connected is not None
     yield connected
     await connected.close()
+
+
+@pytest.fixture
+async def asyncssh_server(tmp_path: Path) -> AsyncIterator[SshServer]:
+    """An SFTP server in-process (asyncssh) serving a fresh stats directory."""
+    server = await start_asyncssh(tmp_path)
+    yield server
+    server.close()

@@ -47,13 +47,6 @@ async def ssh_server(request, tmp_path: Path, sshd_missing):
     server.close()
 
 
-@pytest.fixture
-async def asyncssh_server(tmp_path: Path):
-    server = await start_asyncssh(tmp_path)
-    yield server
-    server.close()
-
-
 class Raw:
     """Every raw file published on the bus, in order."""
 

@@ -23,6 +23,9 @@ from services.fetcher.source import Entry, Source
 
 log = logging.getLogger(__name__)
 
+# SFTP (version 3) gives times in whole seconds.
+STAMP_RESOLUTION_S = 1.0
+
 POLLS = Counter("etstats_fetcher_polls_total", "Source polls.", ["source"])
 POLL_ERRORS = Counter("etstats_fetcher_poll_errors_total", "Failed polls.", ["source"])
 POLL_SECONDS = Histogram(
@@ -98,6 +101,8 @@ class Monitor:
         self.warned: set[str] = set()
         self.started = False
         self._dir_stamp: int | None = None
+        self._stamp_seen_at = 0.0
+        self._stamp_settled = False
         self._connections = -1
 
     def synced(self, names: set[str]) -> None:
@@ -125,18 +130,23 @@ class Monitor:
             self.stats.last_poll_ms = now_ms()
 
     async def _poll(self) -> None:
+        looked_at = time.monotonic()
         stamp = await self.source.stamp()
         if self.source.connections != self._connections:
             self._connections = self.source.connections
             self.started = False
-        if self.started and stamp == self._dir_stamp and not self.pending:
+        if self.started and stamp == self._dir_stamp and self._stamp_settled and not self.pending:
             mark_success("poll", self.source.name)
             return
         listing = await self.source.list()
         new = self._new_stats_files(listing)
         if not self.started:
-            new = await self._catch_up(new)
-        self._dir_stamp = stamp
+            new = await self._catch_up(new, set(listing))
+        if stamp != self._dir_stamp:
+            self._dir_stamp, self._stamp_seen_at = stamp, looked_at
+        # A directory time in whole seconds (SFTP) does not change for a file added
+        # later in the same second: list once more after that second is surely over.
+        self._stamp_settled = looked_at - self._stamp_seen_at >= STAMP_RESOLUTION_S
         for gone in set(self.pending) - set(new):
             self.pending.pop(gone, None)
         changed = {}
@@ -162,16 +172,20 @@ class Monitor:
                     await self._fetch(entry)
         mark_success("poll", self.source.name)
 
-    async def _catch_up(self, new: dict[str, Entry]) -> dict[str, Entry]:
-        """Keep what storage does not know; fetch the recent, count the older."""
-        unknown = set(await unknown_files(self.bus, self.source.name, sorted(new)))
-        self.known.update(set(new) - unknown)
+    async def _catch_up(self, new: dict[str, Entry], listed: set[str]) -> dict[str, Entry]:
+        """Keep what storage does not know; fetch the recent, count the older.
+
+        The older files counted before (a reconnect repeats the catch-up) are asked
+        about again, never taken for new: they stay unposted until a sync."""
+        candidates = set(new) | (self.older & listed)
+        unknown = set(await unknown_files(self.bus, self.source.name, sorted(candidates)))
+        self.known.update(candidates - unknown)
         oldest = self.now() - self.catchup
         self.older = set()
         recent = {}
         for name in unknown:
             stamp = classify_name(name).stamp
-            if stamp is not None and stamp < oldest:
+            if (stamp is not None and stamp < oldest) or name not in new:
                 self.older.add(name)
             else:
                 recent[name] = new[name]
