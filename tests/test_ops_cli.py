@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from etstats_cli.embedded import free_port
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
@@ -129,3 +130,15 @@ async def test_operator_commands(nats_server, database_url: str, tmp_path: Path)
         assert "storage  NOT ANSWERING" in out
         code, _, err = await cli(url, "backup")
         assert code == 1 and "the storage service is not answering" in err
+
+
+async def test_without_a_stack_the_cli_says_where_it_looked(tmp_path: Path) -> None:
+    """No NATS_URL: the CLI looks where `make up` puts NATS (EMBEDDED_NATS_PORT)."""
+    port = str(free_port())
+    code, out, err = await cli(None, "status", within=20, EMBEDDED_NATS_PORT=port)
+    assert (code, out) == (1, "")
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"etstats: cannot reach NATS at nats://127.0.0.1:{port} (")
+    assert "()" not in line and line.endswith(
+        "is the stack running (make up)? Set NATS_URL otherwise."
+    )
