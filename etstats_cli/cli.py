@@ -30,9 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--gap", type=float, default=5.0, help="seconds between files")
     demo.add_argument("--seed", type=int, default=None, help="random seed, for repeatable files")
 
-    sync = commands.add_parser("sync", help="import every missing file of a period")
-    sync.add_argument("period", help="today, yesterday, 2d, 1w, 1m, all, 2026-11-01, a..b")
+    sync = commands.add_parser(
+        "sync", help="import every missing file of a period, or cancel the running sync"
+    )
+    sync.add_argument(
+        "period", nargs="?", help="today, yesterday, 2d, 1w, 1m, all, 2026-11-01, a..b"
+    )
     sync.add_argument("--source", help="one source (default: all)")
+    sync.add_argument(
+        "--cancel",
+        nargs="?",
+        const="",
+        metavar="SYNC_ID",
+        help="cancel this sync (default: every running sync) instead of starting one",
+    )
     commands.add_parser("status", help="sources, monitoring and storage counters")
     monitor = commands.add_parser("monitor", help="switch live monitoring on or off")
     monitor.add_argument("state", choices=["on", "off"])
@@ -55,7 +66,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "sync" and (args.period is None) == (args.cancel is None):
+        parser.error("etstats sync: give a period, or --cancel [SYNC_ID]")
     if args.command == "up":
         from etstats_cli.stack import up
 

@@ -15,7 +15,13 @@ from etstats_cli.stack import StackConfig
 from services.common.bus import Bus, BusUnavailable, connect_once
 from services.common.config import CommonConfig, ConfigError, Env
 from services.common.control import Control, RequestFailed, UnknownSource
-from services.common.reports import health_text, progress_text, result_text, status_text
+from services.common.reports import (
+    health_text,
+    progress_text,
+    result_text,
+    status_text,
+    sync_text,
+)
 from services.common.rpc import ServiceFailed
 
 
@@ -60,16 +66,20 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
     out = out or sys.stdout
 
     async def sync(control: Control) -> int:
+        if args.cancel is not None:
+            return await cancel(control, args.cancel)
         requester = control_pb2.Requester(user_name=who(), via="cli")
         accepted, events = await control.sync_and_follow(
             args.period, [args.source] if args.source else None, requester
         )
-        if accepted.already_running:
+        if events is None:  # refused: another sync holds the source
             print(
-                f"a sync is already running for {', '.join(accepted.sources)} "
-                f"(sync {accepted.sync_id}); following it",
-                file=out,
+                f"etstats: not started: {sync_text(accepted.running)} is already running for"
+                f" {', '.join(accepted.sources)}; cancel it with"
+                f" `etstats sync --cancel {accepted.sync_id}` or wait for it",
+                file=sys.stderr,
             )
+            return 1
         try:
             async for item in events:
                 if isinstance(item, control_pb2.SyncProgress):
@@ -82,6 +92,22 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
             print("", file=sys.stderr)  # end the progress line before the error
             raise
         return 1
+
+    async def cancel(control: Control, sync_id: str) -> int:
+        """One sync, or with no id every running one (read from the fetcher's locks)."""
+        targets = (
+            [control_pb2.RunningSync(sync_id=sync_id)] if sync_id else await control.running_syncs()
+        )
+        if not targets:
+            print("no sync is running", file=out)
+        missing = 0
+        for target in targets:
+            if await control.cancel_sync(target.sync_id):
+                print(f"cancelling {sync_text(target)}; rounds already imported stay", file=out)
+            else:
+                print(f"etstats: no running sync {target.sync_id}", file=sys.stderr)
+                missing += 1
+        return 1 if missing else 0
 
     async def status(control: Control) -> int:
         fetcher, storage = await control.statuses()

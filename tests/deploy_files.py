@@ -199,3 +199,53 @@ def compose_interpolated() -> set[str]:
     """Variables docker compose substitutes from .env into the file itself."""
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+
+
+# --- who gets which variable -----------------------------------------------------------
+
+SERVICES = ("fetcher", "parser", "storage", "poster", "bot")
+
+# Variables that hold secrets, or that are enough to reach a secret.
+SECRETS = frozenset(
+    {
+        "NATS_USER",
+        "NATS_PASSWORD",
+        "DATABASE_URL",
+        "POSTGRES_PASSWORD",
+        "DISCORD_TOKEN",
+        "GRAFANA_DB_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+        "GF_SECURITY_ADMIN_PASSWORD",
+    }
+)
+
+
+def is_secret(name: str) -> bool:
+    return name in SECRETS or name.removesuffix("_FILE") in SECRETS
+
+
+def service_code_variables() -> dict[str, set[str]]:
+    """What each service's code reads: its own package, services/common/ (every
+    service imports it) and the shared etstats/ library; etstats_cli is not in
+    the image's services."""
+    shared = ("services/common/", "etstats/")
+    reads: dict[str, set[str]] = {service: set() for service in SERVICES}
+    for name, files in code_variables().items():
+        for service in SERVICES:
+            if any(f.startswith((f"services/{service}/", *shared)) for f in files):
+                reads[service].add(name)
+    return reads
+
+
+def compose_environment(service: dict[str, Any]) -> set[str]:
+    """The variables compose puts into a service's containers (merge keys resolved
+    by the YAML loader). An `env_file` passes every variable of .env, which may
+    hold anything .env.example documents."""
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        names = {entry.split("=", 1)[0] for entry in environment}
+    else:
+        names = set(environment)
+    if "env_file" in service:
+        names |= example_variables()
+    return names

@@ -38,6 +38,14 @@ APP_ID = "900000000000000001"
 GUILD_ID = "800000000000000001"
 ADMIN_ROLE_ID = "800000000000000002"
 TEXT_CHANNEL_ID = "700000000000000001"
+HOME_OWNER_ID = "600000000000000009"
+# A second server the bot was added to: its owner is no etstats admin.
+OTHER_GUILD_ID = "800000000000000005"
+OTHER_CHANNEL_ID = "700000000000000005"
+OTHER_ADMIN_ROLE_ID = "800000000000000006"
+OTHER_OWNER_ID = "600000000000000005"
+DM_CHANNEL_ID = "700000000000000009"
+ALL_PERMISSIONS = str((1 << 50) - 1)
 BOT_USER: dict[str, Any] = {
     "id": "900000000000000001",
     "username": "etstats",
@@ -68,7 +76,8 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7  # a deferred response: "etstats is thinking…"
 CALLBACK_MESSAGE = 4  # CHANNEL_MESSAGE_WITH_SOURCE
 CALLBACK_DEFERRED = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-CALLBACK_OTHER = (6, 7, 8, 9)  # component updates, autocomplete choices, modal
+CALLBACK_CHOICES = 8  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+CALLBACK_OTHER = (6, 7, 9)  # component updates, modal
 
 ErrorTree = dict[str, Any]
 
@@ -231,6 +240,7 @@ class Interaction:
     refused: list[str] = field(default_factory=list)  # why callbacks were refused
     original: dict[str, Any] | None = None
     followups: list[dict[str, Any]] = field(default_factory=list)
+    choices: list[dict[str, Any]] = field(default_factory=list)  # an autocomplete's answer
 
     @property
     def answered(self) -> bool:
@@ -266,6 +276,8 @@ class FakeDiscord:
     ack_within_s: float = ACK_WITHIN_S
     token_lifetime_s: float = TOKEN_LIFETIME_S
     strict_message_content: bool = True
+    # The servers the bot is in (READY, GUILD_CREATE): home and, unless removed, another.
+    guild_ids: list[str] = field(default_factory=lambda: [GUILD_ID, OTHER_GUILD_ID])
 
     @property
     def api_base(self) -> str:
@@ -363,7 +375,7 @@ class FakeDiscord:
                 "bot_public": True,
                 "bot_require_code_grant": False,
                 "verify_key": "",
-                "owner": {**BOT_USER, "id": "600000000000000009", "bot": False},
+                "owner": {**BOT_USER, "id": HOME_OWNER_ID, "bot": False},
                 "flags": 0,
                 "team": None,
                 "summary": "",
@@ -440,6 +452,8 @@ class FakeDiscord:
             interaction.original = self._store(
                 interaction.channel, {"flags": flags}, webhook=True, record=False
             )
+        elif kind == CALLBACK_CHOICES:
+            interaction.choices = data.get("choices") or []
         elif kind not in CALLBACK_OTHER:
             errors: ErrorTree = {}
             _add_error(errors, ("type",), "BASE_TYPE_CHOICES", "Value must be one of {4, 5}.")
@@ -611,12 +625,13 @@ class FakeDiscord:
                         "user": BOT_USER,
                         "session_id": "session-1",
                         "resume_gateway_url": f"ws://127.0.0.1:{self.port}/ws",
-                        "guilds": [{"id": GUILD_ID, "unavailable": True}],
+                        "guilds": [{"id": g, "unavailable": True} for g in self.guild_ids],
                         "application": {"id": APP_ID, "flags": 0},
                         "shard": [0, 1],
                     },
                 )
-                await gateway.dispatch("GUILD_CREATE", guild())
+                for guild_id in self.guild_ids:
+                    await gateway.dispatch("GUILD_CREATE", guild(guild_id))
                 self.identified.set()
             elif op == 6:
                 await gateway.dispatch("RESUMED", {})
@@ -632,37 +647,36 @@ class FakeDiscord:
             await gateway.dispatch(event, data)
 
     async def message(
-        self, content: str, *, user_id: str = "600000000000000001", admin: bool = False
+        self,
+        content: str,
+        *,
+        user_id: str = "600000000000000001",
+        admin: bool = False,
+        guild: str | None = GUILD_ID,
     ) -> None:
-        """A member types `content` in the text channel."""
-        author = {
-            "id": user_id,
-            "username": f"user{user_id[-3:]}",
-            "discriminator": "0",
-            "global_name": None,
-            "avatar": None,
+        """A member types `content` in the text channel of `guild` (None: a DM)."""
+        data: dict[str, Any] = {
+            "id": str(next(self._ids)),
+            "channel_id": channel_of(guild),
+            "author": user(user_id),
+            "content": content,
+            "timestamp": "2026-11-24T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
         }
-        await self.dispatch(
-            "MESSAGE_CREATE",
-            {
-                "id": str(next(self._ids)),
-                "channel_id": TEXT_CHANNEL_ID,
-                "guild_id": GUILD_ID,
-                "author": author,
-                "member": member(user_id, admin, with_user=False),
-                "content": content,
-                "timestamp": "2026-11-24T00:00:00+00:00",
-                "edited_timestamp": None,
-                "tts": False,
-                "mention_everyone": False,
-                "mentions": [],
-                "mention_roles": [],
-                "attachments": [],
-                "embeds": [],
-                "pinned": False,
-                "type": 0,
-            },
-        )
+        if guild is not None:
+            data |= {
+                "guild_id": guild,
+                "member": member(user_id, admin, with_user=False, guild=guild),
+            }
+        await self.dispatch("MESSAGE_CREATE", data)
 
     async def slash(
         self,
@@ -671,49 +685,75 @@ class FakeDiscord:
         *,
         user_id: str = "600000000000000001",
         admin: bool = False,
+        guild: str | None = GUILD_ID,
+        kind: int = 2,
     ) -> str:
-        """A member runs a slash command; returns the interaction token.
+        """A member runs a slash command in `guild` (None: a DM); returns the
+        interaction token. `kind` 4 is an autocomplete (mark the focused option).
 
         The acknowledgement clock starts now: see `interactions[token]`.
         """
         command = next(c for cs in self.app_commands.values() for c in cs if c["name"] == name)
+        channel = channel_of(guild)
         interaction = Interaction(
             id=str(next(self._ids)),
             token=f"token{next(self._ids)}",
-            channel=TEXT_CHANNEL_ID,
+            channel=channel,
             sent_at=time.monotonic(),
         )
         self.interactions[interaction.token] = interaction
-        await self.dispatch(
-            "INTERACTION_CREATE",
-            {
-                "id": interaction.id,
-                "application_id": APP_ID,
-                "type": 2,
-                "token": interaction.token,
-                "version": 1,
-                "guild_id": GUILD_ID,
-                "channel_id": TEXT_CHANNEL_ID,
+        data: dict[str, Any] = {
+            "id": interaction.id,
+            "application_id": APP_ID,
+            "type": kind,
+            "token": interaction.token,
+            "version": 1,
+            "channel_id": channel,
+            "data": {"id": command["id"], "name": name, "type": 1, "options": options},
+            "locale": "en-US",
+            "app_permissions": "1024",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": 10485760,
+        }
+        if guild is None:
+            data |= {
+                "user": user(user_id),
+                "channel": {"id": channel, "type": 1, "recipients": [user(user_id)]},
+                "context": 1,
+            }
+        else:
+            owner = user_id == owner_of(guild)
+            permissions = ALL_PERMISSIONS if owner else "1056" if admin else "1024"
+            data |= {
+                "guild_id": guild,
+                "guild_locale": "en-US",
                 "channel": {
-                    "id": TEXT_CHANNEL_ID,
+                    "id": channel,
                     "type": 0,
-                    "guild_id": GUILD_ID,
+                    "guild_id": guild,
                     "name": "stats",
                     "position": 0,
                     "permission_overwrites": [],
                 },
-                "member": member(user_id, admin) | {"permissions": "1024"},
-                "data": {"id": command["id"], "name": name, "type": 1, "options": options},
-                "locale": "en-US",
-                "guild_locale": "en-US",
-                "app_permissions": "1024",
-                "entitlements": [],
-                "authorizing_integration_owners": {},
+                "member": member(user_id, admin, guild=guild) | {"permissions": permissions},
                 "context": 0,
-                "attachment_size_limit": 10485760,
-            },
-        )
+            }
+        await self.dispatch("INTERACTION_CREATE", data)
         return interaction.token
+
+    async def autocomplete(self, name: str, options: list[dict[str, Any]], **who: Any) -> list[str]:
+        """What the bot suggests for the focused option, [] if it did not answer in time."""
+        token = await self.slash(name, options, kind=4, **who)
+        interaction = self.interactions[token]
+        deadline = interaction.sent_at + self.ack_within_s + 0.5
+        while not interaction.answered and not interaction.refused:
+            if time.monotonic() > deadline:
+                return []
+            await asyncio.sleep(0.02)
+        if not interaction.answered:
+            return []
+        return [c["value"] for c in interaction.choices]
 
 
 async def _read_body(request: web.Request) -> Any:
@@ -727,33 +767,54 @@ async def _read_body(request: web.Request) -> Any:
     return await request.json()
 
 
-def member(user_id: str, admin: bool, with_user: bool = True) -> dict[str, Any]:
+def user(user_id: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "username": f"user{user_id[-3:]}",
+        "discriminator": "0",
+        "global_name": None,
+        "avatar": None,
+    }
+
+
+def channel_of(guild: str | None) -> str:
+    """The text channel of a guild; None: the DM channel."""
+    return {GUILD_ID: TEXT_CHANNEL_ID, OTHER_GUILD_ID: OTHER_CHANNEL_ID, None: DM_CHANNEL_ID}[guild]
+
+
+def owner_of(guild: str) -> str:
+    return HOME_OWNER_ID if guild == GUILD_ID else OTHER_OWNER_ID
+
+
+def admin_role(guild: str) -> str:
+    return ADMIN_ROLE_ID if guild == GUILD_ID else OTHER_ADMIN_ROLE_ID
+
+
+def member(
+    user_id: str, admin: bool, with_user: bool = True, guild: str = GUILD_ID
+) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "roles": [ADMIN_ROLE_ID] if admin else [],
+        "roles": [admin_role(guild)] if admin else [],
         "joined_at": "2026-01-01T00:00:00+00:00",
         "deaf": False,
         "mute": False,
     }
     if with_user:
-        data["user"] = {
-            "id": user_id,
-            "username": f"user{user_id[-3:]}",
-            "discriminator": "0",
-            "global_name": None,
-            "avatar": None,
-        }
+        data["user"] = user(user_id)
     return data
 
 
-def guild() -> dict[str, Any]:
+def guild(guild_id: str = GUILD_ID) -> dict[str, Any]:
+    """The home guild or the other one, each with an admin role (Manage Server)."""
+    channel = channel_of(guild_id)
     return {
-        "id": GUILD_ID,
-        "name": "ET community",
+        "id": guild_id,
+        "name": "ET community" if guild_id == GUILD_ID else "Some other server",
         "icon": None,
-        "owner_id": "600000000000000009",
+        "owner_id": owner_of(guild_id),
         "roles": [
             {
-                "id": GUILD_ID,
+                "id": guild_id,
                 "name": "@everyone",
                 "permissions": "1024",
                 "position": 0,
@@ -765,7 +826,7 @@ def guild() -> dict[str, Any]:
                 "mentionable": False,
             },
             {
-                "id": ADMIN_ROLE_ID,
+                "id": admin_role(guild_id),
                 "name": "admins",
                 "permissions": "32",
                 "position": 1,
@@ -779,12 +840,12 @@ def guild() -> dict[str, Any]:
         ],
         "channels": [
             {
-                "id": TEXT_CHANNEL_ID,
+                "id": channel,
                 "type": 0,
                 "name": "stats",
                 "position": 0,
                 "permission_overwrites": [],
-                "guild_id": GUILD_ID,
+                "guild_id": guild_id,
             }
         ],
         "members": [member(BOT_USER["id"], False) | {"user": BOT_USER}],

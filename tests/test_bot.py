@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -21,6 +22,7 @@ from services.bot.replies import SlashReply
 from services.bot.service import BotConfig
 from services.bot.service import main as bot_main
 from services.common.control import Control
+from services.common.endpoints import FETCHER_STATUS
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
@@ -29,7 +31,17 @@ from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
-from tests.fake_discord import ADMIN_ROLE_ID, FakeDiscord, pings_nobody
+from tests.fake_discord import (
+    ADMIN_ROLE_ID,
+    EPHEMERAL,
+    GUILD_ID,
+    HOME_OWNER_ID,
+    OTHER_GUILD_ID,
+    OTHER_OWNER_ID,
+    FakeDiscord,
+    channel_of,
+    pings_nobody,
+)
 from tests.inprocess import running
 from tests.test_fetcher import conf as fetcher_conf
 from tests.test_fetcher import dated_file
@@ -99,7 +111,7 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
         discord.api_base,
         Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset()),
         True,
-        frozenset(),
+        frozenset({int(GUILD_ID)}),
         progress_every_s=0.2,
     )
     poster_conf = PosterConfig("token", discord.api_base, None, None, [source], 600)
@@ -113,6 +125,14 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
         async with running("storage", storage_main, StorageConfig(database_url, 2), url):
             await asyncio.wait_for(discord.identified.wait(), 20)
             await wait_until(lambda: commands_registered(discord), what="slash commands synced")
+
+            focused = {"name": "source", "type": 3, "value": "b", "focused": True}
+
+            async def suggested() -> bool:  # the first answer may come before the cache
+                got = await discord.autocomplete("sync", [*sync_options("2days"), focused])
+                return got == ["box"]
+
+            await wait_until(suggested, what="the fetcher's source suggested")
 
             await discord.message("!sync_stats 2days")  # not an admin
             await wait_until(
@@ -231,7 +251,6 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
 
 @pytest.mark.unit
 def test_readme_command_reference_matches_the_bot() -> None:
-    import re
 
     from nats.aio.client import Client
 
@@ -457,3 +476,257 @@ async def test_a_slash_reply_is_still_edited_after_its_token_expired(
         await asyncio.wait_for(done.wait(), 10)
     assert texts(discord) == ["Sync done: 1 imported."], "the one message, edited"
     assert all(pings_nobody(p.get("allowed_mentions")) for p in discord.message_payloads)
+
+
+# --- who controls the stack: admins of the home guild only ---------------------------
+
+REFUSAL = "Only etstats admins can do that."
+HOME_ADMIN: dict[str, Any] = {"admin": True}  # the admin role: Manage Server
+MEMBER: dict[str, Any] = {}
+HOME_OWNER: dict[str, Any] = {"user_id": HOME_OWNER_ID}
+OTHER_OWNER: dict[str, Any] = {"user_id": OTHER_OWNER_ID, "guild": OTHER_GUILD_ID}
+IN_DM: dict[str, Any] = {"guild": None}
+
+PREFIX_CONTROL = [
+    "!sync_stats 2days",
+    "!sync_today",
+    "!sync_week",
+    "!sync_month",
+    "!sync_all",
+    "!sync_cancel",
+    "!start_monitoring",
+    "!stop_monitoring",
+    "!backup",
+]
+SLASH_CONTROL = [
+    ("sync", sync_options("2days")),
+    ("sync_cancel", []),
+    ("monitoring", monitoring("start")),
+    ("monitoring", monitoring("stop")),
+    ("backup", []),
+]
+
+
+def bot_config(discord: FakeDiscord, admins: Admins, guild_ids: frozenset[int]) -> BotConfig:
+    return BotConfig("token", "!", discord.api_base, admins, True, guild_ids, progress_every_s=0.2)
+
+
+@asynccontextmanager
+async def bot_running(nats_url: str, discord: FakeDiscord, conf: BotConfig) -> AsyncIterator[Any]:
+    async with running("bot", bot_main, conf, nats_url) as bot:
+        await asyncio.wait_for(discord.identified.wait(), 20)
+        await wait_until(lambda: commands_registered(discord), what="slash commands synced")
+        yield bot
+
+
+async def prefix_answer(discord: FakeDiscord, content: str, who: dict[str, Any]) -> str:
+    """The bot's first message after `who` typed `content` (in their guild or DM)."""
+    channel = channel_of(who.get("guild", GUILD_ID))
+    before = len(discord.posts(channel))
+    await discord.message(content, **who)
+    await wait_until(lambda: len(discord.posts(channel)) > before, what=f"an answer to {content}")
+    return str(discord.posts(channel)[before]["content"])
+
+
+async def slash_answer(
+    discord: FakeDiscord, name: str, options: list[dict[str, Any]], who: dict[str, Any]
+) -> tuple[str, bool]:
+    """The interaction's first response (empty while deferred) and whether it is private."""
+    token = await discord.slash(name, options, **who)
+    await wait_until(lambda: discord.interactions[token].answered, what=f"/{name} answered")
+    original = discord.interactions[token].original
+    assert original is not None
+    return original["content"], bool(original["flags"] & EPHEMERAL)
+
+
+async def assert_control(discord: FakeDiscord, who: dict[str, Any], allowed: bool) -> None:
+    for content in PREFIX_CONTROL:
+        said = await prefix_answer(discord, content, who)
+        assert (said != REFUSAL) == allowed, f"{content} by {who}: {said!r}"
+    for name, options in SLASH_CONTROL:
+        said, private = await slash_answer(discord, name, options, who)
+        if allowed:
+            assert said != REFUSAL, f"/{name} by {who}"
+        else:
+            assert (said, private) == (REFUSAL, True), f"/{name} by {who}: {said!r}"
+
+
+@pytest.mark.service
+@pytest.mark.parametrize(
+    ("admins", "guild_ids", "allowed", "refused"),
+    [
+        # Configured admins, in the configured home guild only.
+        (
+            Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset()),
+            frozenset({int(GUILD_ID)}),
+            [HOME_ADMIN],
+            [MEMBER, OTHER_OWNER, IN_DM, HOME_OWNER],
+        ),
+        (
+            Admins(frozenset(), frozenset({int(OTHER_OWNER_ID)})),
+            frozenset({int(GUILD_ID)}),
+            [],
+            [OTHER_OWNER, IN_DM | {"user_id": OTHER_OWNER_ID}, HOME_ADMIN],
+        ),
+        # None configured: the home guild's owner and members with Manage Server.
+        (
+            Admins(frozenset(), frozenset()),
+            frozenset({int(GUILD_ID)}),
+            [HOME_ADMIN, HOME_OWNER],
+            [MEMBER, OTHER_OWNER, IN_DM],
+        ),
+    ],
+    ids=["admin-role", "admin-user-elsewhere", "no-admin-settings"],
+)
+async def test_control_commands_obey_the_admins_of_the_home_guild(
+    nats_server,
+    discord: FakeDiscord,
+    admins: Admins,
+    guild_ids: frozenset[int],
+    allowed: list[dict[str, Any]],
+    refused: list[dict[str, Any]],
+) -> None:
+    async with bot_running(nats_server.url, discord, bot_config(discord, admins, guild_ids)):
+        for who in allowed:
+            await assert_control(discord, who, allowed=True)
+        for who in refused:
+            await assert_control(discord, who, allowed=False)
+        assert await prefix_answer(discord, "!help", OTHER_OWNER) != REFUSAL  # STATUS_OPEN
+    # Discord hides the control commands from members without Manage Server.
+    registered = {c["name"]: c for cs in discord.app_commands.values() for c in cs}
+    control = {name for name, _ in SLASH_CONTROL}
+    assert {n for n, c in registered.items() if c.get("default_member_permissions") == "32"} == (
+        control
+    )
+    unanswered = [i.token for i in discord.interactions.values() if not i.answered]
+    assert unanswered == [], "every interaction acknowledged within 3 s"
+
+
+@pytest.mark.service
+async def test_the_one_guild_is_home_and_several_unnamed_are_none(
+    nats_server, discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    nobody = Admins(frozenset(), frozenset())
+    discord.guild_ids = [GUILD_ID]
+    async with bot_running(nats_server.url, discord, bot_config(discord, nobody, frozenset())):
+        assert await prefix_answer(discord, "!backup", HOME_OWNER) != REFUSAL
+    discord.gateways.clear()
+    discord.identified.clear()
+    discord.guild_ids = [GUILD_ID, OTHER_GUILD_ID]
+    with caplog.at_level(logging.WARNING, "services.bot.context"):
+        async with bot_running(nats_server.url, discord, bot_config(discord, nobody, frozenset())):
+            for who in (HOME_OWNER, HOME_ADMIN, OTHER_OWNER):
+                assert await prefix_answer(discord, "!backup", who) == REFUSAL
+    told = [r.getMessage() for r in caplog.records if "DISCORD_GUILD_IDS" in r.getMessage()]
+    assert len(told) == 1 and "set DISCORD_GUILD_IDS" in told[0], "said once, how to fix it"
+
+
+@pytest.mark.service
+async def test_interactions_are_acknowledged_in_time_with_a_silent_fetcher(
+    nats_server, discord: FakeDiscord
+) -> None:
+    """A fetcher that takes the request and never answers: autocomplete answers from the
+    cache at once, commands defer; Discord's 3 s are never missed."""
+    conf = bot_config(
+        discord, Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset()), frozenset({int(GUILD_ID)})
+    )
+    async with bot_running(nats_server.url, discord, conf) as bot:
+        await bot.runtime.bus.nc.subscribe(FETCHER_STATUS.subject, queue="q")  # silent
+        source = {"name": "source", "type": 3, "value": "b", "focused": True}
+        for name, options in [
+            ("sync", [*sync_options("2days"), source]),
+            ("monitoring", [{"name": "stop", "type": 1, "options": [source]}]),
+        ]:
+            assert await discord.autocomplete(name, options, admin=True) == []
+        for name, options in [
+            ("monitoring", monitoring("stop")),
+            ("status", []),
+            ("sync_cancel", []),
+        ]:
+            await discord.slash(name, options, admin=True)
+        await asyncio.sleep(discord.ack_within_s + 0.5)
+    late = [i for i in discord.interactions.values() if not i.answered]
+    assert late == [], "every interaction acknowledged within 3 s"
+
+
+def following(discord: FakeDiscord) -> list[dict[str, Any]]:
+    """The messages that follow a sync's progress now."""
+    return [m for m in discord.replies() if re.match(r"Sync \w+ running\.\n", m["content"])]
+
+
+@pytest.mark.service
+async def test_a_second_sync_is_refused_and_the_first_can_be_cancelled(
+    nats_server, database_url, discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """No parser: the fetched files are never stored, so a sync waits (as a long one
+    would) until it is cancelled."""
+    from tests.test_ops_cli import cli
+
+    box = tmp_path / "box"
+    box.mkdir()
+    for age in (1, 2):
+        name, body = dated_file(500 + age, age)
+        (box / name).write_bytes(body)
+    url = nats_server.url
+    source = SourceConfig("box", dir=box)
+    conf = bot_config(
+        discord, Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset()), frozenset({int(GUILD_ID)})
+    )
+    settings = fetcher_conf(source, catchup=timedelta(hours=1), sync_settle_s=120)
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), url),
+        running("fetcher", fetcher_main, settings, url),
+        bot_running(url, discord, conf),
+    ):
+        await discord.message("!sync_stats 2days", admin=True)
+        await wait_until(lambda: len(following(discord)) == 1, what="the first sync running")
+        (first,) = following(discord)
+        sync_id = first["content"].split()[1]
+        running_one = f"sync {sync_id} (`2days`, asked by user001 via discord-prefix)"
+
+        second = await discord.slash("sync", sync_options("today"), admin=True)
+        refusal = (
+            f"Sync not started: {running_one} is already running for box."
+            f" Cancel it with `/sync_cancel {sync_id}` or wait for it."
+        )
+        await wait_until(lambda: answer(discord, second) == refusal, what="the refusal")
+        code, out, err = await cli(url, "sync", "today")
+        assert code == 1 and out == ""
+        assert err.strip() == (
+            f"etstats: not started: sync {sync_id} (`2days`, asked by user001 via"
+            f" discord-prefix) is already running for box; cancel it with"
+            f" `etstats sync --cancel {sync_id}` or wait for it"
+        )
+
+        assert await prefix_answer(discord, "!sync_cancel", HOME_ADMIN) == (
+            f"Cancelling {running_one}: rounds already imported stay."
+        )
+        await wait_until(
+            lambda: first["content"].endswith("cancelled"), what="the first sync cancelled"
+        )
+        assert first["content"].startswith(f"sync {sync_id} cancelled in")
+        assert answer(discord, second) == refusal, "never the first sync's result"
+
+        # The CLI cancels what it finds running, and says when nothing runs.
+        await discord.message("!sync_stats all", admin=True)
+        await wait_until(lambda: len(following(discord)) == 1, what="another sync")
+        (third,) = following(discord)
+        third_id = third["content"].split()[1]
+        code, out, _ = await cli(url, "sync", "--cancel")
+        assert code == 0
+        assert out.strip() == (
+            f"cancelling sync {third_id} (`all`, asked by user001 via discord-prefix);"
+            " rounds already imported stay"
+        )
+        await wait_until(lambda: third["content"].endswith("cancelled"), what="cancelled")
+
+        async def unlocked() -> bool:
+            code, out, _ = await cli(url, "sync", "--cancel")
+            return code == 0 and out.strip() == "no sync is running"
+
+        await wait_until(unlocked, within=15, what="no sync left")
+        code, _, err = await cli(url, "sync", "--cancel", "nosuch")
+        assert code == 1 and "no running sync nosuch" in err
+        assert await prefix_answer(discord, "!sync_cancel nosuch", HOME_ADMIN) == (
+            "No running sync nosuch."
+        )

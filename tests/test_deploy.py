@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import urllib.request
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -37,14 +38,18 @@ from tests.deploy_files import (
     DASHBOARDS,
     DEPLOY,
     ROOT,
+    SERVICES,
     code_variables,
     compose,
+    compose_environment,
     compose_interpolated,
     dashboards,
     example_variables,
+    is_secret,
     metric_names,
     panels,
     promql_queries,
+    service_code_variables,
     sql_queries,
 )
 from tests.rounds import parsed
@@ -52,7 +57,6 @@ from tests.waiting import wait_until_sync
 
 pytestmark = pytest.mark.deploy
 
-SERVICES = ("fetcher", "parser", "storage", "poster", "bot")
 K8S = ROOT / "k8s"
 K8S_VERSION = "1.32.0"
 PROMTOOL = Path("/usr/bin/promtool")
@@ -162,7 +166,7 @@ def test_compose_runs_the_five_services_from_the_one_image_on_healthy_dependenci
         service = services[name]
         assert service["command"] == ["python", "-m", f"services.{name}"]
         assert service["build"] == "." and service["restart"] == "unless-stopped"
-        assert service["env_file"] == ".env"
+        assert "env_file" not in service, f"{name}: env_file hands it every secret in .env"
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
         assert service["depends_on"]["nats"] == {"condition": "service_healthy"}
     assert services["storage"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
@@ -180,10 +184,16 @@ def test_compose_runs_the_five_services_from_the_one_image_on_healthy_dependenci
         assert not path.startswith(".") or (ROOT / path).exists(), path
 
 
-def test_nats_as_compose_runs_it_has_jetstream_and_requires_the_password(tmp_path) -> None:
-    """The compose NATS config file, on the same nats-server: no password, no entry."""
+@pytest.mark.parametrize(
+    "config",
+    [DEPLOY / "nats" / "nats.conf", K8S / "base" / "nats" / "nats.conf"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_nats_config_has_jetstream_and_requires_the_password(config: Path, tmp_path) -> None:
+    """The compose and the Kubernetes NATS config files, on the same nats-server,
+    with the credentials in the environment only: no password, no entry."""
     port, monitor = free_port(), free_port()
-    conf = (DEPLOY / "nats" / "nats.conf").read_text()
+    conf = config.read_text()
     conf = conf.replace("port: 4222", f"port: {port}").replace(
         "http_port: 8222", f"http_port: {monitor}"
     )
@@ -232,6 +242,115 @@ def test_nats_as_compose_runs_it_has_jetstream_and_requires_the_password(tmp_pat
         server.wait(10)
 
 
+# Read by the process rather than by etstats' code: the fetcher's clock zone.
+NOT_ETSTATS = {"TZ"}
+
+# The secrets each container may hold: what its own process needs, nothing more.
+# On compose, storage's DATABASE_URL is built from POSTGRES_PASSWORD.
+ALLOWED_SECRETS = {
+    "fetcher": {"NATS_USER", "NATS_PASSWORD"},
+    "parser": {"NATS_USER", "NATS_PASSWORD"},
+    "storage": {"NATS_USER", "NATS_PASSWORD", "DATABASE_URL", "POSTGRES_PASSWORD"},
+    "poster": {"NATS_USER", "NATS_PASSWORD", "DISCORD_TOKEN"},
+    "bot": {"NATS_USER", "NATS_PASSWORD", "DISCORD_TOKEN"},
+    "nats": {"NATS_USER", "NATS_PASSWORD"},
+    # The initdb script creates Grafana's read-only role with its password.
+    "postgres": {"POSTGRES_PASSWORD", "GRAFANA_DB_PASSWORD"},
+    "grafana": {"GRAFANA_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"},
+    "prometheus": set(),
+}
+
+
+def compose_secrets(service: dict[str, Any]) -> set[str]:
+    """Secret variables a compose service receives, by name or inside a value."""
+    names = {name for name in compose_environment(service) if is_secret(name)}
+    environment = service.get("environment", {})
+    values = environment if isinstance(environment, list) else environment.values()
+    for value in values:
+        names |= {n for n in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", str(value)) if is_secret(n)}
+    return names
+
+
+def test_compose_gives_each_service_only_the_variables_and_secrets_it_reads() -> None:
+    services = compose()["services"]
+    reads = service_code_variables()
+    for name in SERVICES:
+        received = compose_environment(services[name])
+        assert received - reads[name] - NOT_ETSTATS == set(), f"{name} does not read these"
+    for name, service in services.items():
+        assert compose_secrets(service) <= ALLOWED_SECRETS[name], name
+    for name in SERVICES:
+        assert {"NATS_USER", "NATS_PASSWORD"} <= compose_environment(services[name]), name
+    assert "DATABASE_URL" in services["storage"]["environment"]
+    for name in ("poster", "bot"):
+        assert "DISCORD_TOKEN" in services[name]["environment"], name
+
+
+def test_compose_passes_every_setting_a_service_reads() -> None:
+    """Without env_file, a setting compose does not list never reaches the service:
+    a new variable in the code must be added to its service here."""
+    services = compose()["services"]
+    # The sources come from the mounted sources.yaml; replicas name themselves.
+    not_passed = {"LOCAL_SOURCE_DIR", "SOURCES_FILE", "INSTANCE_ID"}
+    for name in SERVICES:
+        missing = service_code_variables()[name] - not_passed - compose_environment(services[name])
+        assert missing == set(), f"{name}: pass these in docker-compose.yml"
+    for name in ("fetcher", "poster"):
+        assert services[name]["environment"]["SOURCES_FILE"] == "/etc/etstats/sources.yaml"
+
+
+def bind_mounts(service: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in service.get("volumes", []) if isinstance(v, dict) and v["type"] == "bind"]
+
+
+def test_only_the_fetcher_mounts_the_ssh_keys() -> None:
+    for name, service in compose()["services"].items():
+        has_keys = any(m["source"] == "./ssh" for m in bind_mounts(service))
+        assert has_keys == (name == "fetcher"), name
+
+
+STATS_MOUNT = "/srv/gamestats"
+
+
+def test_the_fetcher_mounts_a_local_stats_directory_for_dir_sources() -> None:
+    [mount] = [
+        m for m in bind_mounts(compose()["services"]["fetcher"]) if m["target"] == STATS_MOUNT
+    ]
+    assert mount["source"] == "${STATS_DIR:-./gamestats}"
+    assert mount["read_only"] is True
+    # A missing directory stops `up` with an error instead of an empty dir made by Docker.
+    assert mount["bind"] == {"create_host_path": False}
+    assert "STATS_DIR" in example_variables()
+    section = readme_section("### docker compose")
+    assert "STATS_DIR" in section and STATS_MOUNT in section and "mkdir" in section
+    assert f"dir: {STATS_MOUNT}" in (ROOT / "sources.example.yaml").read_text(encoding="utf-8")
+
+
+def readme_section(heading: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n#", start + len(heading) + 2)
+    return text[start : end if end != -1 else None]
+
+
+def test_readme_says_the_compose_file_needs_compose_v2() -> None:
+    """Top-level `name:` and `create_host_path` are Compose v2 (Debian 12's
+    docker-compose 1.29 refuses the file)."""
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "name" in compose() and "create_host_path" in text
+    section = readme_section("### docker compose")
+    assert "Compose v2" in section and "docker-compose 1.29" in section
+
+
+def test_prometheus_has_a_configurable_local_port_and_a_healthcheck() -> None:
+    prometheus = compose()["services"]["prometheus"]
+    assert prometheus["ports"] == ["127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"]
+    assert "PROMETHEUS_PORT" in example_variables()
+    check = prometheus["healthcheck"]["test"]
+    # busybox wget: the image has no curl.
+    assert check[:2] == ["CMD", "wget"] and check[-1] == "http://127.0.0.1:9090/-/healthy"
+
+
 # --- environment variables -----------------------------------------------------------
 
 
@@ -256,10 +375,7 @@ def test_compose_takes_every_variable_from_env_and_sets_only_real_ones() -> None
     code = set(code_variables())
     services = compose()["services"]
     for name in SERVICES:
-        # .env (documented by .env.example) reaches every service; what compose
-        # sets on top must be a variable the code reads.
-        assert services[name]["env_file"] == ".env"
-        assert set(services[name]["environment"]) - code == set(), name
+        assert set(services[name]["environment"]) - code - NOT_ETSTATS == set(), name
 
 
 def test_kubernetes_config_sets_only_variables_the_code_reads() -> None:
@@ -355,6 +471,88 @@ def test_every_deployment_is_probed_limited_locked_down_and_scraped() -> None:
     assert {"nats", "postgres"} <= set(by_kind["StatefulSet"])
 
 
+def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The pod spec of each workload, by component (the backup job is storage's code)."""
+    pods = {}
+    for obj in objects:
+        spec = obj.get("spec", {})
+        template = spec.get("jobTemplate", {}).get("spec", spec).get("template")
+        if obj["kind"] in ("Deployment", "StatefulSet", "CronJob") and template:
+            component = template["metadata"]["labels"]["app.kubernetes.io/component"]
+            component = {"backup": "storage-backup"}.get(component, component)
+            if obj["kind"] == "StatefulSet":
+                component = obj["metadata"]["name"]
+            pods[component] = template["spec"]
+    return pods
+
+
+def pod_secrets(pod: dict[str, Any], objects: list[dict[str, Any]]) -> set[str]:
+    """Variables a pod's containers take from Secrets, or that hold secrets."""
+    secrets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Secret"}
+    maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    names = set()
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        for source in container.get("envFrom", []):
+            prefix = source.get("prefix", "")
+            if "secretRef" in source:
+                secret = secrets[source["secretRef"]["name"]]
+                keys = set(secret.get("data", {})) | set(secret.get("stringData", {}))
+                names |= {prefix + key for key in keys}
+            else:
+                keys = set(maps[source["configMapRef"]["name"]].get("data", {}))
+                names |= {prefix + key for key in keys if is_secret(prefix + key)}
+        for variable in container.get("env", []):
+            if "secretKeyRef" in variable.get("valueFrom", {}) or is_secret(variable["name"]):
+                names.add(variable["name"])
+    return names
+
+
+def test_kubernetes_gives_each_pod_only_the_secrets_it_reads() -> None:
+    objects = kustomize(K8S / "overlays" / "example")
+    pods = pod_specs(objects)
+    reads = service_code_variables()
+    assert set(SERVICES) | {"storage-backup", "nats", "postgres"} <= set(pods)
+    for component, pod in pods.items():
+        service = component.removesuffix("-backup")
+        received = pod_secrets(pod, objects)
+        assert received <= ALLOWED_SECRETS[service], component
+        if service in SERVICES:
+            assert received <= reads[service], f"{component} does not read these"
+            assert {"NATS_USER", "NATS_PASSWORD"} <= received, component
+    assert "DATABASE_URL" in pod_secrets(pods["storage-backup"], objects)
+    # The SSH key files: only the fetcher mounts the Secret.
+    for component, pod in pods.items():
+        mounted = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        assert bool(mounted) == (component == "fetcher"), component
+
+
+def test_kubernetes_nats_keeps_the_password_off_its_command_line() -> None:
+    """Arguments are world-readable in /proc/<pid>/cmdline: the password comes from
+    the environment, through the config file, as in deploy/nats/nats.conf."""
+    objects = kustomize(K8S / "overlays" / "example")
+    [nats_set] = [
+        o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "nats"
+    ]
+    pod = nats_set["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    argv = container.get("command", []) + container.get("args", [])
+    assert not [a for a in argv if "PASS" in a.upper() or "$(" in a], argv
+    config_path = argv[argv.index("--config") + 1]
+    [mount] = [m for m in container["volumeMounts"] if config_path.startswith(m["mountPath"] + "/")]
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    [config_map] = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == volume["configMap"]["name"]
+    ]
+    conf = config_map["data"][config_path.rsplit("/", 1)[1]]
+    assert conf == (K8S / "base" / "nats" / "nats.conf").read_text(encoding="utf-8")
+    assert re.search(r"^\s*password: \$NATS_PASSWORD$", conf, flags=re.MULTILINE)
+    env = {v["name"]: v for v in container["env"]}
+    for name in ("NATS_USER", "NATS_PASSWORD"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["key"] == name
+
+
 # --- Prometheus ------------------------------------------------------------------------
 
 
@@ -384,6 +582,42 @@ def promtool() -> Path:
 def test_promtool(promtool: Path, check: tuple[str, ...]) -> None:
     done = run(promtool, *check, cwd=DEPLOY / "prometheus")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_prometheus_answers_the_compose_healthcheck(promtool: Path, tmp_path) -> None:
+    """The URL the healthcheck asks for, on a real Prometheus with the compose config
+    (Debian's, from the same package as promtool; the image runs a newer one)."""
+    binary = promtool.with_name("prometheus")
+    if not binary.exists():
+        pytest.skip(f"{binary} is not installed")
+    port = free_port()
+    url = compose()["services"]["prometheus"]["healthcheck"]["test"][-1]
+    server = subprocess.Popen(
+        [
+            binary,
+            "--config.file=prometheus.yml",
+            f"--storage.tsdb.path={tmp_path}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        cwd=DEPLOY / "prometheus",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def healthy() -> bool:
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        try:
+            local = url.replace("127.0.0.1:9090", f"127.0.0.1:{port}")
+            with urllib.request.urlopen(local, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    try:
+        wait_until_sync(healthy, within=30, what="prometheus /-/healthy")
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_every_alert_has_a_unit_test() -> None:

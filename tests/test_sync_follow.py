@@ -27,6 +27,7 @@ async def test_a_sync_whose_fetcher_dies_ends_with_sync_lost(
         "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url
     ) as fetcher:
         accepted, events = await control.sync_and_follow("all")
+        assert events is not None, "nothing else runs: the sync starts"
         seen: list[control_pb2.SyncProgress | control_pb2.SyncResult] = []
         with pytest.raises(SyncLost) as lost:
             async for item in events:

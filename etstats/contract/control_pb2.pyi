@@ -35,14 +35,26 @@ class SyncRequest(_message.Message):
     def __init__(self, sources: _Optional[_Iterable[str]] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ..., files: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SyncAccepted(_message.Message):
-    __slots__ = ("sync_id", "already_running", "sources")
+    __slots__ = ("sync_id", "already_running", "sources", "running")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     ALREADY_RUNNING_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     already_running: bool
     sources: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+    running: RunningSync
+    def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., sources: _Optional[_Iterable[str]] = ..., running: _Optional[_Union[RunningSync, _Mapping]] = ...) -> None: ...
+
+class RunningSync(_message.Message):
+    __slots__ = ("sync_id", "period", "requester")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    period: str
+    requester: Requester
+    def __init__(self, sync_id: _Optional[str] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ...) -> None: ...
 
 class SyncCancel(_message.Message):
     __slots__ = ("sync_id",)

@@ -10,6 +10,7 @@ import disnake
 from disnake.ext import commands
 from disnake.http import Route
 
+from services.bot.cogs.backup import BackupCog
 from services.bot.cogs.health import HealthCog
 from services.bot.cogs.monitoring import MonitoringCog
 from services.bot.cogs.sync import SyncCog
@@ -77,9 +78,21 @@ def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
         help_command=None,
         test_guilds=sorted(conf.guild_ids) or None,
     )
-    context = BotContext(control, conf.admins, conf.status_open, conf.progress_every_s)
-    for cog in (SyncCog(context), MonitoringCog(context), HealthCog(context)):
+    context = BotContext(
+        control, conf.admins, conf.status_open, conf.progress_every_s, conf.guild_ids
+    )
+    for cog in (SyncCog(context), MonitoringCog(context), BackupCog(context), HealthCog(context)):
         bot.add_cog(cog)
+
+    async def on_ready() -> None:
+        context.home(bot)  # says now, not at the first command, when no server is home
+        context.source_names("")  # fills autocomplete's cache
+
+    async def on_command_error(ctx: commands.Context, error: commands.CommandError) -> None:
+        """The cogs answer their commands' errors; unknown commands may be another bot's."""
+
+    bot.add_listener(on_ready)
+    bot.add_listener(on_command_error)
     return bot
 
 

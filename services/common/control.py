@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from google.protobuf.empty_pb2 import Empty
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.errors import BucketNotFoundError, NoKeysError
 
 from etstats.contract import common_pb2, control_pb2
 from services.common.bus import Bus
@@ -29,10 +30,13 @@ from services.common.subjects import (
     EXPECTED_SERVICES,
     HEALTH,
     MONITORING_BUCKET,
+    SYNC_BUCKET,
     SYNC_HEARTBEAT_S,
     sync_progress_subject,
     sync_result_subject,
 )
+
+SyncEvents = AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]
 
 # A follower that hears nothing from a running sync for this long takes it for dead.
 FOLLOW_SILENCE_S = 6 * SYNC_HEARTBEAT_S
@@ -91,10 +95,9 @@ class Control:
         period: str,
         sources: list[str] | None = None,
         requester: control_pb2.Requester | None = None,
-    ) -> tuple[
-        control_pb2.SyncAccepted, AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]
-    ]:
-        """Start a sync (or join the running one) and follow it to its result.
+    ) -> tuple[control_pb2.SyncAccepted, SyncEvents | None]:
+        """Start a sync and follow it to its result; no follower when the fetcher
+        refused because another sync holds the source (`accepted.running` says which).
 
         The subscriptions exist before the request, so a quick sync's progress
         and result cannot slip past.
@@ -113,6 +116,9 @@ class Control:
         except BaseException:
             await _unsubscribe(subs)
             raise
+        if accepted.already_running:  # refused: that sync's progress is not ours to follow
+            await _unsubscribe(subs)
+            return accepted, None
         return accepted, self._follow(accepted.sync_id, queue, subs, self.follow_silence_s)
 
     async def _follow(
@@ -121,7 +127,7 @@ class Control:
         queue: asyncio.Queue[tuple[str, bytes]],
         subs: list[Subscription],
         silence_s: float,
-    ) -> AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]:
+    ) -> SyncEvents:
         """The job's progress and result; SyncLost when it falls silent."""
         try:
             heard = time.monotonic()
@@ -151,6 +157,21 @@ class Control:
         known = await self.sources()
         if source not in known:
             raise UnknownSource(unknown_source(source, known))
+
+    async def running_syncs(self) -> list[control_pb2.RunningSync]:
+        """The syncs holding a source now, read from the fetcher's per-source locks."""
+        try:
+            kv = await self.bus.js.key_value(SYNC_BUCKET)  # never create it from here
+            keys = await kv.keys()
+        except (BucketNotFoundError, NoKeysError):
+            return []
+        found: dict[str, control_pb2.RunningSync] = {}
+        for key in keys:
+            with contextlib.suppress(Exception):  # a lock that went away meanwhile
+                lock = control_pb2.RunningSync.FromString((await kv.get(key)).value or b"")
+                if lock.sync_id:
+                    found.setdefault(lock.sync_id, lock)
+        return list(found.values())
 
     async def switch_monitoring(
         self, source: str | None, enabled: bool, changed_by: str

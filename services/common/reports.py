@@ -86,3 +86,12 @@ def result_text(r: control_pb2.SyncResult) -> str:
     lines += [f"  rejected {line}" for line in r.rejections]
     lines += [f"  {p.source}: {p.error}" for p in r.sources if p.error]
     return "\n".join(lines)
+
+
+def sync_text(sync: control_pb2.RunningSync) -> str:
+    """`sync <id> (<period>, asked by <who> via <where>)`, with what is known."""
+    who = sync.requester
+    known = [f"`{sync.period}`"] if sync.period else []
+    if who.user_name:
+        known.append(f"asked by {who.user_name}" + (f" via {who.via}" if who.via else ""))
+    return f"sync {sync.sync_id}" + (f" ({', '.join(known)})" if known else "")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
@@ -55,6 +56,7 @@ class SyncJob:
     period: Period
     sources: list[str]
     progress: dict[str, control_pb2.SyncProgress]
+    lock: bytes  # a RunningSync: the value of this job's per-source locks
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     started_ms: int = field(default_factory=now_ms)
     rejections: list[str] = field(default_factory=list)
@@ -65,6 +67,14 @@ class SyncJob:
 
     def settled(self) -> bool:
         return all(p.stored + p.rejected >= p.fetched for p in self.progress.values())
+
+
+def running_sync(lock: bytes) -> control_pb2.RunningSync:
+    """A sync lock's value; a lock written before locks said more holds the bare id."""
+    with contextlib.suppress(DecodeError):
+        if (parsed := control_pb2.RunningSync.FromString(lock)).sync_id:
+            return parsed
+    return control_pb2.RunningSync(sync_id=lock.decode(errors="replace"))
 
 
 class SyncRunner:
@@ -103,20 +113,25 @@ class SyncRunner:
         if unknown := [n for n in names if n not in self.sources]:
             raise ServiceError("404", unknown_source(unknown[0], self.sources))
         job_id = uuid.uuid4().hex[:12]
+        lock = control_pb2.RunningSync(
+            sync_id=job_id, period=request.period, requester=request.requester
+        ).SerializeToString()
         taken: list[str] = []
         for name in names:
             try:
-                await self.locks.create(name, job_id.encode())
+                await self.locks.create(name, lock)
                 taken.append(name)
             except KeyWrongLastSequenceError:
                 for other in taken:
                     await self._unlock(other, job_id)
+                # Refused, not joined: the requester must not take that sync's
+                # result for his own period's.
                 running = await self._lock_holder(name)
                 return control_pb2.SyncAccepted(
-                    sync_id=running, already_running=True, sources=[name]
+                    sync_id=running.sync_id, already_running=True, sources=[name], running=running
                 )
         progress = {n: control_pb2.SyncProgress(sync_id=job_id, source=n) for n in names}
-        job = SyncJob(job_id, request, period, names, progress)
+        job = SyncJob(job_id, request, period, names, progress, lock)
         self.jobs[job_id] = job
         task = asyncio.create_task(self._run(job), name=f"sync-{job_id}")
         self._tasks.add(task)
@@ -144,15 +159,16 @@ class SyncRunner:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
 
-    async def _lock_holder(self, name: str) -> str:
+    async def _lock_holder(self, name: str) -> control_pb2.RunningSync:
         try:
-            return ((await self.locks.get(name)).value or b"").decode()
+            value = (await self.locks.get(name)).value or b""
         except (KeyNotFoundError, NotFoundError):
-            return ""
+            return control_pb2.RunningSync()
+        return running_sync(value)
 
     async def _unlock(self, name: str, job_id: str) -> None:
         with contextlib.suppress(Exception):
-            if await self._lock_holder(name) == job_id:
+            if (await self._lock_holder(name)).sync_id == job_id:
                 await self.locks.delete(name)
 
     async def _run(self, job: SyncJob) -> None:
@@ -289,7 +305,7 @@ class SyncRunner:
                 await self._publish_progress(job)
                 for name in job.sources:  # keep the per-source locks alive
                     with contextlib.suppress(Exception):
-                        await self.locks.put(name, job.id.encode())
+                        await self.locks.put(name, job.lock)
             await asyncio.sleep(PROGRESS_EVERY_S)
 
     async def _publish_progress(self, job: SyncJob, done: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""`!sync_stats [period]`, `!sync_today|week|month|all` and `/sync`."""
+"""`!sync_stats [period]`, `!sync_today|week|month|all`, `!sync_cancel` and `/sync`,
+`/sync_cancel`: admins only."""
 
 from __future__ import annotations
 
@@ -9,17 +10,29 @@ from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
 from etstats.contract import control_pb2
-from etstats.period import ACCEPTED_FORMS
-from services.bot.context import REFUSAL, BotContext, requester
+from services.bot.context import (
+    ADMIN_ONLY,
+    IN_GUILDS,
+    BotContext,
+    ControlCog,
+    requester,
+)
 from services.bot.replies import PrefixReply, Reply, SlashReply
 from services.common.control import RequestFailed
-from services.common.reports import progress_text, result_text
+from services.common.reports import progress_text, result_text, sync_text
 
 PERIOD_CHOICES = ["today", "yesterday", "2days", "1week", "1month", "all"]
 
+Events = AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]
+
 
 async def run_sync(
-    bot: BotContext, reply: Reply, period: str, source: str | None, who: control_pb2.Requester
+    bot: BotContext,
+    reply: Reply,
+    period: str,
+    source: str | None,
+    who: control_pb2.Requester,
+    cancel_with: str,
 ) -> None:
     """Acknowledge at once, then keep one message up to date until the result."""
     await reply.send(f"Sync of `{period}` requested…")
@@ -30,6 +43,13 @@ async def run_sync(
     except RequestFailed as exc:
         await reply.edit(f"Sync not started: {exc}")
         return
+    if events is None:  # another sync holds the source: its result is not this request's
+        await reply.edit(
+            f"Sync not started: {sync_text(accepted.running)} is already running for"
+            f" {', '.join(accepted.sources)}. Cancel it with `{cancel_with}"
+            f" {accepted.sync_id}` or wait for it."
+        )
+        return
     try:
         await follow_sync(bot, reply, accepted, events)
     except RequestFailed as exc:
@@ -37,22 +57,18 @@ async def run_sync(
 
 
 async def follow_sync(
-    bot: BotContext,
-    reply: Reply,
-    accepted: control_pb2.SyncAccepted,
-    events: AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult],
+    bot: BotContext, reply: Reply, accepted: control_pb2.SyncAccepted, events: Events
 ) -> None:
     """Keep the reply up to date with the job's progress, then its result."""
-    head = (
-        f"A sync is already running (sync {accepted.sync_id}); following it.\n"
-        if accepted.already_running
-        else f"Sync {accepted.sync_id} running.\n"
-    )
+    head = f"Sync {accepted.sync_id} running.\n"
     latest: dict[str, str] = {}
     last_edit = 0.0
     async for item in events:
         if isinstance(item, control_pb2.SyncResult):
-            await reply.edit(result_text(item))
+            if item.cancelled:
+                await reply.edit(result_text(item) + "\nRounds already imported stay: cancelled")
+            else:
+                await reply.edit(result_text(item))
             return
         latest[item.source] = progress_text(item)
         if time.monotonic() - last_edit >= bot.progress_every_s:
@@ -60,15 +76,32 @@ async def follow_sync(
             await reply.edit(head + "\n".join(latest.values()))
 
 
-class SyncCog(commands.Cog):
-    def __init__(self, bot: BotContext) -> None:
-        self.ctx = bot
+async def cancel_syncs(bot: BotContext, sync_id: str | None) -> str:
+    """Cancel one sync, or with no id every running one; the answer for the requester."""
+    targets = (
+        [control_pb2.RunningSync(sync_id=sync_id)] if sync_id else await bot.control.running_syncs()
+    )
+    if not targets:
+        return "No sync is running."
+    lines = []
+    for sync in targets:
+        try:
+            found = await bot.control.cancel_sync(sync.sync_id)
+        except RequestFailed as exc:
+            lines.append(f"{sync_text(sync)} not cancelled: {exc}")
+            continue
+        lines.append(
+            f"Cancelling {sync_text(sync)}: rounds already imported stay."
+            if found
+            else f"No running sync {sync.sync_id}."
+        )
+    return "\n".join(lines)
 
+
+class SyncCog(ControlCog):
     async def _prefix(self, ctx: commands.Context, period: str) -> None:
-        if not self.ctx.is_admin(ctx.author):
-            await ctx.send(REFUSAL)
-            return
-        await run_sync(self.ctx, PrefixReply(ctx), period, None, requester(ctx, "discord-prefix"))
+        who = requester(ctx, "discord-prefix")
+        await run_sync(self.ctx, PrefixReply(ctx), period, None, who, "!sync_cancel")
 
     @commands.command(name="sync_stats", help="Import missing rounds: !sync_stats 2days")
     async def sync_stats(self, ctx: commands.Context, *, period: str = "today") -> None:
@@ -90,7 +123,16 @@ class SyncCog(commands.Cog):
     async def sync_all(self, ctx: commands.Context) -> None:
         await self._prefix(ctx, "all")
 
-    @commands.slash_command(name="sync", description="Import missing rounds of a period")
+    @commands.command(name="sync_cancel", help="Cancel the running sync(s): !sync_cancel [id]")
+    async def sync_cancel(self, ctx: commands.Context, sync_id: str | None = None) -> None:
+        await ctx.send(await cancel_syncs(self.ctx, sync_id))
+
+    @commands.slash_command(
+        name="sync",
+        description="Import missing rounds of a period",
+        default_member_permissions=ADMIN_ONLY,
+        contexts=IN_GUILDS,
+    )
     async def sync(
         self, inter: ApplicationCommandInteraction, period: str, source: str | None = None
     ) -> None:
@@ -100,12 +142,8 @@ class SyncCog(commands.Cog):
         period: today, yesterday, 2days, 1week, 1month, all, 2026-11-01 or 2026-11-01..2026-11-07
         source: one source (default: all)
         """
-        if not self.ctx.is_admin(inter.author):
-            await inter.response.send_message(REFUSAL, ephemeral=True)
-            return
-        await run_sync(
-            self.ctx, SlashReply(inter), period, source, requester(inter, "discord-slash")
-        )
+        who = requester(inter, "discord-slash")
+        await run_sync(self.ctx, SlashReply(inter), period, source, who, "/sync_cancel")
 
     @sync.autocomplete("period")
     async def periods(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
@@ -113,10 +151,21 @@ class SyncCog(commands.Cog):
 
     @sync.autocomplete("source")
     async def sources(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
-        return await self.ctx.source_names(typed)
+        return self.ctx.source_names(typed)
 
-    @commands.Cog.listener()
-    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        if isinstance(error, commands.CommandNotFound):
-            return
-        await ctx.send(f"That did not work: {error}. Periods: {ACCEPTED_FORMS}")
+    @commands.slash_command(
+        name="sync_cancel",
+        description="Cancel the running sync(s)",
+        default_member_permissions=ADMIN_ONLY,
+        contexts=IN_GUILDS,
+    )
+    async def sync_cancel_slash(
+        self, inter: ApplicationCommandInteraction, sync_id: str | None = None
+    ) -> None:
+        """
+        Parameters
+        ----------
+        sync_id: the sync to cancel (default: every running sync)
+        """
+        await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
+        await inter.edit_original_response(content=await cancel_syncs(self.ctx, sync_id))

@@ -1,0 +1,32 @@
+"""`!backup` and `/backup`: admins only."""
+
+from __future__ import annotations
+
+from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction
+
+from services.bot.context import ADMIN_ONLY, IN_GUILDS, ControlCog, Invocation
+from services.common.control import RequestFailed
+
+
+class BackupCog(ControlCog):
+    async def backup(self, at: Invocation) -> str:
+        try:
+            reply = await self.ctx.control.backup(f"{at.author} (discord)")
+        except RequestFailed as exc:
+            return f"No backup: {exc}."
+        return f"Backup written: {reply.filename} ({reply.size:,} bytes)"
+
+    @commands.command(name="backup", help="Back the database up now")
+    async def backup_command(self, ctx: commands.Context) -> None:
+        await ctx.send(await self.backup(ctx))
+
+    @commands.slash_command(
+        name="backup",
+        description="Back the database up now",
+        default_member_permissions=ADMIN_ONLY,
+        contexts=IN_GUILDS,
+    )
+    async def backup_slash(self, inter: ApplicationCommandInteraction) -> None:
+        await inter.response.defer()  # a backup takes longer than Discord's 3 s
+        await inter.edit_original_response(content=await self.backup(inter))
