@@ -6,9 +6,12 @@ import asyncio
 
 import pytest
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import ConsumerConfig
 
 from etstats.contract import common_pb2, files_pb2
 from etstats_cli.embedded import EmbeddedNats
+from services.common import consumer
 from services.common.bus import Bus, ensure_stream
 from services.common.consumer import Reject, consume, nak_delay
 from services.common.subjects import raw_msg_id
@@ -143,3 +146,138 @@ async def test_consumer_survives_a_nats_restart(nats_server: EmbeddedNats, bus: 
         await asyncio.wait_for(task, 10)
     assert received == [b"before", b"after"]
     assert bus.reconnects >= 1
+
+
+async def _rejections(bus: Bus, durable: str = "check") -> list[files_pb2.Rejection]:
+    sub = await bus.js.pull_subscribe("stats.rejected.>", durable=durable, stream=bus.stream)
+    msgs = await sub.fetch(10, timeout=2)
+    return [files_pb2.Rejection.FromString(m.data) for m in msgs]
+
+
+@pytest.mark.service
+async def test_a_message_failing_on_every_delivery_is_rejected_after_the_bound(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer, "MAX_DELIVERIES", 3)
+    file = common_pb2.FileRef(source="main", filename="f.txt", msg_id="main/f.txt/00")
+    await bus.publish("stats.raw.main", files_pb2.RawFile(file=file).SerializeToString(), "f")
+    deliveries: list[int] = []
+
+    async def always_fails(msg: Msg) -> None:
+        deliveries.append(msg.metadata.num_delivered)
+        raise RuntimeError("x" * 5000)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        consume(
+            bus,
+            stage="t",
+            subject="stats.raw.>",
+            handler=always_fails,
+            stop=stop,
+            fetch_timeout=0.5,
+            file_of=lambda data: files_pb2.RawFile.FromString(data).file,
+        )
+    )
+    try:
+
+        async def settled() -> bool:
+            if len(deliveries) < 3:
+                return False
+            info = await bus.js.consumer_info(bus.stream, "t")
+            return info.num_ack_pending == 0
+
+        await wait_until(settled, what="three deliveries, then termination")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert deliveries == [1, 2, 3]
+    (rejection,) = await _rejections(bus)
+    assert rejection.reason_code == "retries_exhausted"
+    assert rejection.file.filename == "f.txt"  # from file_of: the ledger can record it
+    assert rejection.reason.startswith("failed on 3 deliveries, last: RuntimeError: xxx")
+    assert len(rejection.reason) <= consumer.MAX_REASON_CHARS
+
+
+@pytest.mark.service
+async def test_a_redelivered_message_beyond_the_bound_is_rejected_before_handling(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler that crashes its process or hangs never naks: JetStream redelivers
+    after ack_wait, and the delivery past the bound is rejected unhandled."""
+    monkeypatch.setattr(consumer, "MAX_SILENT_DELIVERIES", 1)
+    await bus.publish("stats.raw.main", b"hangs", msg_id="h")
+    sub = await bus.js.pull_subscribe(
+        "stats.raw.>", durable="t", stream=bus.stream, config=ConsumerConfig(ack_wait=0.5)
+    )
+    (first,) = await sub.fetch(1, timeout=2)  # delivery 1: taken, never answered
+    seen: list[bytes] = []
+
+    async def handler(msg: Msg) -> None:
+        seen.append(msg.data)
+
+    (again,) = await sub.fetch(1, timeout=5)  # redelivered once ack_wait is over
+    assert again.metadata.num_delivered == 2
+    assert await consumer.handle(bus, "t", handler, again) == "term"
+    assert seen == []
+    (rejection,) = await _rejections(bus)
+    assert rejection.reason_code == "retries_exhausted"
+    del first
+
+
+@pytest.mark.service
+async def test_permanent_exception_types_are_rejected_at_once(bus: Bus) -> None:
+    await bus.publish("stats.raw.main", b"bad", msg_id="bad")
+    calls: list[int] = []
+
+    async def refused(msg: Msg) -> None:
+        calls.append(msg.metadata.num_delivered)
+        raise OverflowError("value out of int16 range")
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        consume(
+            bus,
+            stage="t",
+            subject="stats.raw.>",
+            handler=refused,
+            stop=stop,
+            fetch_timeout=0.5,
+            permanent=(OverflowError,),
+        )
+    )
+    try:
+        await wait_until(lambda: calls == [1], what="one delivery")
+
+        async def settled() -> bool:
+            info = await bus.js.consumer_info(bus.stream, "t")
+            return info.num_ack_pending == 0 and info.num_pending == 0
+
+        await wait_until(settled, what="the message terminated")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    (rejection,) = await _rejections(bus)
+    assert (rejection.reason_code, rejection.reason) == (
+        "invalid_data",
+        "OverflowError: value out of int16 range",
+    )
+    assert calls == [1]
+
+
+@pytest.mark.service
+async def test_an_outage_never_uses_up_a_message_s_deliveries(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database or the bus being away is not the file's fault: it waits."""
+    monkeypatch.setattr(consumer, "MAX_DELIVERIES", 1)
+    await bus.publish("stats.raw.main", b"good", msg_id="g")
+    sub = await bus.js.pull_subscribe("stats.raw.>", durable="o", stream=bus.stream)
+    (msg,) = await sub.fetch(1, timeout=2)
+
+    async def database_away(_: Msg) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    assert await consumer.handle(bus, "o", database_away, msg) == "nak"
+    with pytest.raises(NatsTimeout):  # no rejection was published
+        await _rejections(bus)

@@ -22,6 +22,14 @@ MAX_FILE_BYTES = 1_000_000
 SHORT_ROUND_S = 30
 # Field 9 at or below this is seconds (legacy scripts), above it milliseconds.
 SECONDS_LIMIT = 10_000
+# What the bus and the database can hold (proto/etstats/contract/rounds.proto,
+# services/storage/migrations): every count and time is an int32 / PostgreSQL
+# integer, and match totals add two rounds, so one round may hold half of that.
+MAX_COUNT = (2**31 - 1) // 2
+SMALLINT_MAX = 2**15 - 1  # round, teams and a player's rounds are smallint columns
+INT64_MAX = 2**63 - 1  # playtime_ms: int64 / bigint
+QUOTE_CHARS = 200  # input quoted in an error message is cut to this
+MAX_MESSAGE_CHARS = 1000
 
 _COLOUR = re.compile(r"\^.", re.DOTALL)
 _INT = re.compile(r"-?\d+", re.ASCII)
@@ -31,8 +39,24 @@ class ParseError(ValueError):
     """Why a file is not a valid round; the message names line and field."""
 
     def __init__(self, message: str, code: str = "malformed") -> None:
+        # Short whatever the input: messages are logged as one line and stored.
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
         super().__init__(message)
         self.code = code
+
+
+def _quote(text: str) -> str:
+    """`text` quoted for an error message, cut when long (a header field can be 1 MB)."""
+    if len(text) <= QUOTE_CHARS:
+        return repr(text)
+    return f"{text[:QUOTE_CHARS]!r}… ({len(text)} characters)"
+
+
+def _digits(text: str) -> int:
+    """Significant digits of a whole number: checked before int(), which refuses
+    over 4300 digits with a ValueError and is slow long before that."""
+    return len(text.lstrip("+-").lstrip("0"))
 
 
 def clean_name(name: str) -> str:
@@ -44,7 +68,7 @@ def parse(body: bytes, filename: str) -> ParsedFile:
     """Parse one stats file. Raises ParseError, never anything else."""
     name = classify_name(filename)
     if name.kind is not FileKind.STATS:
-        raise ParseError(f"file name {filename!r} is not a round stats file name", "bad_name")
+        raise ParseError(f"file name {_quote(filename)} is not a round stats file name", "bad_name")
     if len(body) > MAX_FILE_BYTES:
         raise ParseError(
             f"file is {len(body)} bytes, over the {MAX_FILE_BYTES} byte cap", "too_big"
@@ -54,7 +78,8 @@ def parse(body: bytes, filename: str) -> ParsedFile:
     header = _parse_header(lines[0].rstrip("\r"))
     if header.map != name.map:
         raise ParseError(
-            f"line 1, field 2: map {header.map!r} differs from file name map {name.map!r}", "header"
+            f"line 1, field 2: map {_quote(header.map)} differs from file name map {name.map!r}",
+            "header",
         )
     if header.round != name.round:
         raise ParseError(
@@ -94,6 +119,8 @@ def _parse_header(line: str) -> Header:
     if len(fields) not in (8, 9):
         raise ParseError(f"line 1: header has {len(fields)} fields, expected 8 or 9", "header")
     server, map_name, config = fields[0], fields[1], fields[2]
+    _no_nul(server, "line 1, field 1 'server name'")
+    _no_nul(config, "line 1, field 3 'config'")
     round_no = _header_int(fields, 3, "round")
     if round_no not in (1, 2):
         raise ParseError(f"line 1, field 4 'round': {round_no} is not 1 or 2", "header")
@@ -132,7 +159,12 @@ def _playtime(text: str) -> tuple[int | None, bool]:
         return None, False
     if value <= 0:
         return None, True
-    return (round(value * 1000) if value <= SECONDS_LIMIT else round(value)), False
+    ms = round(value * 1000) if value <= SECONDS_LIMIT else round(value)
+    if ms > INT64_MAX:
+        raise ParseError(
+            f"line 1, field 9 'playtime' {_quote(text)}: over {INT64_MAX} ms", "header"
+        )
+    return ms, False
 
 
 def _header_int(fields: list[str], index: int, label: str, empty: int | None = None) -> int:
@@ -141,9 +173,15 @@ def _header_int(fields: list[str], index: int, label: str, empty: int | None = N
         return empty
     if not _INT.fullmatch(text):
         raise ParseError(
-            f"line 1, field {index + 1} '{label}' {text!r}: not a whole number", "header"
+            f"line 1, field {index + 1} '{label}' {_quote(text)}: not a whole number", "header"
         )
-    return int(text)
+    if _digits(text) > 5 or abs(value := int(text)) > SMALLINT_MAX:
+        raise ParseError(
+            f"line 1, field {index + 1} '{label}' {_quote(text)}: "
+            f"outside -{SMALLINT_MAX}..{SMALLINT_MAX}",
+            "header",
+        )
+    return value
 
 
 def _clock(fields: list[str], index: int, label: str) -> int:
@@ -158,14 +196,21 @@ def _clock(fields: list[str], index: int, label: str) -> int:
         and int(seconds) < 60
     ):
         raise ParseError(
-            f"line 1, field {index + 1} '{label}' {fields[index]!r}: not M:SS", "header"
+            f"line 1, field {index + 1} '{label}' {_quote(fields[index])}: not M:SS", "header"
         )
-    return int(minutes) * 60 + int(seconds)
+    if _digits(minutes) > 8 or (total := int(minutes) * 60 + int(seconds)) > MAX_COUNT:
+        raise ParseError(
+            f"line 1, field {index + 1} '{label}' {_quote(fields[index])}: "
+            f"over {MAX_COUNT} seconds",
+            "header",
+        )
+    return total
 
 
 def _value_pattern(count: int) -> re.Pattern[str]:
-    """The canonical layout of `count` extended values: the fast path's check."""
-    parts = [r"\d+\.\d+" if i in DECIMAL_VALUES else r"\d+" for i in range(count)]
+    """The canonical layout of `count` extended values: the fast path's check.
+    At most 9 digits before the point: always within MAX_COUNT."""
+    parts = [r"\d{1,9}\.\d+" if i in DECIMAL_VALUES else r"\d{1,9}" for i in range(count)]
     return re.compile("\t".join(parts) + r"\t?[ \r]*", re.ASCII)
 
 
@@ -182,7 +227,8 @@ def _value_runs(count: int) -> list[tuple[int, int, type]]:
 
 
 _FAST_VALUES = {n: (_value_pattern(n), _value_runs(n)) for n in VALUE_COUNTS}
-_WEAPON_PART = re.compile(r"\d+(?: \d+)* ?", re.ASCII)
+# At most 9 digits a number: the fast path needs no range check (MAX_COUNT).
+_WEAPON_PART = re.compile(r"\d{1,9}(?: \d{1,9})* ?", re.ASCII)
 
 
 _new_weapon = functools.partial(tuple.__new__, Weapon)
@@ -204,10 +250,13 @@ def _parse_player(line: str, number: int) -> Player:
     guid, name = head[0].split("\\", 1)
     if not guid:
         raise ParseError(f"line {number}, field 'guid': empty", "player")
-    rounds = _int(head[1], number, "rounds")
+    if "\x00" in guid or "\x00" in name:  # inline: this runs once per player line
+        _no_nul(guid, f"line {number}, field 'guid'")
+        _no_nul(name, f"line {number}, field 'name'")
+    rounds = _int(head[1], number, "rounds", SMALLINT_MAX)
     team = _int(head[2], number, "team")
     if team > 3:
-        raise ParseError(f"line {number}, field 'team' {head[2]!r}: not 0-3", "player")
+        raise ParseError(f"line {number}, field 'team' {_quote(head[2])}: not 0-3", "player")
     weapons, kills, deaths, headshots = _parse_weapons(head[3], number)
     values = _parse_values(value_part, number)
     clean = _COLOUR.sub("", name) if "^" in name else name
@@ -237,7 +286,13 @@ def _parse_weapons(part: str, number: int) -> tuple[tuple[Weapon, ...], int, int
     # tuple.__new__ builds the NamedTuples without a Python-level call per weapon.
     columns = zip(wanted, nums[1::5], nums[2::5], kills, deaths, headshots, strict=True)
     weapons = tuple(map(_new_weapon, columns))
-    return weapons, sum(kills), sum(deaths), sum(headshots)
+    totals = sum(kills), sum(deaths), sum(headshots)
+    if totals[0] > MAX_COUNT or totals[1] > MAX_COUNT or totals[2] > MAX_COUNT:
+        label = ("kills", "deaths", "headshots")[totals.index(max(totals))]
+        raise ParseError(
+            f"line {number}, field '{label}': weapon {label} add up to over {MAX_COUNT}", "player"
+        )
+    return weapons, *totals
 
 
 def _parse_values(part: str, number: int) -> tuple[float | int, ...]:
@@ -264,17 +319,30 @@ def _slow_value(index: int, text: str, number: int) -> float | int:
     try:
         value = float(text)
     except ValueError:
-        raise ParseError(f"line {number}, value {index} {text!r}: not a number", "player") from None
+        raise ParseError(
+            f"line {number}, value {index} {_quote(text)}: not a number", "player"
+        ) from None
     if not math.isfinite(value) or value < 0:
         raise ParseError(
-            f"line {number}, value {index} {text!r}: not a finite non-negative number", "player"
+            f"line {number}, value {index} {_quote(text)}: not a finite non-negative number",
+            "player",
         )
+    if value > MAX_COUNT:
+        raise ParseError(f"line {number}, value {index} {_quote(text)}: over {MAX_COUNT}", "player")
     return value
 
 
-def _int(text: str, number: int, label: str) -> int:
+def _int(text: str, number: int, label: str, maximum: int = MAX_COUNT) -> int:
     if not text.isascii() or not text.isdigit():
         if _INT.fullmatch(text):
-            raise ParseError(f"line {number}, {label} {text!r}: negative", "player")
-        raise ParseError(f"line {number}, {label} {text!r}: not a number", "player")
-    return int(text)
+            raise ParseError(f"line {number}, {label} {_quote(text)}: negative", "player")
+        raise ParseError(f"line {number}, {label} {_quote(text)}: not a number", "player")
+    if _digits(text) > len(str(maximum)) or (value := int(text)) > maximum:
+        raise ParseError(f"line {number}, {label} {_quote(text)}: over {maximum}", "player")
+    return value
+
+
+def _no_nul(text: str, where: str) -> None:
+    """PostgreSQL text cannot hold NUL: such a name could never be stored."""
+    if "\x00" in text:
+        raise ParseError(f"{where}: contains a NUL character", "nul")

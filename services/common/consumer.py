@@ -3,7 +3,12 @@
 - ack only after the handler returned, i.e. after its effect is durable;
 - a handler raising :class:`Reject` is a permanent failure: a rejection is
   published and the message terminated, never retried;
-- any other exception is transient: nak with a growing delay;
+- an exception of a type the consumer calls `permanent` (data the database
+  refuses, say) is a rejection too;
+- any other exception is transient: nak with a growing delay, until the
+  message has been delivered `MAX_DELIVERIES` times: then it is rejected, so
+  nothing is retried forever (a message that crashes or hangs its handler is
+  rejected on the delivery after that, before the handler runs);
 - fetches are bounded by timeouts and the subscription is recreated after a
   reconnect, because pull subscriptions can stall silently otherwise.
 """
@@ -13,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from etstats.contract import common_pb2, files_pb2
@@ -32,9 +39,22 @@ from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_su
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Msg], Awaitable[None]]
+FileOf = Callable[[bytes], common_pb2.FileRef]
 M = TypeVar("M", bound=Message)
 
 MAX_NAK_DELAY_S = 60.0
+# A handler that fails this many times on one message rejects it.
+MAX_DELIVERIES = 20
+# Outages (the database or the bus unreachable) do not count against a message:
+# it waits, naked at most every OUTAGE_NAK_DELAY_S, until the outage ends. Only a
+# message delivered more often than this without ever being answered (it crashes
+# or hangs its handler) is rejected before the handler runs: a day of outage or
+# about 8 hours of a crash loop.
+OUTAGE_NAK_DELAY_S = 900.0
+MAX_SILENT_DELIVERIES = 100
+# Failures of the world around, not of the message: retried without a bound.
+OUTAGES: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, NatsError)
+MAX_REASON_CHARS = 1000
 LAG_EVERY_S = 5.0
 
 
@@ -42,6 +62,10 @@ class Reject(Exception):
     """A message that can never succeed (a bad file): terminate and report it."""
 
     def __init__(self, code: str, reason: str, file: common_pb2.FileRef | None = None) -> None:
+        # One short line: it is logged, published, and stored in files.error.
+        reason = reason.replace("\n", " ")
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
         super().__init__(reason)
         self.code = code
         self.reason = reason
@@ -73,12 +97,24 @@ async def consume(
     fetch_timeout: float = 2.0,
     ack_wait: float = 30.0,
     ordered: bool = False,
+    permanent: Sequence[type[Exception]] = (),
+    outages: Sequence[type[Exception]] = (),
+    file_of: FileOf | None = None,
+    publish_rejections: bool = True,
 ) -> None:
     """Run `handler` on every message of `subject` until `stop` is set.
 
     `ordered` keeps one message in flight across all replicas, so messages are
     handled strictly in stream order even when some are redelivered.
+    `permanent`: exception types that retrying cannot cure, rejected at once.
+    `outages`: exception types of the world around (beyond OUTAGES), retried
+    without a bound.
+    `file_of`: the file a message is about, so rejections the consumer makes
+    itself name it (and storage can record it in the ledger).
+    `publish_rejections=False` for the consumers of rejections and events:
+    a rejection they published would come back to them; they log and count.
     """
+    policy = _Policy(tuple(permanent), OUTAGES + tuple(outages), file_of, publish_rejections)
     durable = durable or stage
     sub: JetStreamContext.PullSubscription | None = None
     seen_reconnects = bus.reconnects
@@ -129,31 +165,65 @@ async def consume(
                 for rest in msgs[index:]:
                     await _quietly(rest.nak())
                 break
-            await handle(bus, stage, handler, msg)
+            await handle(bus, stage, handler, msg, policy)
     if sub is not None:
         await _quietly_unsubscribe(sub)
 
 
-async def handle(bus: Bus, stage: str, handler: Handler, msg: Msg) -> str:
+@dataclass(frozen=True)
+class _Policy:
+    """How one consumer tells permanent failures from transient ones."""
+
+    permanent: tuple[type[Exception], ...] = ()
+    outages: tuple[type[Exception], ...] = OUTAGES
+    file_of: FileOf | None = None
+    publish_rejections: bool = True
+
+
+async def handle(
+    bus: Bus, stage: str, handler: Handler, msg: Msg, policy: _Policy = _Policy()
+) -> str:
     """Handle one message with the ack discipline; returns the outcome."""
     started = time.perf_counter()
+    delivered = msg.metadata.num_delivered or 1
     try:
+        if delivered > MAX_SILENT_DELIVERIES:
+            raise Reject(
+                "retries_exhausted",
+                f"not handled in {MAX_SILENT_DELIVERIES} deliveries"
+                " (the handler crashed or timed out)",
+            )
         await handler(msg)
     except Reject as rejection:
-        outcome = await _reject(bus, stage, msg, rejection)
+        outcome = await _reject(bus, stage, msg, rejection, policy)
     except asyncio.CancelledError:
         await _quietly(msg.nak())
         raise
-    except Exception:
-        delay = nak_delay(msg.metadata.num_delivered or 1)
-        log.exception(
-            "%s: transient failure, redelivery in %.0fs",
-            stage,
-            delay,
-            extra={"stage": stage, "msg_id": _msg_id(msg)},
-        )
-        await _quietly(msg.nak(delay=delay))
-        outcome = "nak"
+    except Exception as exc:
+        what = f"{type(exc).__name__}: {describe(exc)}"
+        if isinstance(exc, policy.permanent):
+            outcome = await _reject(bus, stage, msg, Reject("invalid_data", what), policy)
+        elif isinstance(exc, policy.outages):
+            delay = backoff(delivered, cap=OUTAGE_NAK_DELAY_S)
+            log.warning("%s: %s; redelivery in %.0fs", stage, what, delay, extra={"stage": stage})
+            await _quietly(msg.nak(delay=delay))
+            outcome = "nak"
+        elif delivered >= MAX_DELIVERIES:
+            log.exception("%s: failed on every delivery", stage, extra={"stage": stage})
+            reason = f"failed on {delivered} deliveries, last: {what}"
+            outcome = await _reject(bus, stage, msg, Reject("retries_exhausted", reason), policy)
+        else:
+            delay = nak_delay(delivered)
+            log.exception(
+                "%s: transient failure (delivery %d of %d), redelivery in %.0fs",
+                stage,
+                delivered,
+                MAX_DELIVERIES,
+                delay,
+                extra={"stage": stage, "msg_id": _msg_id(msg)},
+            )
+            await _quietly(msg.nak(delay=delay))
+            outcome = "nak"
     else:
         await _quietly(msg.ack())
         outcome = "ack"
@@ -162,8 +232,17 @@ async def handle(bus: Bus, stage: str, handler: Handler, msg: Msg) -> str:
     return outcome
 
 
-async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject) -> str:
-    file = rejection.file or common_pb2.FileRef(source=source_of(msg.subject), msg_id=_msg_id(msg))
+async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject, policy: _Policy) -> str:
+    file = (
+        rejection.file
+        or _file_of(msg, policy.file_of)
+        or common_pb2.FileRef(source=source_of(msg.subject), msg_id=_msg_id(msg))
+    )
+    if not policy.publish_rejections:
+        REJECTIONS.labels(stage=stage, reason=rejection.code).inc()
+        log.error("%s: dropped %s: %s", stage, _msg_id(msg), rejection.reason)
+        await _quietly(msg.term())
+        return "term"
     event = files_pb2.Rejection(
         file=file,
         stage=stage,
@@ -209,6 +288,17 @@ async def _record_lag(sub: JetStreamContext.PullSubscription, stage: str, durabl
     CONSUMER_PENDING.labels(stage=stage, consumer=durable).set(
         (info.num_pending or 0) + (info.num_ack_pending or 0)
     )
+
+
+def _file_of(msg: Msg, file_of: FileOf | None) -> common_pb2.FileRef | None:
+    """The message's file, if the consumer can tell (a message that does not
+    decode is rejected all the same, just without a file name)."""
+    if file_of is None:
+        return None
+    try:
+        return file_of(msg.data)
+    except Exception:
+        return None
 
 
 def _msg_id(msg: Msg) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -13,10 +14,13 @@ from etstats.contract.rounds import parsed_round
 from etstats.statsfile import ParseError, parse
 from services.common.config import Env
 from services.common.consumer import Reject, consume, decode
+from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.runtime import Runtime
 from services.common.subjects import PARSED, RAW, all_sources, stage_msg_id, stage_subject
+
+log = logging.getLogger(__name__)
 
 PARSED_FILES = Counter("etstats_parser_files_parsed_total", "Stats files parsed.", ["source"])
 PARSE_SECONDS = Histogram(
@@ -49,10 +53,16 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
         started = time.perf_counter()
         try:
             parsed = parse(raw.body, raw.file.filename)
+            message = parsed_round(parsed, raw.file, raw.size or len(raw.body))
         except ParseError as exc:
             raise Reject(exc.code, str(exc), raw.file) from None
+        except Exception as exc:
+            # Parsing is pure: the same bytes would fail the same way on every retry.
+            log.exception("parser bug on %s", raw.file.filename)
+            raise Reject(
+                "parser_error", f"{type(exc).__name__}: {describe(exc)}", raw.file
+            ) from exc
         PARSE_SECONDS.observe(time.perf_counter() - started)
-        message = parsed_round(parsed, raw.file, raw.size or len(raw.body))
         await rt.bus.publish(
             stage_subject(PARSED, raw.file.source),
             message.SerializeToString(),
@@ -69,4 +79,5 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
         handler=handle,
         stop=rt.stop,
         batch=conf.batch,
+        file_of=lambda data: files_pb2.RawFile.FromString(data).file,
     )

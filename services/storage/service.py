@@ -58,6 +58,12 @@ IMPORT_SECONDS = Histogram(
     "Time to import one file.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
+# Values PostgreSQL refuses (out of range, NUL in text, bad text for a type):
+# asyncpg raises DataError, or OverflowError for a COPY; retrying cannot help.
+# Data the database refuses: retrying cannot cure it.
+DATA_ERRORS = (asyncpg.DataError, OverflowError)
+# The database unreachable or the pool closing: the file waits for it, unbounded.
+DATABASE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 BACKUPS = Counter("etstats_storage_backups_total", "Database backups, by outcome.", ["outcome"])
 LAST_BACKUP = Gauge(
     "etstats_storage_last_backup_timestamp_seconds", "When the last backup succeeded."
@@ -303,6 +309,9 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 subject=all_sources(PARSED),
                 handler=storage.import_parsed,
                 stop=rt.stop,
+                permanent=DATA_ERRORS,
+                outages=DATABASE_OUTAGES,
+                file_of=lambda data: rounds_pb2.ParsedRound.FromString(data).file,
             ),
             consume(
                 rt.bus,
@@ -310,6 +319,9 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 subject=all_sources(REJECTED),
                 handler=storage.record_rejection,
                 stop=rt.stop,
+                permanent=DATA_ERRORS,
+                outages=DATABASE_OUTAGES,
+                publish_rejections=False,
             ),
             consume(
                 rt.bus,
@@ -317,6 +329,9 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 subject=all_sources(EVENTS),
                 handler=storage.record_event,
                 stop=rt.stop,
+                permanent=DATA_ERRORS,
+                outages=DATABASE_OUTAGES,
+                publish_rejections=False,
             ),
             storage.maintain(),
         )
