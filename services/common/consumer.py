@@ -5,10 +5,12 @@
   published and the message terminated, never retried;
 - an exception of a type the consumer calls `permanent` (data the database
   refuses, say) is a rejection too;
-- any other exception is transient: nak with a growing delay, until the
-  message has been delivered `MAX_DELIVERIES` times: then it is rejected, so
+- an outage (the bus or, for storage, the database away) is no fault of the
+  message: nak with a growing delay, for as long as it lasts;
+- any other exception is transient: nak with a growing delay, until the handler
+  has failed `MAX_DELIVERIES` times on the message: then it is rejected, so
   nothing is retried forever (a message that crashes or hangs its handler is
-  rejected on the delivery after that, before the handler runs);
+  rejected once delivered `MAX_SILENT_DELIVERIES` times, before the handler runs);
 - fetches are bounded by timeouts and the subscription is recreated after a
   reconnect, because pull subscriptions can stall silently otherwise.
 """
@@ -19,12 +21,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
+from nats import errors as nats_errors
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from etstats.contract import common_pb2, files_pb2
@@ -43,17 +45,25 @@ FileOf = Callable[[bytes], common_pb2.FileRef]
 M = TypeVar("M", bound=Message)
 
 MAX_NAK_DELAY_S = 60.0
-# A handler that fails this many times on one message rejects it.
+# A message whose handler fails this many times in one process is rejected.
 MAX_DELIVERIES = 20
-# Outages (the database or the bus unreachable) do not count against a message:
-# it waits, naked at most every OUTAGE_NAK_DELAY_S, until the outage ends. Only a
-# message delivered more often than this without ever being answered (it crashes
-# or hangs its handler) is rejected before the handler runs: a day of outage or
-# about 8 hours of a crash loop.
-OUTAGE_NAK_DELAY_S = 900.0
-MAX_SILENT_DELIVERIES = 100
-# Failures of the world around, not of the message: retried without a bound.
-OUTAGES: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, NatsError)
+# Outages (the database or the bus away) are not the message's fault and are not
+# counted: it is naked with backoff until they end. Only a message delivered more
+# often than this with no answer at all (it crashes or hangs its handler) is
+# rejected before the handler runs; naked at most once a minute, that is also
+# what an outage of about 16 hours costs the files waiting on it.
+MAX_SILENT_DELIVERIES = 1000
+OUTAGES: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionDrainingError,
+    nats_errors.ConnectionReconnectingError,
+    nats_errors.NoRespondersError,
+    nats_errors.NoServersError,
+    nats_errors.OutboundBufferLimitError,
+    nats_errors.StaleConnectionError,
+)
 MAX_REASON_CHARS = 1000
 LAG_EVERY_S = 5.0
 
@@ -178,14 +188,19 @@ class _Policy:
     outages: tuple[type[Exception], ...] = OUTAGES
     file_of: FileOf | None = None
     publish_rejections: bool = True
+    # Failures of the handler (not outages) per stream sequence, in this process:
+    # JetStream's delivery count also counts outages, so it cannot bound these.
+    failures: dict[int, int] = field(default_factory=dict)
 
 
 async def handle(
-    bus: Bus, stage: str, handler: Handler, msg: Msg, policy: _Policy = _Policy()
+    bus: Bus, stage: str, handler: Handler, msg: Msg, policy: _Policy | None = None
 ) -> str:
     """Handle one message with the ack discipline; returns the outcome."""
+    policy = policy or _Policy()
     started = time.perf_counter()
     delivered = msg.metadata.num_delivered or 1
+    sequence = msg.metadata.sequence.stream if msg.metadata.sequence else 0
     try:
         if delivered > MAX_SILENT_DELIVERIES:
             raise Reject(
@@ -201,23 +216,25 @@ async def handle(
         raise
     except Exception as exc:
         what = f"{type(exc).__name__}: {describe(exc)}"
+        failed = policy.failures.get(sequence, 0) + (not isinstance(exc, policy.outages))
+        policy.failures[sequence] = failed
         if isinstance(exc, policy.permanent):
             outcome = await _reject(bus, stage, msg, Reject("invalid_data", what), policy)
         elif isinstance(exc, policy.outages):
-            delay = backoff(delivered, cap=OUTAGE_NAK_DELAY_S)
+            delay = nak_delay(delivered)
             log.warning("%s: %s; redelivery in %.0fs", stage, what, delay, extra={"stage": stage})
             await _quietly(msg.nak(delay=delay))
             outcome = "nak"
-        elif delivered >= MAX_DELIVERIES:
+        elif failed >= MAX_DELIVERIES:
             log.exception("%s: failed on every delivery", stage, extra={"stage": stage})
-            reason = f"failed on {delivered} deliveries, last: {what}"
+            reason = f"failed on {failed} deliveries, last: {what}"
             outcome = await _reject(bus, stage, msg, Reject("retries_exhausted", reason), policy)
         else:
-            delay = nak_delay(delivered)
+            delay = nak_delay(failed)
             log.exception(
-                "%s: transient failure (delivery %d of %d), redelivery in %.0fs",
+                "%s: transient failure (%d of %d), redelivery in %.0fs",
                 stage,
-                delivered,
+                failed,
                 MAX_DELIVERIES,
                 delay,
                 extra={"stage": stage, "msg_id": _msg_id(msg)},
@@ -227,6 +244,8 @@ async def handle(
     else:
         await _quietly(msg.ack())
         outcome = "ack"
+    if outcome != "nak":
+        policy.failures.pop(sequence, None)
     MESSAGES.labels(stage=stage, outcome=outcome).inc()
     HANDLE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
     return outcome

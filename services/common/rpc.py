@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import DecodeError, Message
+from nats import errors as nats_errors
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.micro.request import ERROR_CODE_HEADER, ERROR_HEADER, Request, ServiceError
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 REPLY_TYPE_HEADER = "Etstats-Reply-Type"
 DESCRIPTION_MAX = 300
 DEFAULT_TIMEOUT_S = 5.0
+# Our own connection is down or going: no service can answer it either.
+DISCONNECTED = (
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionDrainingError,
+    nats_errors.ConnectionReconnectingError,
+    nats_errors.NoServersError,
+    nats_errors.StaleConnectionError,
+)
 
 Req = TypeVar("Req", bound=Message)
 Rep = TypeVar("Rep", bound=Message)
@@ -169,6 +178,6 @@ async def ask(
             request.SerializeToString(),
             timeout=timeout_s or endpoint.timeout_s,
         )
-    except (NoRespondersError, NatsTimeout, TimeoutError):
+    except (NoRespondersError, NatsTimeout, TimeoutError, *DISCONNECTED):
         raise NotAnswering(endpoint.service) from None
     return reply_of(endpoint, msg.headers, msg.data)

@@ -219,6 +219,7 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
                 subject=all_sources(REJECTED),
                 handler=poster.note_rejection,
                 stop=rt.stop,
+                publish_rejections=False,  # a rejection of a rejection would come back here
             ),
             poster.flush_notices(),
         )

@@ -32,6 +32,7 @@ from services.common.endpoints import (
 )
 from services.common.events import report
 from services.common.metrics import mark_success
+from services.common.reports import sync_text
 from services.common.rpc import ServiceError, serve
 from services.common.runtime import Runtime
 from services.common.subjects import (
@@ -176,7 +177,7 @@ class Storage:
         try:
             async with self.pool.acquire() as conn:
                 yield conn
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+        except DATABASE_OUTAGES as exc:
             raise ServiceError("503", f"the database is unavailable: {exc}") from exc
 
     async def answer_unknown(
@@ -234,6 +235,13 @@ class Storage:
                 control_pb2.Requester(user_name=query.requested_by, via="reimport"),
                 files=files,
             )
+            if accepted.already_running:
+                raise ServiceError(
+                    "409",
+                    f"{sync_text(accepted.running)} is running for {source}; its"
+                    f" {len(files)} rejected files are forgotten now, so the next sync of"
+                    " their days imports them",
+                )
             sync_ids.append(accepted.sync_id)
         return control_pb2.ReimportReply(files=len(rows), sync_ids=sync_ids)
 
