@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -58,6 +60,24 @@ UNMARKED_MODULES = frozenset({"test_bot.py", "test_poster.py"})
 CI_ALLOWED_SKIPS: frozenset[str] = frozenset()
 
 _skips: list[tuple[str, str]] = []
+
+
+@pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads the option
+def pytest_configure(config: pytest.Config) -> None:
+    """A temp base of this run's own, outside the shared `pytest-of-<user>`.
+
+    Tests run as root start PostgreSQL as the `pgserver` user, which needs its
+    way into the data directory; every pytest that starts resets the shared
+    directory to mode 0700, so a second `make test` would lock the first out.
+    """
+    if config.option.basetemp is None:
+        config.option.basetemp = str(Path(tempfile.mkdtemp(prefix="etstats-tests-")) / "run")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = Path(config.option.basetemp or "")
+    if base.parent.name.startswith("etstats-tests-"):
+        shutil.rmtree(base.parent, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so `-m unit` checks every test too
