@@ -16,6 +16,7 @@ from services.common.bus import Bus, BusUnavailable, connect_once
 from services.common.config import CommonConfig, ConfigError, Env
 from services.common.control import Control, RequestFailed, UnknownSource
 from services.common.reports import (
+    already_running_text,
     health_text,
     progress_text,
     result_text,
@@ -74,8 +75,7 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
         )
         if events is None:  # refused: another sync holds the source
             print(
-                f"etstats: not started: {sync_text(accepted.running)} is already running for"
-                f" {', '.join(accepted.sources)}; cancel it with"
+                f"etstats: not started: {already_running_text(accepted)}; cancel it with"
                 f" `etstats sync --cancel {accepted.sync_id}` or wait for it",
                 file=sys.stderr,
             )
@@ -95,14 +95,12 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
 
     async def cancel(control: Control, sync_id: str) -> int:
         """One sync, or with no id every running one (read from the fetcher's locks)."""
-        targets = (
-            [control_pb2.RunningSync(sync_id=sync_id)] if sync_id else await control.running_syncs()
-        )
-        if not targets:
+        cancelled = await control.cancel_syncs(sync_id)
+        if not cancelled:
             print("no sync is running", file=out)
         missing = 0
-        for target in targets:
-            if await control.cancel_sync(target.sync_id):
+        for target, found in cancelled:
+            if found:
                 print(f"cancelling {sync_text(target)}; rounds already imported stay", file=out)
             else:
                 print(f"etstats: no running sync {target.sync_id}", file=sys.stderr)

@@ -50,11 +50,6 @@ SERVER_FIXTURES = frozenset(
     }
 )
 
-# Modules whose owners have not marked them yet: there a test's tier follows
-# from what it uses (a server fixture: service, else unit). Remove an entry
-# once its module sets its own markers.
-UNMARKED_MODULES = frozenset({"test_bot.py", "test_poster.py"})
-
 # Skip reasons CI accepts (exact text). A skip hides a check, so CI fails on
 # any other: install what the test needs instead of adding to this list.
 CI_ALLOWED_SKIPS: frozenset[str] = frozenset()
@@ -86,10 +81,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     problems = []
     for item in items:
         uses_server = bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
-        if item.path.name in UNMARKED_MODULES and not any(
-            item.get_closest_marker(name) for name in TIERS
-        ):
-            item.add_marker("service" if uses_server else "unit")
         tiers = sorted({m.name for m in item.iter_markers() if m.name in TIERS})
         if len(tiers) != 1:
             problems.append(f"{item.nodeid}: tiers {tiers or 'none'}; it needs one of {TIERS}")

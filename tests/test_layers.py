@@ -15,6 +15,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("bot", "fetcher", "parser", "poster", "storage")
 OURS = ("etstats", "etstats_cli", "services")
+CORE = ("etstats.statsfile", "etstats.period", "etstats.text")
 
 
 def module_name(path: Path) -> str:
@@ -35,10 +36,10 @@ def our_imports(path: Path) -> set[str]:
 
 def allowed(importer: str, imported: str) -> bool:
     """The floor rule: may `importer` import `imported`?"""
-    if importer.startswith(("etstats.statsfile", "etstats.period")):
-        return imported.startswith(("etstats.statsfile", "etstats.period"))
+    if importer.startswith(CORE):
+        return imported.startswith(CORE)
     if importer.startswith("etstats.contract") or importer == "etstats":
-        return imported.startswith(("etstats.statsfile", "etstats.period", "etstats.contract"))
+        return imported.startswith((*CORE, "etstats.contract"))
     if importer.startswith("services.common"):
         return imported.startswith(("etstats.", "services.common"))
     if importer.startswith("services."):

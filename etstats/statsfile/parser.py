@@ -17,6 +17,7 @@ from etstats.statsfile.model import (
     Weapon,
 )
 from etstats.statsfile.names import FileKind, classify_name
+from etstats.text import clip
 
 MAX_FILE_BYTES = 1_000_000
 SHORT_ROUND_S = 30
@@ -40,9 +41,7 @@ class ParseError(ValueError):
 
     def __init__(self, message: str, code: str = "malformed") -> None:
         # Short whatever the input: messages are logged as one line and stored.
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
-        super().__init__(message)
+        super().__init__(clip(message, MAX_MESSAGE_CHARS))
         self.code = code
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,10 +20,14 @@ from services.common.control import Control, RequestFailed
 log = logging.getLogger(__name__)
 
 REFUSAL = "Only etstats admins can do that."
-# Control slash commands are hidden from members without Manage Server until a server
-# admin allows more (Server Settings > Integrations); the bot checks every use anyway.
-ADMIN_ONLY = disnake.Permissions(manage_guild=True)
-IN_GUILDS = disnake.InteractionContextTypes(guild=True)
+# Control slash commands: offered in servers only, to members with Manage Server
+# (a server admin can allow ADMIN_ROLE_IDS' roles under Integrations); the cog
+# checks decide who may run them.
+control_slash_command = functools.partial(
+    commands.slash_command,
+    default_member_permissions=disnake.Permissions(manage_guild=True),
+    contexts=disnake.InteractionContextTypes(guild=True),
+)
 SOURCES_FRESH_S = 30.0  # autocomplete's cached source list is refreshed when older
 
 Invocation = commands.Context[commands.Bot] | ApplicationCommandInteraction

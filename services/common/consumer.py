@@ -30,6 +30,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from etstats.contract import common_pb2, files_pb2
+from etstats.text import one_line
 from services.common.aio import sleep_unless
 from services.common.backoff import backoff
 from services.common.bus import Bus, pull_consumer_config
@@ -73,9 +74,7 @@ class Reject(Exception):
 
     def __init__(self, code: str, reason: str, file: common_pb2.FileRef | None = None) -> None:
         # One short line: it is logged, published, and stored in files.error.
-        reason = reason.replace("\n", " ")
-        if len(reason) > MAX_REASON_CHARS:
-            reason = reason[: MAX_REASON_CHARS - 1] + "…"
+        reason = one_line(reason, MAX_REASON_CHARS)
         super().__init__(reason)
         self.code = code
         self.reason = reason
@@ -252,16 +251,16 @@ async def handle(
 
 
 async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject, policy: _Policy) -> str:
-    file = (
-        rejection.file
-        or _file_of(msg, policy.file_of)
-        or common_pb2.FileRef(source=source_of(msg.subject), msg_id=_msg_id(msg))
-    )
     if not policy.publish_rejections:
         REJECTIONS.labels(stage=stage, reason=rejection.code).inc()
         log.error("%s: dropped %s: %s", stage, _msg_id(msg), rejection.reason)
         await _quietly(msg.term())
         return "term"
+    file = (
+        rejection.file
+        or _file_of(msg, policy.file_of)
+        or common_pb2.FileRef(source=source_of(msg.subject), msg_id=_msg_id(msg))
+    )
     event = files_pb2.Rejection(
         file=file,
         stage=stage,

@@ -173,6 +173,14 @@ class Control:
                     found.setdefault(lock.sync_id, lock)
         return list(found.values())
 
+    async def cancel_syncs(self, sync_id: str | None) -> list[tuple[control_pb2.RunningSync, bool]]:
+        """Cancel one sync, or with no id every running one; each with whether the
+        fetcher had it running."""
+        targets = (
+            [control_pb2.RunningSync(sync_id=sync_id)] if sync_id else await self.running_syncs()
+        )
+        return [(sync, await self.cancel_sync(sync.sync_id)) for sync in targets]
+
     async def switch_monitoring(
         self, source: str | None, enabled: bool, changed_by: str
     ) -> list[str]:

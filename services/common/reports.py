@@ -95,3 +95,8 @@ def sync_text(sync: control_pb2.RunningSync) -> str:
     if who.user_name:
         known.append(f"asked by {who.user_name}" + (f" via {who.via}" if who.via else ""))
     return f"sync {sync.sync_id}" + (f" ({', '.join(known)})" if known else "")
+
+
+def already_running_text(accepted: control_pb2.SyncAccepted) -> str:
+    """Why a sync was refused: the one that holds its sources."""
+    return f"{sync_text(accepted.running)} is already running for {', '.join(accepted.sources)}"

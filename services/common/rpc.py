@@ -11,7 +11,6 @@ answer that is not clearly a success is never taken for one.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -23,6 +22,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.micro.request import ERROR_CODE_HEADER, ERROR_HEADER, Request, ServiceError
 from nats.micro.service import Service as MicroService
 
+from etstats.text import one_line
 from services.common.bus import Bus
 
 __all__ = [
@@ -90,12 +90,6 @@ class ServiceFailed(Exception):
         self.description = description
 
 
-def one_line(text: str, limit: int = DESCRIPTION_MAX) -> str:
-    """Error text fit for a NATS header and a terminal: one line, bounded."""
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 Handler = Callable[[Req], Awaitable[Rep]]
 
 
@@ -114,11 +108,11 @@ def wrap(
         try:
             reply = await handler(request)
         except ServiceError as exc:
-            raise ServiceError(exc.code, one_line(exc.description)) from exc
+            raise ServiceError(exc.code, one_line(exc.description, DESCRIPTION_MAX)) from exc
         except Exception as exc:
             log.error("%s failed", endpoint, exc_info=exc)
             raise ServiceError(
-                "500", one_line(f"{endpoint} failed: {type(exc).__name__}: {exc}")
+                "500", one_line(f"{endpoint} failed: {type(exc).__name__}: {exc}", DESCRIPTION_MAX)
             ) from exc
         await req.respond(
             reply.SerializeToString(), headers={REPLY_TYPE_HEADER: reply.DESCRIPTOR.full_name}

@@ -61,7 +61,6 @@ IMPORT_SECONDS = Histogram(
 )
 # Values PostgreSQL refuses (out of range, NUL in text, bad text for a type):
 # asyncpg raises DataError, or OverflowError for a COPY; retrying cannot help.
-# Data the database refuses: retrying cannot cure it.
 DATA_ERRORS = (asyncpg.DataError, OverflowError)
 # The database unreachable or the pool closing: the file waits for it, unbounded.
 DATABASE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from services.bot.context import ADMIN_ONLY, IN_GUILDS, ControlCog, Invocation
+from services.bot.context import ControlCog, Invocation, control_slash_command
 from services.common.control import RequestFailed
 
 
@@ -21,12 +21,7 @@ class BackupCog(ControlCog):
     async def backup_command(self, ctx: commands.Context) -> None:
         await ctx.send(await self.backup(ctx))
 
-    @commands.slash_command(
-        name="backup",
-        description="Back the database up now",
-        default_member_permissions=ADMIN_ONLY,
-        contexts=IN_GUILDS,
-    )
+    @control_slash_command(name="backup", description="Back the database up now")
     async def backup_slash(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()  # a backup takes longer than Discord's 3 s
         await inter.edit_original_response(content=await self.backup(inter))

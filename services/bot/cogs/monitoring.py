@@ -5,7 +5,7 @@ from __future__ import annotations
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from services.bot.context import ADMIN_ONLY, IN_GUILDS, ControlCog, Invocation
+from services.bot.context import ControlCog, Invocation, control_slash_command
 from services.common.control import RequestFailed
 
 
@@ -31,12 +31,7 @@ class MonitoringCog(ControlCog):
     async def stop_monitoring(self, ctx: commands.Context, source: str | None = None) -> None:
         await ctx.send(await self.switch(ctx, False, source))
 
-    @commands.slash_command(
-        name="monitoring",
-        description="Live monitoring of the game servers",
-        default_member_permissions=ADMIN_ONLY,
-        contexts=IN_GUILDS,
-    )
+    @control_slash_command(name="monitoring", description="Live monitoring of the game servers")
     async def monitoring(self, inter: ApplicationCommandInteraction) -> None:
         """Group of start and stop."""
 

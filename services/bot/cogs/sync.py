@@ -4,26 +4,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
 from etstats.contract import control_pb2
 from services.bot.context import (
-    ADMIN_ONLY,
-    IN_GUILDS,
     BotContext,
     ControlCog,
+    control_slash_command,
     requester,
 )
 from services.bot.replies import PrefixReply, Reply, SlashReply
-from services.common.control import RequestFailed
-from services.common.reports import progress_text, result_text, sync_text
+from services.common.control import RequestFailed, SyncEvents
+from services.common.reports import already_running_text, progress_text, result_text, sync_text
 
 PERIOD_CHOICES = ["today", "yesterday", "2days", "1week", "1month", "all"]
-
-Events = AsyncIterator[control_pb2.SyncProgress | control_pb2.SyncResult]
 
 
 async def run_sync(
@@ -45,9 +41,8 @@ async def run_sync(
         return
     if events is None:  # another sync holds the source: its result is not this request's
         await reply.edit(
-            f"Sync not started: {sync_text(accepted.running)} is already running for"
-            f" {', '.join(accepted.sources)}. Cancel it with `{cancel_with}"
-            f" {accepted.sync_id}` or wait for it."
+            f"Sync not started: {already_running_text(accepted)}."
+            f" Cancel it with `{cancel_with} {accepted.sync_id}` or wait for it."
         )
         return
     try:
@@ -57,7 +52,7 @@ async def run_sync(
 
 
 async def follow_sync(
-    bot: BotContext, reply: Reply, accepted: control_pb2.SyncAccepted, events: Events
+    bot: BotContext, reply: Reply, accepted: control_pb2.SyncAccepted, events: SyncEvents
 ) -> None:
     """Keep the reply up to date with the job's progress, then its result."""
     head = f"Sync {accepted.sync_id} running.\n"
@@ -78,24 +73,13 @@ async def follow_sync(
 
 async def cancel_syncs(bot: BotContext, sync_id: str | None) -> str:
     """Cancel one sync, or with no id every running one; the answer for the requester."""
-    targets = (
-        [control_pb2.RunningSync(sync_id=sync_id)] if sync_id else await bot.control.running_syncs()
-    )
-    if not targets:
-        return "No sync is running."
-    lines = []
-    for sync in targets:
-        try:
-            found = await bot.control.cancel_sync(sync.sync_id)
-        except RequestFailed as exc:
-            lines.append(f"{sync_text(sync)} not cancelled: {exc}")
-            continue
-        lines.append(
-            f"Cancelling {sync_text(sync)}: rounds already imported stay."
-            if found
-            else f"No running sync {sync.sync_id}."
-        )
-    return "\n".join(lines)
+    lines = [
+        f"Cancelling {sync_text(sync)}: rounds already imported stay."
+        if found
+        else f"No running sync {sync.sync_id}."
+        for sync, found in await bot.control.cancel_syncs(sync_id)
+    ]
+    return "\n".join(lines) or "No sync is running."
 
 
 class SyncCog(ControlCog):
@@ -127,12 +111,7 @@ class SyncCog(ControlCog):
     async def sync_cancel(self, ctx: commands.Context, sync_id: str | None = None) -> None:
         await ctx.send(await cancel_syncs(self.ctx, sync_id))
 
-    @commands.slash_command(
-        name="sync",
-        description="Import missing rounds of a period",
-        default_member_permissions=ADMIN_ONLY,
-        contexts=IN_GUILDS,
-    )
+    @control_slash_command(name="sync", description="Import missing rounds of a period")
     async def sync(
         self, inter: ApplicationCommandInteraction, period: str, source: str | None = None
     ) -> None:
@@ -153,12 +132,7 @@ class SyncCog(ControlCog):
     async def sources(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
         return self.ctx.source_names(typed)
 
-    @commands.slash_command(
-        name="sync_cancel",
-        description="Cancel the running sync(s)",
-        default_member_permissions=ADMIN_ONLY,
-        contexts=IN_GUILDS,
-    )
+    @control_slash_command(name="sync_cancel", description="Cancel the running sync(s)")
     async def sync_cancel_slash(
         self, inter: ApplicationCommandInteraction, sync_id: str | None = None
     ) -> None:
