@@ -11,7 +11,7 @@ from typing import TextIO
 from etstats.statsfile import FileKind, ParsedFile, ParseError, Player, classify_name, parse
 from etstats.statsfile.differential import differential
 from etstats.statsfile.model import VALUE_NAMES
-from etstats.statsfile.pairing import find_round1
+from etstats.statsfile.pairing import pair_files
 from etstats.statsfile.parser import MAX_FILE_BYTES
 from etstats.statsfile.writer import clock
 
@@ -154,6 +154,7 @@ def run(paths: list[Path], as_json: bool, out: TextIO | None = None) -> int:
     files = list(input_files(paths))
     results = {path: load(path) for path in files}
     parsed = [r for r in results.values() if isinstance(r, ParsedFile)]
+    round1_of = {id(parsed[r2]): r1 for r2, r1 in pair_files(parsed).items()}
     status = 0 if files else 1
     if not files:
         print("etstats parse: no stats files found", file=sys.stderr)
@@ -165,7 +166,7 @@ def run(paths: list[Path], as_json: bool, out: TextIO | None = None) -> int:
             else:
                 print(f"{path}: error: {result}", file=out)
             continue
-        r1 = find_round1(result, parsed)
+        r1 = round1_of.get(id(result))
         if as_json:
             print(json.dumps(to_json(path, result, r1), ensure_ascii=False), file=out)
         else:

@@ -1,11 +1,12 @@
-"""Parsed rounds as the parser would publish them, for storage tests."""
+"""Rounds as the fetcher and the parser would publish them, for pipeline tests."""
 
 from __future__ import annotations
 
-from etstats.contract import common_pb2, rounds_pb2
+from etstats.contract import common_pb2, files_pb2, rounds_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import GeneratedFile
+from services.common.bus import Bus
 
 
 def parsed(
@@ -25,3 +26,16 @@ def parsed(
         origin=origin,
     )
     return parsed_round(parse(generated.body, generated.filename), file, len(generated.body))
+
+
+def ref(filename: str, source: str = "main") -> common_pb2.FileRef:
+    return common_pb2.FileRef(
+        source=source, filename=filename, sha256="00", msg_id=f"{source}/{filename}/00"
+    )
+
+
+async def publish_raw(bus: Bus, filename: str, body: bytes, source: str = "main") -> None:
+    """A file as the fetcher publishes it."""
+    file = ref(filename, source)
+    raw = files_pb2.RawFile(file=file, size=len(body), body=body)
+    await bus.publish(f"stats.raw.{source}", raw.SerializeToString(), msg_id=file.msg_id)

@@ -11,29 +11,18 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etstats.contract import common_pb2, files_pb2, rounds_pb2
+from etstats.contract import rounds_pb2
 from etstats.statsfile.generator import generate_match
 from services.common import consumer
 from services.common.bus import Bus
 from services.common.control import Control
-from tests.rounds import parsed
+from tests.rounds import parsed, publish_raw
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
 
 GOOD = Path(__file__).parent / "data/statsfiles/good/2026-11-24-201000-supply-round-1.txt"
 BODY = GOOD.read_bytes()
-
-
-def ref(filename: str) -> common_pb2.FileRef:
-    return common_pb2.FileRef(
-        source="main", filename=filename, sha256="00", msg_id=f"main/{filename}/00"
-    )
-
-
-async def publish_raw(bus: Bus, filename: str, body: bytes) -> None:
-    raw = files_pb2.RawFile(file=ref(filename), size=len(body), body=body)
-    await bus.publish("stats.raw.main", raw.SerializeToString(), msg_id=f"main/{filename}/00")
 
 
 async def publish_parsed(bus: Bus, message: rounds_pb2.ParsedRound) -> None:

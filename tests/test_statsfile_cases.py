@@ -8,7 +8,8 @@ import pytest
 
 from etstats.statsfile import ParsedFile, ParseError, parse
 from etstats.statsfile.differential import Basis, differential
-from etstats.statsfile.pairing import find_round1
+from etstats.statsfile.pairing import pair_files
+from etstats.statsfile.stopwatch import Outcome, map_result
 
 pytestmark = pytest.mark.unit
 
@@ -165,11 +166,9 @@ def test_pairing_across_midnight_skips_partial_and_orphans() -> None:
     r2 = files["2026-11-25-000900-etl_ice-round-2.txt"]
     partial = files["2026-11-24-235900-etl_ice-round-2.txt"]
     orphan = files["2026-11-25-120000-etl_ice-round-2.txt"]
-    everything = list(files.values())
-    assert find_round1(r2, everything) is r1
-    assert find_round1(partial, everything) is None
-    assert find_round1(orphan, everything) is None
-    assert find_round1(r1, everything) is None
+    everything = [r1, partial, orphan, r2]
+    assert pair_files(everything) == {3: r1}  # the partial and the orphan: unpaired
+    assert map_result(r1.header, r2.header).outcome is Outcome.ROUND2_ATTACKERS  # 7:40 < 9:10
 
 
 def test_joiner_leaver_and_reconnect() -> None:

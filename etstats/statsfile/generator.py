@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from etstats.statsfile.differential import recompute_ratios
 from etstats.statsfile.model import TEAM_ALLIES, TEAM_AXIS, Header, Player, Weapon
 from etstats.statsfile.parser import clean_name
+from etstats.statsfile.stopwatch import Outcome
 from etstats.statsfile.values import (
     BULLETS_FIRED,
     DAMAGE_GIVEN,
@@ -34,6 +35,7 @@ NAMES = (
 # Cumulative indices in a round-2 file (values 0-7, 20 and 22).
 CUMULATIVE = (0, 1, 2, 3, 4, 5, 6, 7, 20, 22)
 GUN_WEAPONS = (2, 3, 4, 5, 6, 22, 23, 24, 25)
+FULLHOLD_ODDS = 0.15  # round 1's attackers held for the whole time limit
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class GeneratedFile:
     header: Header
     players: tuple[Player, ...]  # as written in the file
     round_players: tuple[Player, ...]  # the true values of this round alone
+    outcome: Outcome | None = None  # a round 2's true map result
 
 
 def _round_player(rng: random.Random, guid: str, name: str, team: int, minutes: float) -> Player:
@@ -128,8 +131,10 @@ def generate_match(
     """
     map_name = map_name or rng.choice(MAPS)
     limit = rng.choice((600, 720, 900))
-    r1_time = rng.randint(limit // 2, limit)
-    r2_time = rng.randint(limit // 3, r1_time)
+    # Stopwatch: round 1's attackers set the time (the full limit when held,
+    # a fullhold); round 2's attackers must beat it, or are held for all of it.
+    r1_time = limit if rng.random() < FULLHOLD_ODDS else rng.randint(limit // 2, limit - 1)
+    r2_time = rng.randint(r1_time // 3, r1_time - 1) if rng.random() < 0.5 else r1_time
     roster = [(f"{rng.getrandbits(32):08X}", rng.choice(NAMES) + f"{i}") for i in range(players)]
     for i in range(min(bots, players)):
         roster[-1 - i] = ("OMNIBOT0", f"[BOT]^3{rng.choice(NAMES)}{players - 1 - i}")
@@ -162,15 +167,18 @@ def generate_match(
     ):
         in_file = [replace(p, rounds=round_no) for p in in_file]
         rng.shuffle(in_file)
+        round_limit = limit if round_no == 1 else r1_time
+        defender = TEAM_AXIS if round_no == 1 else TEAM_ALLIES
+        attacker = TEAM_ALLIES if round_no == 1 else TEAM_AXIS
         header = Header(
             server_name=server,
             map=map_name,
             config="legacy6",
             round=round_no,
-            defender_team=1 if round_no == 1 else 2,
-            winner_team=2 if seconds < limit else 1,
-            time_limit_s=limit,
-            next_time_limit_s=r1_time if round_no == 1 else seconds,
+            defender_team=defender,
+            winner_team=attacker if seconds < round_limit else defender,
+            time_limit_s=round_limit,
+            next_time_limit_s=seconds,
             playtime_ms=seconds * 1000 if header_fields == 9 else None,
             fields=header_fields,
             teams_low_confidence=False,
@@ -179,4 +187,65 @@ def generate_match(
         filename = f"{stamp}-{map_name}-round-{round_no}.txt"
         body = write(header, in_file)
         files.append(GeneratedFile(filename, body, header, tuple(in_file), tuple(true_players)))
+    outcome = (
+        Outcome.ROUND2_ATTACKERS
+        if r2_time < r1_time
+        else Outcome.DRAW
+        if r1_time == limit
+        else Outcome.ROUND1_ATTACKERS
+    )
+    files[1] = replace(files[1], outcome=outcome)
     return files[0], files[1]
+
+
+@dataclass(frozen=True)
+class Evening:
+    """A generated evening on one server, with its truth."""
+
+    files: tuple[GeneratedFile, ...]  # what reached the server, in play order
+    round1_of: dict[str, str | None]  # each round-2 file name: its round 1's, None if lost
+
+
+def generate_evening(
+    rng: random.Random,
+    start: datetime,
+    maps: int,
+    *,
+    pool: tuple[str, ...] = MAPS[:3],
+    lost_odds: float = 0.1,
+    churn_odds: float = 0.3,
+    players: tuple[int, int] = (2, 12),
+) -> Evening:
+    """`maps` played maps in a row, drawn from a small `pool` so the same map
+    comes back within the pairing window, with reconnects, late joiners, bots
+    and some files lost (never so that a lost round 1 leaves a round 2 with an
+    unclaimed round 1 of its map that its clock matches: the files would not
+    tell those apart)."""
+    files: list[GeneratedFile] = []
+    round1_of: dict[str, str | None] = {}
+    unclaimed: dict[str, set[int]] = {}  # per map: times set by round 1s whose round 2 is lost
+    when = start
+    for _ in range(maps):
+        r1, r2 = generate_match(
+            rng,
+            when,
+            map_name=rng.choice(pool),
+            players=rng.randint(*players),
+            churn=rng.random() < churn_odds,
+            bots=rng.choice((0, 0, 0, 1, 2)),
+            gap_s=rng.randint(5, 90),
+        )
+        lost = rng.random() < lost_odds
+        times = unclaimed.setdefault(r1.header.map, set())
+        if lost and rng.random() < 0.5 and r2.header.time_limit_s not in times:
+            round1_of[r2.filename] = None
+            files.append(r2)
+        elif lost:
+            times.add(r1.header.next_time_limit_s)
+            files.append(r1)
+        else:
+            round1_of[r2.filename] = r1.filename
+            files.extend((r1, r2))
+        r2_end = datetime.strptime(r2.filename[:17], "%Y-%m-%d-%H%M%S")
+        when = r2_end + timedelta(seconds=rng.randint(20, 600))
+    return Evening(tuple(files), round1_of)
