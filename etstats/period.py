@@ -21,6 +21,7 @@ ACCEPTED_FORMS = (
 _RELATIVE = re.compile(r"(\d{1,5})\s*(d|days?|w|weeks?|m|months?)", re.ASCII)
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30}
+QUOTES = "\"'`\u201c\u201d\u2018\u2019"  # `!sync_stats "2 days"` means 2 days
 
 
 class PeriodError(ValueError):
@@ -62,11 +63,12 @@ def _day_after(day: datetime) -> datetime | None:
 
 
 def parse_period(text: str, now: datetime) -> Period:
-    """Parse a period, case-insensitive, with or without a space before the unit.
+    """Parse a period, case-insensitive, with or without a space before the unit
+    and quotes around it.
 
     Total: any text gives a Period or a PeriodError, never another exception.
     """
-    cleaned = " ".join(text.strip().lower().split())
+    cleaned = " ".join(text.strip().strip(QUOTES).lower().split())
     midnight = datetime.combine(now.date(), datetime.min.time())
     if cleaned == "all":
         return Period(cleaned, None, None)

@@ -57,6 +57,8 @@ BOT_USER: dict[str, Any] = {
 
 ACK_WITHIN_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
+MESSAGE_CONTENT_INTENT = 1 << 15
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19  # application flag: the intent is on (unverified app)
 
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10
@@ -276,6 +278,9 @@ class FakeDiscord:
     ack_within_s: float = ACK_WITHIN_S
     token_lifetime_s: float = TOKEN_LIFETIME_S
     strict_message_content: bool = True
+    # The Message Content intent switched on in the developer portal: without it
+    # Discord closes a gateway that asks for it (4014, "Disallowed intent(s)").
+    message_content_allowed: bool = True
     # The servers the bot is in (READY, GUILD_CREATE): home and, unless removed, another.
     guild_ids: list[str] = field(default_factory=lambda: [GUILD_ID, OTHER_GUILD_ID])
 
@@ -376,7 +381,7 @@ class FakeDiscord:
                 "bot_require_code_grant": False,
                 "verify_key": "",
                 "owner": {**BOT_USER, "id": HOME_OWNER_ID, "bot": False},
-                "flags": 0,
+                "flags": GATEWAY_MESSAGE_CONTENT_LIMITED if self.message_content_allowed else 0,
                 "team": None,
                 "summary": "",
             }
@@ -617,7 +622,11 @@ class FakeDiscord:
             if op == 1:
                 await gateway.send({"op": 11})
             elif op == 2:
-                self.ready_intents = payload["d"].get("intents")
+                intents = payload["d"].get("intents") or 0
+                if intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                    break
+                self.ready_intents = intents
                 await gateway.dispatch(
                     "READY",
                     {
@@ -639,7 +648,9 @@ class FakeDiscord:
         return ws
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        blank = self.strict_message_content and not (self.ready_intents or 0) & (1 << 15)
+        blank = self.strict_message_content and not (self.ready_intents or 0) & (
+            MESSAGE_CONTENT_INTENT
+        )
         if event == "MESSAGE_CREATE" and blank:
             # Without the privileged message-content intent Discord blanks the content.
             data = {**data, "content": ""}

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from tests.fake_discord import (
     EPHEMERAL,
     GUILD_ID,
     HOME_OWNER_ID,
+    MESSAGE_CONTENT_INTENT,
     OTHER_GUILD_ID,
     OTHER_OWNER_ID,
     FakeDiscord,
@@ -168,7 +170,7 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
                 what="/sync of an unknown source refused",
             )
 
-            await discord.message("!sync_stats 2days", admin=True)
+            await discord.message('!sync_stats "2 days"', admin=True)  # quotes are fine
             await wait_until(
                 lambda: any("1 imported" in t for t in texts(discord)), what="the result"
             )
@@ -732,3 +734,68 @@ async def test_a_second_sync_is_refused_and_the_first_can_be_cancelled(
         assert await prefix_answer(discord, "!sync_cancel nosuch", HOME_ADMIN) == (
             "No running sync nosuch."
         )
+
+
+ADMIN_CHANNEL = "700000000000000077"
+
+
+@pytest.mark.service
+async def test_without_the_message_content_intent_the_bot_runs_and_says_what_to_switch_on(
+    nats_server, discord: FakeDiscord
+) -> None:
+    discord.message_content_allowed = False  # as the developer portal has it by default
+    conf = replace(
+        bot_config(discord, Admins(frozenset(), frozenset()), frozenset({int(GUILD_ID)})),
+        admin_channel=int(ADMIN_CHANNEL),
+        watchdog_every_s=0.2,
+        intent_recheck_s=0.5,
+    )
+
+    def notices(title: str) -> list[str]:
+        return [m["content"] for m in discord.posts(ADMIN_CHANNEL) if title in m["content"]]
+
+    async with bot_running(nats_server.url, discord, conf):
+        said, _ = await slash_answer(discord, "status", [], MEMBER)
+        assert "not answering" in said  # slash commands work; no fetcher runs here
+        await wait_until(lambda: notices("Prefix commands are off"), what="the admin notice")
+        [notice] = notices("Prefix commands are off")
+        assert "Message Content Intent" in notice and "developer portal" in notice
+        assert not discord.ready_intents or not discord.ready_intents & MESSAGE_CONTENT_INTENT
+
+        discord.message_content_allowed = True  # the admin switches it on
+        await wait_until(
+            lambda: bool((discord.ready_intents or 0) & MESSAGE_CONTENT_INTENT),
+            what="the bot reconnects with the intent",
+        )
+        assert "!sync_stats" in await prefix_answer(discord, "!help", MEMBER)
+        await wait_until(lambda: notices("recovered"), what="the all-clear")
+        assert len(notices("Prefix commands are off")) == 2  # the notice and its all-clear
+
+
+@pytest.mark.service
+async def test_typos_get_a_suggestion_and_extra_words_the_usage_line(
+    nats_server, discord: FakeDiscord
+) -> None:
+    conf = bot_config(discord, Admins(frozenset(), frozenset()), frozenset({int(GUILD_ID)}))
+    async with bot_running(nats_server.url, discord, conf):
+        assert await prefix_answer(discord, "!sync", HOME_ADMIN) == (
+            "Unknown command. Did you mean `!sync_all`, `!sync_cancel`, `!sync_month`,"
+            " `!sync_stats`, `!sync_today`, `!sync_week`?"
+        )
+        assert await prefix_answer(discord, "!sync_stat today", MEMBER) == (
+            "Unknown command. Did you mean `!sync_stats`?"
+        )
+        assert await prefix_answer(discord, "!cancel", OTHER_OWNER) == (
+            "Unknown command. Did you mean `!sync_cancel`?"
+        )
+        assert await prefix_answer(discord, "!sync_today banana", HOME_ADMIN) == (
+            "That command does not take those words."
+            " Usage: `!sync_today`: Import today's missing rounds."
+        )
+        assert await prefix_answer(discord, "!sync_today banana", MEMBER) == REFUSAL
+        assert await prefix_answer(discord, "!health now", MEMBER) == (
+            "That command does not take those words."
+            " Usage: `!health`: Every service instance, and any that does not answer."
+        )
+        await discord.message("!xyzzy")  # nothing like ours: maybe another bot's
+        assert (await prefix_answer(discord, "!help", MEMBER)).startswith("etstats commands")

@@ -106,3 +106,8 @@ def test_any_text_is_a_period_or_a_period_error(text: str, now: datetime) -> Non
         assert str(exc)
         return
     assert period.start is None or period.end is None or period.start < period.end
+
+
+@pytest.mark.parametrize("typed", ['"2 days"', "'2days'", "“2 days”", "`2d`"])
+def test_quotes_around_a_period_are_fine(typed: str) -> None:
+    assert parse_period(typed, NOW).start == NOW - timedelta(days=2)

@@ -28,6 +28,9 @@ control_slash_command = functools.partial(
     default_member_permissions=disnake.Permissions(manage_guild=True),
     contexts=disnake.InteractionContextTypes(guild=True),
 )
+# Prefix commands refuse words they do not take (`!sync_today banana`) rather
+# than ignore them: set on every cog with prefix commands.
+STRICT_ARGUMENTS = {"ignore_extra": False}
 SOURCES_FRESH_S = 30.0  # autocomplete's cached source list is refreshed when older
 
 Invocation = commands.Context[commands.Bot] | ApplicationCommandInteraction
@@ -113,6 +116,9 @@ class ControlCog(commands.Cog):
         return self._check(inter)
 
     async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:
+        if isinstance(error, commands.UserInputError) and ctx.command is not None:
+            await ctx.send(f"{input_error_text(error)} {usage(ctx.clean_prefix, ctx.command)}")
+            return
         await ctx.send(self.error_text(error))
 
     async def cog_slash_command_error(
@@ -135,6 +141,17 @@ class ReadCog(ControlCog):
 
     def allowed(self, at: Invocation) -> bool:
         return self.ctx.status_open or self.ctx.is_admin(at)
+
+
+def input_error_text(error: commands.UserInputError) -> str:
+    if isinstance(error, commands.TooManyArguments):
+        return "That command does not take those words."
+    return f"{error}."
+
+
+def usage(prefix: str, command: commands.Command) -> str:
+    signature = f" {command.signature}" if command.signature else ""
+    return f"Usage: `{prefix}{command.qualified_name}{signature}`: {command.help}."
 
 
 def requester(ctx: Invocation, via: str) -> control_pb2.Requester:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from services.bot.context import ControlCog, Invocation, control_slash_command
+from services.bot.context import (
+    STRICT_ARGUMENTS,
+    ControlCog,
+    Invocation,
+    control_slash_command,
+)
 from services.common.control import RequestFailed
 
 
-class BackupCog(ControlCog):
+class BackupCog(ControlCog, command_attrs=STRICT_ARGUMENTS):
     async def backup(self, at: Invocation) -> str:
         try:
             reply = await self.ctx.control.backup(f"{at.author} (discord)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from services.bot.context import ReadCog
+from services.bot.context import STRICT_ARGUMENTS, ReadCog
 from services.common.reports import health_text, status_text
 
 HELP = """etstats commands
@@ -21,7 +21,7 @@ Slash commands: /sync, /sync_cancel, /monitoring start|stop, /status, /health, /
 Control commands work for etstats admins, in the bot's home server only."""
 
 
-class HealthCog(ReadCog):
+class HealthCog(ReadCog, command_attrs=STRICT_ARGUMENTS):
     async def health(self) -> str:
         result = await self.ctx.control.health()  # answers within ~2 s, services up or down
         return "```\n" + (health_text(result) or "no service answered")[:1900] + "\n```"

@@ -5,11 +5,16 @@ from __future__ import annotations
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from services.bot.context import ControlCog, Invocation, control_slash_command
+from services.bot.context import (
+    STRICT_ARGUMENTS,
+    ControlCog,
+    Invocation,
+    control_slash_command,
+)
 from services.common.control import RequestFailed
 
 
-class MonitoringCog(ControlCog):
+class MonitoringCog(ControlCog, command_attrs=STRICT_ARGUMENTS):
     async def switch(self, at: Invocation, enabled: bool, source: str | None) -> str:
         try:
             names = await self.ctx.control.switch_monitoring(

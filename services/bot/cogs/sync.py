@@ -10,6 +10,7 @@ from disnake.interactions import ApplicationCommandInteraction
 
 from etstats.contract import control_pb2
 from services.bot.context import (
+    STRICT_ARGUMENTS,
     BotContext,
     ControlCog,
     control_slash_command,
@@ -82,7 +83,7 @@ async def cancel_syncs(bot: BotContext, sync_id: str | None) -> str:
     return "\n".join(lines) or "No sync is running."
 
 
-class SyncCog(ControlCog):
+class SyncCog(ControlCog, command_attrs=STRICT_ARGUMENTS):
     async def _prefix(self, ctx: commands.Context, period: str) -> None:
         who = requester(ctx, "discord-prefix")
         await run_sync(self.ctx, PrefixReply(ctx), period, None, who, "!sync_cancel")
