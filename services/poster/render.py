@@ -138,10 +138,13 @@ def _what_happened(s: rounds_pb2.StoredRound) -> list[str]:
         result = f"{defence} held"
     else:
         result = f"{attack} completed the objective in {clock(h.next_time_limit_s)}"
-    played = clock(h.playtime_ms // 1000) if h.playtime_ms > 0 else "unknown time"
+    server = safe(clean_name(h.server_name))
+    limit = clock(h.time_limit_s)
     lines = [
         f"{attack} attacked, {defence} defended: {result}.",
-        f"Played {played} of {clock(h.time_limit_s)} on {safe(clean_name(h.server_name))}.",
+        f"Played {clock(h.playtime_ms // 1000)} of {limit} on {server}."
+        if h.playtime_ms > 0
+        else f"Time limit {limit} on {server} (this server's stats do not record playing time).",
     ]
     notes = {
         "partial": "partial round (saved at server shutdown)",
