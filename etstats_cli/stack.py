@@ -240,7 +240,9 @@ def up(json_logs: bool = False) -> int:
         console.say("etstats", f"configuration error: {exc}")
         return CONFIG_ERROR_EXIT
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("LOCAL_SOURCE_DIR", str(conf.var_dir / "gamestats"))
+    if "LOCAL_SOURCE_DIR" not in env:  # the stack's own directory; a named one must exist
+        env["LOCAL_SOURCE_DIR"] = str(conf.var_dir / "gamestats")
+        Path(env["LOCAL_SOURCE_DIR"]).mkdir(parents=True, exist_ok=True)
     env.setdefault("BACKUP_DIR", str(conf.var_dir / "backups"))
     nats = postgres = None
     try:

@@ -243,6 +243,7 @@ async def test_dropped_connection_mid_download_loses_nothing(
 async def test_monitoring_off_fetches_nothing_and_on_resumes(
     nats_server, bus, pipeline, tmp_path: Path
 ) -> None:
+    (tmp_path / "box").mkdir()
     local = SourceConfig("box", dir=tmp_path / "box")
     raw = await Raw().start(bus)
     async with running("fetcher", fetcher_main, conf(local), nats_server.url) as fetcher:
@@ -267,6 +268,7 @@ async def test_monitoring_off_fetches_nothing_and_on_resumes(
 async def test_lease_holder_dies_and_another_replica_takes_over(
     nats_server, bus, pipeline, tmp_path: Path
 ) -> None:
+    (tmp_path / "box").mkdir()
     local = SourceConfig("box", dir=tmp_path / "box")
     raw = await Raw().start(bus)
     async with running(
