@@ -111,9 +111,12 @@ class Monitor:
         self._connections = -1
 
     def synced(self, names: set[str]) -> None:
-        """A sync fetched these: they are neither new nor older unimported files."""
+        """A sync fetched these: they are neither new nor older unimported files,
+        and what they hold now is what was imported (a re-import takes a change)."""
         self.known |= names
         self.older -= names
+        for name in names:
+            self.imported.pop(name, None)
         OLDER.labels(source=self.source.name).set(len(self.older))
 
     async def poll(self) -> None:
