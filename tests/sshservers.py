@@ -28,6 +28,7 @@ class SshServer:
     server_key: asyncssh.SSHKey
     close: Callable[[], None]
     aborts: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
 
     def source(self, name: str = "main") -> SourceConfig:
         return SourceConfig(
@@ -55,9 +56,17 @@ def keys(tmp: Path, server_key: asyncssh.SSHKey, port: int) -> tuple[Path, Path]
 
 
 class FlakySftp(asyncssh.SFTPServer):
-    """Drops the whole connection on the first read of each file named in `abort_reads`."""
+    """Drops the whole connection on the first read of each file named in `abort_reads`;
+    refuses to open the files named in `deny_opens`, as a server does a file of another
+    user (which a test run as root cannot make)."""
 
     abort_reads: list[str] = []
+    deny_opens: list[str] = []
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        if os.path.basename(os.fsdecode(path)) in self.deny_opens:
+            raise asyncssh.SFTPPermissionDenied("Permission denied")
+        return super().open(path, pflags, attrs)
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes | Awaitable[bytes]:
         name = os.path.basename(os.fsdecode(getattr(file_obj, "name", "")))
@@ -75,6 +84,7 @@ async def start_asyncssh(tmp: Path) -> SshServer:
     port = free_port()
     key_file, known = keys(tmp, server_key, port)
     FlakySftp.abort_reads = []
+    FlakySftp.deny_opens = []
     server = await asyncssh.listen(
         "127.0.0.1",
         port,
@@ -84,7 +94,15 @@ async def start_asyncssh(tmp: Path) -> SshServer:
         allow_scp=False,
     )
     return SshServer(
-        "asyncssh", port, root, key_file, known, server_key, server.close, FlakySftp.abort_reads
+        "asyncssh",
+        port,
+        root,
+        key_file,
+        known,
+        server_key,
+        server.close,
+        FlakySftp.abort_reads,
+        FlakySftp.deny_opens,
     )
 
 

@@ -17,6 +17,7 @@ from etstats.contract import common_pb2, control_pb2, files_pb2
 from etstats.statsfile.generator import generate_match
 from services.common.bus import Bus
 from services.common.control import Control
+from services.common.reports import status_text
 from services.common.rpc import ServiceFailed
 from services.common.sources import SourceConfig
 from services.fetcher.service import FetcherConfig
@@ -243,6 +244,7 @@ async def test_dropped_connection_mid_download_loses_nothing(
 async def test_monitoring_off_fetches_nothing_and_on_resumes(
     nats_server, bus, pipeline, tmp_path: Path
 ) -> None:
+    (tmp_path / "box").mkdir()
     local = SourceConfig("box", dir=tmp_path / "box")
     raw = await Raw().start(bus)
     async with running("fetcher", fetcher_main, conf(local), nats_server.url) as fetcher:
@@ -267,6 +269,7 @@ async def test_monitoring_off_fetches_nothing_and_on_resumes(
 async def test_lease_holder_dies_and_another_replica_takes_over(
     nats_server, bus, pipeline, tmp_path: Path
 ) -> None:
+    (tmp_path / "box").mkdir()
     local = SourceConfig("box", dir=tmp_path / "box")
     raw = await Raw().start(bus)
     async with running(
@@ -499,3 +502,28 @@ async def test_sync_of_named_files_fetches_only_those(nats_server, bus, pipeline
         await wait_until(lambda: raw.names() == [names[1]])
         await done.wait_for(accepted.sync_id)  # nothing more comes from it
     assert raw.names() == [names[1]]
+
+
+async def test_a_missing_directory_makes_the_fetcher_not_ready(
+    nats_server, bus, pipeline, tmp_path: Path
+) -> None:
+    """Never created nor taken for empty: a wrong or unmounted path shows, until it is there."""
+    box = tmp_path / "box"
+    async with running(
+        "fetcher", fetcher_main, conf(SourceConfig("box", dir=box)), nats_server.url
+    ) as fetcher:
+        checks = fetcher.runtime.health.checks
+
+        async def reported() -> bool:
+            return "does not exist" in (await status(bus))["box"].last_error
+
+        await wait_until(reported, what="the missing directory in status")
+        text = status_text(*await Control(bus).statuses())
+        assert not checks["sources"]() and not checks["catch-up"]()
+        assert not box.exists()
+        box.mkdir()
+        await wait_until(lambda: checks["sources"]() and checks["catch-up"](), what="ready")
+        box.rmdir()
+        await wait_until(lambda: not checks["sources"](), what="not ready again")
+    assert text.splitlines()[0].startswith("box: NOT connected")
+    assert f"(last: directory {box} does not exist)" in text.splitlines()[1]

@@ -31,7 +31,9 @@ async def publish_parsed(bus: Bus, message: rounds_pb2.ParsedRound) -> None:
     )
 
 
-async def ledger(database_url: str, filenames: list[str]) -> dict[str, tuple[str, str | None]]:
+async def ledger(
+    database_url: str, filenames: list[str], within: float = 30
+) -> dict[str, tuple[str, str | None]]:
     """(status, error) of each file, once every one of them is in the ledger."""
     conn = await asyncpg.connect(database_url)
     rows: dict[str, tuple[str, str | None]] = {}
@@ -44,7 +46,7 @@ async def ledger(database_url: str, filenames: list[str]) -> dict[str, tuple[str
             rows.update({r["filename"]: (r["status"], r["error"]) for r in found})
             return len(rows) == len(filenames)
 
-        await wait_until(all_recorded, within=30, what=f"{filenames} in the ledger")
+        await wait_until(all_recorded, within=within, what=f"{filenames} in the ledger")
     finally:
         await conn.close()
     return rows

@@ -105,3 +105,22 @@ def test_only_the_fetcher_needs_the_key_files(tmp_path: Path, secrets) -> None:
     assert PosterConfig.from_env(env).sources[0].name == "a"
     with pytest.raises(ConfigError, match=r"ssh\.key_file /nonexistent/key is not a readable file"):
         FetcherConfig.from_env(env)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o666, 0o640, 0o604])
+def test_a_key_others_may_read_is_refused_with_the_fix(tmp_path: Path, secrets, mode) -> None:
+    """As OpenSSH refuses it ("UNPROTECTED PRIVATE KEY FILE")."""
+    doc = {"sources": [{"name": "a", "ssh": ssh(secrets)}]}
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    key = Path(secrets["key_file"])
+    env = Env({"SOURCES_FILE": str(path)})
+    key.chmod(0o600)
+    assert FetcherConfig.from_env(env).sources[0].name == "a"
+    key.chmod(mode)
+    with pytest.raises(ConfigError) as refused:
+        FetcherConfig.from_env(env)
+    assert str(refused.value) == (
+        f"source 'a': ssh.key_file {key} is open to others (mode {mode:04o}), so OpenSSH"
+        f" would refuse it too; run `chmod 600 {key}`"
+    )

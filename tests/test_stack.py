@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from tests.waiting import wait_until_sync
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("fetcher", "parser", "storage", "poster")
+STOP_WITHIN_S = 10
 
 
 class Output:
@@ -76,8 +79,11 @@ def get(url: str) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
-@pytest.fixture
-def stack(tmp_path: Path):
+@contextlib.contextmanager
+def launched(
+    tmp_path: Path, **extra: str
+) -> Iterator[tuple[subprocess.Popen[str], Output, Path, int]]:
+    """`etstats up` in its own process group, as in a terminal; killed if still running."""
     base = http_port_base()
     env = {
         k: v
@@ -90,6 +96,7 @@ def stack(tmp_path: Path):
         ETSTATS_HTTP_PORT_BASE=str(base),
         POLL_INTERVAL="0.5",
         PYTHONUNBUFFERED="1",
+        **extra,
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "etstats_cli.cli", "up"],
@@ -97,7 +104,7 @@ def stack(tmp_path: Path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group, as in a terminal
+        start_new_session=True,
     )
     output = Output(proc)
     try:
@@ -106,6 +113,45 @@ def stack(tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    with launched(tmp_path) as started:
+        yield started
+
+
+def stops_everything(proc: subprocess.Popen[str], output: Output, var: Path, sig: int) -> None:
+    """`sig` to the stack's process group (a terminal's Ctrl-C, a service manager's
+    SIGTERM) ends every process of it, the embedded PostgreSQL included, within 10 s."""
+    family = psutil.Process(proc.pid).children(recursive=True)
+    os.killpg(proc.pid, sig)
+    try:
+        assert proc.wait(timeout=STOP_WITHIN_S) == 0
+    except subprocess.TimeoutExpired:
+        raise AssertionError("not stopped within 10 s:\n" + "\n".join(output.lines)) from None
+    output.wait_for(r"etstats +\| stopped", timeout=5)
+
+    def leftovers() -> list[psutil.Process]:
+        alive = []
+        for p in family:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:  # gone between the two questions
+                pass
+        return alive
+
+    try:
+        wait_until_sync(lambda: not leftovers(), within=5, what="every process of the stack gone")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {leftovers()}") from None
+    pgdata = str(var / "pgdata")
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and pgdata in " ".join(p.info["cmdline"])
+    ]
 
 
 async def check_rows(database_url: str, filename: str, map_name: str) -> None:
@@ -174,32 +220,8 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     ]
     assert unexported(pages) == {}
 
-    family = psutil.Process(proc.pid).children(recursive=True)
     # Ctrl-C: the terminal signals the whole foreground process group.
-    os.killpg(proc.pid, signal.SIGINT)
-    assert proc.wait(timeout=60) == 0, "\n".join(output.lines)
-    output.wait_for(r"etstats +\| stopped", timeout=5)
-
-    def leftovers() -> list[psutil.Process]:
-        alive = []
-        for p in family:
-            try:
-                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(p)
-            except psutil.NoSuchProcess:  # gone between the two questions
-                pass
-        return alive
-
-    try:
-        wait_until_sync(lambda: not leftovers(), within=5, what="every process of the stack gone")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {leftovers()}") from None
-    pgdata = str(var / "pgdata")
-    assert not [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if p.info["cmdline"] and pgdata in " ".join(p.info["cmdline"])
-    ]
+    stops_everything(proc, output, var, signal.SIGINT)
     for bad in ("Traceback", "unexpected EOF"):
         assert not any(bad in line for line in output.lines), "\n".join(output.lines)
     for service in SERVICES:
@@ -230,3 +252,26 @@ def test_up_stops_on_a_service_configuration_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "fetcher | etstats fetcher: configuration error: POLL_INTERVAL='fast'" in done.stdout
     assert "fetcher | configuration error: stopping the stack" in done.stdout
+
+
+# Loaded by every Python process of the stack (PYTHONPATH). The parser writes a
+# log line of 3 MB and then never hears a signal: as the parser stuck on a full
+# pipe once did, when a log line broke the console's reader.
+STUCK_PARSER = """
+import signal, sys
+if b"services.parser" in open("/proc/self/cmdline", "rb").read():
+    sys.stderr.write("x" * 3_000_000 + "\\n")
+    sys.stderr.flush()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+"""
+
+
+def test_sigterm_stops_everything_even_a_stuck_service(tmp_path: Path) -> None:
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(STUCK_PARSER)
+    with launched(tmp_path, PYTHONPATH=str(hook)) as (proc, output, var, _):
+        output.wait_for(r"parser +\| \(a log line over [\d,]+ bytes was cut\)", timeout=60)
+        output.wait_for(r"all 4 services ready", timeout=120)
+        stops_everything(proc, output, var, signal.SIGTERM)
+    output.wait_for(r"parser +\| did not stop within \d+s: killing it", timeout=1)

@@ -172,7 +172,7 @@ class PipelineEvent(_message.Message):
     def __init__(self, file: _Optional[_Union[_common_pb2.FileRef, _Mapping]] = ..., stage: _Optional[str] = ..., outcome: _Optional[str] = ..., seconds: _Optional[float] = ..., detail: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
-    __slots__ = ("source", "connected", "monitoring", "lease_holder", "last_poll_ms", "last_new_file_ms", "files_today", "files_total", "errors", "last_error", "avg_poll_seconds", "avg_download_seconds", "older_unimported")
+    __slots__ = ("source", "connected", "monitoring", "lease_holder", "last_poll_ms", "last_new_file_ms", "files_today", "files_total", "errors", "last_error", "avg_poll_seconds", "avg_download_seconds", "older_unimported", "file_problems")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     MONITORING_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +186,7 @@ class SourceStatus(_message.Message):
     AVG_POLL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     AVG_DOWNLOAD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     OLDER_UNIMPORTED_FIELD_NUMBER: _ClassVar[int]
+    FILE_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     source: str
     connected: bool
     monitoring: bool
@@ -199,7 +200,8 @@ class SourceStatus(_message.Message):
     avg_poll_seconds: float
     avg_download_seconds: float
     older_unimported: int
-    def __init__(self, source: _Optional[str] = ..., connected: _Optional[bool] = ..., monitoring: _Optional[bool] = ..., lease_holder: _Optional[str] = ..., last_poll_ms: _Optional[int] = ..., last_new_file_ms: _Optional[int] = ..., files_today: _Optional[int] = ..., files_total: _Optional[int] = ..., errors: _Optional[int] = ..., last_error: _Optional[str] = ..., avg_poll_seconds: _Optional[float] = ..., avg_download_seconds: _Optional[float] = ..., older_unimported: _Optional[int] = ...) -> None: ...
+    file_problems: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source: _Optional[str] = ..., connected: _Optional[bool] = ..., monitoring: _Optional[bool] = ..., lease_holder: _Optional[str] = ..., last_poll_ms: _Optional[int] = ..., last_new_file_ms: _Optional[int] = ..., files_today: _Optional[int] = ..., files_total: _Optional[int] = ..., errors: _Optional[int] = ..., last_error: _Optional[str] = ..., avg_poll_seconds: _Optional[float] = ..., avg_download_seconds: _Optional[float] = ..., older_unimported: _Optional[int] = ..., file_problems: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StatusReply(_message.Message):
     __slots__ = ("service", "instance", "sources", "counters", "last_error")

@@ -40,6 +40,7 @@ def status_text(
         )
         if s.older_unimported:
             lines.append(f"  {s.older_unimported} older files not imported: run a sync")
+        lines += [f"  skipped: {problem}" for problem in s.file_problems]
     if storage is None:
         lines.append("storage: not answering")
     else:

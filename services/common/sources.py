@@ -6,6 +6,7 @@ source's round channel. Every validation error names the source and the key.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -112,7 +113,8 @@ def _ssh(value: Any, label: str) -> SshTarget:
 
 
 def require_key_files(sources: list[SourceConfig]) -> None:
-    """The fetcher's check at start: the key files of its SSH sources are there.
+    """The fetcher's check at start: the key files of its SSH sources are there,
+    and a private key of ours is readable by us alone (as OpenSSH insists).
 
     Only the fetcher holds the keys; the poster reads the same file for channels.
     """
@@ -125,6 +127,16 @@ def require_key_files(sources: list[SourceConfig]) -> None:
                 raise ConfigError(
                     f"source {source.name!r}: ssh.{key} {path} is not a readable file"
                 )
+        key_file = source.ssh.key_file
+        st = key_file.stat()
+        mode = st.st_mode & 0o777
+        # OpenSSH's rule: a key of ours others may read is no secret (of another owner,
+        # the mode is that owner's business).
+        if st.st_uid == os.getuid() and mode & 0o077:
+            raise ConfigError(
+                f"source {source.name!r}: ssh.key_file {key_file} is open to others (mode "
+                f"{mode:04o}), so OpenSSH would refuse it too; run `chmod 600 {key_file}`"
+            )
 
 
 def load_sources(env: Env) -> list[SourceConfig]:

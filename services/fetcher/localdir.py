@@ -4,43 +4,66 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from services.fetcher.source import Entry
+from services.fetcher.problems import FileProblems, Listed, file_type
+from services.fetcher.source import Entry, SourceError
+
+T = TypeVar("T")
+Listing = list[Listed]  # `list` is a method's name in the class
 
 
 class DirectorySource:
-    """Blocking file-system calls run in a thread so the event loop stays free."""
+    """Blocking file-system calls run in a thread so the event loop stays free.
+
+    The directory is never created here: a wrong or unmounted path must show
+    as missing, not as an empty directory that is watched in vain."""
 
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
         self.path = path
+        self.problems = FileProblems(name)
+        self._there = False
 
     async def stamp(self) -> int | None:
         """The directory's mtime: it changes whenever an entry is added or removed."""
-        try:
-            return (await asyncio.to_thread(os.stat, self.path)).st_mtime_ns
-        except FileNotFoundError:
-            return None
+        return (await self._look(lambda: os.stat(self.path))).st_mtime_ns
 
     async def list(self) -> dict[str, Entry]:
-        return await asyncio.to_thread(self._list)
+        return self.problems.entries(await self._look(self._scan))
 
-    def _list(self) -> dict[str, Entry]:
-        entries = {}
+    async def _look(self, call: Callable[[], T]) -> T:
+        """A look at the directory in a thread; its absence is this source's error."""
         try:
-            with os.scandir(self.path) as scan:
-                for item in scan:
-                    if item.is_file(follow_symlinks=False):
-                        st = item.stat(follow_symlinks=False)
-                        entries[item.name] = Entry(item.name, st.st_size, st.st_mtime_ns)
+            result = await asyncio.to_thread(call)
         except FileNotFoundError:
-            pass
-        return entries
+            self._there = False
+            raise SourceError("missing_dir", f"directory {self.path} does not exist") from None
+        except OSError as exc:
+            self._there = False
+            raise SourceError("io", f"cannot list {self.path}: {exc.strerror}") from None
+        self._there = True
+        return result
+
+    def _scan(self) -> Listing:
+        """(name, mode, size, mtime) of every entry; names as bytes, whatever they are."""
+        found: Listing = []
+        with os.scandir(os.fsencode(self.path)) as scan:
+            for item in scan:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed since it was listed
+                    continue
+                found.append((item.name, st.st_mode, st.st_size, st.st_mtime_ns))
+        return found
 
     @property
     def connected(self) -> bool:
-        return True
+        """The directory was there at the last look."""
+        return self._there
 
     @property
     def connections(self) -> int:
@@ -51,8 +74,19 @@ class DirectorySource:
 
     async def read(self, name: str, max_bytes: int) -> bytes:
         """Read one file; `name` was validated by the file-name grammar."""
-        return await asyncio.to_thread(self._read, name, max_bytes)
+        try:
+            body = await asyncio.to_thread(self._read, name, max_bytes)
+        except FileNotFoundError:
+            raise SourceError("missing", f"{name}: no such file") from None
+        except OSError as exc:
+            raise self.problems.unreadable(name, exc.strerror or str(exc)) from None
+        self.problems.clear(name)
+        return body
 
     def _read(self, name: str, max_bytes: int) -> bytes:
-        with open(self.path / name, "rb") as fh:
+        # Never follow a link out of the directory; never wait on a pipe or a lease.
+        fd = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
+                raise OSError(0, f"a {file_type(mode)}, not a regular file")
             return fh.read(max_bytes + 1)

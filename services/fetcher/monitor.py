@@ -19,7 +19,7 @@ from services.common.events import report
 from services.common.metrics import mark_success
 from services.fetcher.known import unknown_files
 from services.fetcher.publish import download, now_ms, publish_file
-from services.fetcher.source import Entry, Source
+from services.fetcher.source import PER_FILE, Entry, Source, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,9 @@ class Monitor:
 
     At start and after every reconnect, files storage does not know are fetched
     as catch-up when they are newer than `catchup`; older ones are only counted.
+
+    A file that cannot be read is tried again whenever the directory is listed,
+    without holding up the others. A file that changes once imported is reported.
     """
 
     def __init__(
@@ -99,6 +102,8 @@ class Monitor:
         self.detected_at: dict[str, int] = {}
         self.catching_up: set[str] = set()
         self.warned: set[str] = set()
+        self.unreadable: dict[str, Entry] = {}
+        self.imported: dict[str, Entry] = {}  # as first seen imported, to notice changes
         self.started = False
         self._dir_stamp: int | None = None
         self._stamp_seen_at = 0.0
@@ -106,9 +111,12 @@ class Monitor:
         self._connections = -1
 
     def synced(self, names: set[str]) -> None:
-        """A sync fetched these: they are neither new nor older unimported files."""
+        """A sync fetched these: they are neither new nor older unimported files,
+        and what they hold now is what was imported (a re-import takes a change)."""
         self.known |= names
         self.older -= names
+        for name in names:
+            self.imported.pop(name, None)
         OLDER.labels(source=self.source.name).set(len(self.older))
 
     async def poll(self) -> None:
@@ -149,6 +157,8 @@ class Monitor:
         self._stamp_settled = looked_at - self._stamp_seen_at >= STAMP_RESOLUTION_S
         for gone in set(self.pending) - set(new):
             self.pending.pop(gone, None)
+        for gone in set(self.unreadable) - set(new):
+            del self.unreadable[gone]
         changed = {}
         for name, entry in sorted(new.items()):
             if name not in self.detected_at:
@@ -158,7 +168,7 @@ class Monitor:
                     source=self.source.name, filename=name, msg_id=f"{self.source.name}/{name}"
                 )
                 await report(self.bus, ref, "fetcher", "detected")
-            if self.pending.get(name) == entry:
+            if self.pending.get(name) == entry or self.unreadable.get(name) == entry:
                 await self._fetch(entry)
             else:
                 self.pending[name] = changed[name] = entry
@@ -203,7 +213,10 @@ class Monitor:
     def _new_stats_files(self, listing: dict[str, Entry]) -> dict[str, Entry]:
         new = {}
         for name, entry in listing.items():
-            if name in self.known or name in self.older:
+            if name in self.known:
+                self._check_unchanged(entry)
+                continue
+            if name in self.older:
                 continue
             kind = classify_name(name).kind
             if kind is FileKind.STATS:
@@ -216,12 +229,30 @@ class Monitor:
                 )
         return new
 
+    def _check_unchanged(self, entry: Entry) -> None:
+        """Report (once) an imported file whose size or time is no longer what it was."""
+        if self.imported.setdefault(entry.name, entry) != entry:
+            self.source.problems.report(
+                entry.name,
+                "changed_after_import",
+                "changed after import; the stored round is of the earlier content",
+            )
+
     async def _fetch(self, entry: Entry) -> None:
+        """Fetch and publish one file; one that cannot be read waits for the next listing."""
         name = entry.name
         origin = (
             common_pb2.ORIGIN_CATCH_UP if name in self.catching_up else common_pb2.ORIGIN_MONITOR
         )
-        body, seconds = await download(self.source, entry, self.max_bytes)
+        try:
+            body, seconds = await download(self.source, entry, self.max_bytes)
+        except SourceError as exc:
+            if exc.kind not in PER_FILE:
+                raise
+            self.pending.pop(name, None)
+            if exc.kind == "unreadable":
+                self.unreadable[name] = entry
+            return
         await publish_file(
             self.bus,
             self.source.name,
@@ -233,7 +264,9 @@ class Monitor:
         )
         self.stats.fetched(seconds)
         self.known.add(name)
+        self.imported[name] = entry
         self.pending.pop(name, None)
+        self.unreadable.pop(name, None)
         self.detected_at.pop(name, None)
         self.catching_up.discard(name)
 
@@ -251,4 +284,5 @@ class Monitor:
             avg_poll_seconds=s.poll_seconds / s.polls if s.polls else 0.0,
             avg_download_seconds=s.download_seconds / s.downloads if s.downloads else 0.0,
             older_unimported=len(self.older),
+            file_problems=self.source.problems.lines(),
         )

@@ -78,7 +78,6 @@ def make_source(config: SourceConfig, keepalive_s: float) -> Source:
     if config.ssh is not None:
         return SftpSource(config, keepalive_s)
     assert config.dir is not None
-    config.dir.mkdir(parents=True, exist_ok=True)
     return DirectorySource(config.name, config.dir)
 
 
@@ -188,11 +187,17 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     await serve(rt.micro, FETCHER_SYNC, start_sync)
     await serve(rt.micro, FETCHER_SYNC_CANCEL, cancel_sync)
     await serve(rt.micro, FETCHER_STATUS, status)
+
+    def polled(w: SourceWorker) -> bool:
+        return w.lease.held and w.monitoring
+
     rt.health.add_check(
-        "catch-up",
-        lambda: all(
-            w.monitor.started or not (w.lease.held and w.monitoring) for w in workers.values()
-        ),
+        "catch-up", lambda: all(w.monitor.started or not polled(w) for w in workers.values())
+    )
+    # A source this replica polls is there: a missing directory, an unreachable server.
+    rt.health.add_check(
+        "sources",
+        lambda: all(w.monitor.source.connected or not polled(w) for w in workers.values()),
     )
     for c in conf.sources:
         log.info(

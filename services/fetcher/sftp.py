@@ -15,6 +15,7 @@ from prometheus_client import Counter
 from services.common.backoff import backoff
 from services.common.errors import describe
 from services.common.sources import SourceConfig, SshTarget
+from services.fetcher.problems import FileProblems, Listed
 from services.fetcher.source import Entry, SourceError
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,13 @@ RECONNECTS = Counter("etstats_fetcher_ssh_connects_total", "SSH connections open
 MAX_BACKOFF_S = 60.0
 
 T = TypeVar("T")
+
+# The server's answers about one file: the connection itself is fine.
+FILE_ERRORS = (asyncssh.SFTPPermissionDenied, asyncssh.SFTPFailure)
+
+
+def mtime_ns(attrs: asyncssh.SFTPAttrs) -> int:
+    return (attrs.mtime or 0) * 1_000_000_000 + (attrs.mtime_ns or 0)
 
 
 def host_key_advice(target: SshTarget) -> str:
@@ -47,6 +55,7 @@ class SftpSource:
         assert config.ssh is not None
         self.name = config.name
         self.target = config.ssh
+        self.problems = FileProblems(config.name)
         self.keepalive_s = keepalive_s
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
@@ -128,28 +137,33 @@ class SftpSource:
 
     async def stamp(self) -> int | None:
         attrs = await self._io(f"stat {self.target.path}", lambda s: s.stat(self.target.path))
-        return (attrs.mtime or 0) * 1_000_000_000 + (attrs.mtime_ns or 0)
+        return mtime_ns(attrs)
 
     async def list(self) -> dict[str, Entry]:
-        async def scan(sftp: asyncssh.SFTPClient) -> dict[str, Entry]:
-            entries = {}
-            async for item in sftp.scandir(self.target.path):
-                attrs = item.attrs
-                if attrs.type == asyncssh.FILEXFER_TYPE_REGULAR and isinstance(item.filename, str):
-                    mtime = (attrs.mtime or 0) * 1_000_000_000 + (attrs.mtime_ns or 0)
-                    entries[item.filename] = Entry(item.filename, attrs.size or 0, mtime)
-            return entries
+        """Names as bytes: one that is not UTF-8 is skipped, never the whole listing."""
 
-        return await self._io(f"list {self.target.path}", scan)
+        async def scan(sftp: asyncssh.SFTPClient) -> list[Listed]:
+            return [
+                (item.filename, item.attrs.permissions, item.attrs.size or 0, mtime_ns(item.attrs))
+                async for item in sftp.scandir(self.target.path.encode())
+                if isinstance(item.filename, bytes)
+            ]
+
+        return self.problems.entries(await self._io(f"list {self.target.path}", scan))
 
     async def read(self, name: str, max_bytes: int) -> bytes:
         path = posixpath.join(self.target.path, name)
 
         async def fetch(sftp: asyncssh.SFTPClient) -> bytes:
-            async with sftp.open(path, "rb") as fh:
-                return await fh.read(max_bytes + 1)
+            try:
+                async with sftp.open(path, "rb") as fh:
+                    return await fh.read(max_bytes + 1)
+            except FILE_ERRORS as exc:
+                raise self.problems.unreadable(name, exc.reason or type(exc).__name__) from None
 
-        return await self._io(f"read {path}", fetch)
+        body = await self._io(f"read {path}", fetch)
+        self.problems.clear(name)
+        return body
 
     async def close(self) -> None:
         self._drop()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from services.fetcher.problems import FileProblems
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,15 +17,21 @@ class Entry:
 
 
 class SourceError(Exception):
-    """A source could not be reached or read; `kind` labels the metric."""
+    """A source could not be reached or read; `kind` labels the metric.
+
+    Kinds `unreadable` and `missing` concern one file: the others go on."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
 
+PER_FILE = frozenset({"unreadable", "missing"})
+
+
 class Source(Protocol):
     name: str
+    problems: FileProblems
 
     @property
     def connected(self) -> bool: ...
@@ -34,9 +43,13 @@ class Source(Protocol):
     async def stamp(self) -> int | None:
         """A value that changes whenever an entry is added or removed."""
 
-    async def list(self) -> dict[str, Entry]: ...
+    async def list(self) -> dict[str, Entry]:
+        """The regular files with UTF-8 names; others are reported to `problems`."""
 
     async def read(self, name: str, max_bytes: int) -> bytes:
-        """Up to `max_bytes + 1` bytes, so the caller can tell a file is too big."""
+        """Up to `max_bytes + 1` bytes, so the caller can tell a file is too big.
+
+        A file that cannot be read is reported to `problems` and raises a
+        SourceError of kind `unreadable`, one that is gone of kind `missing`."""
 
     async def close(self) -> None: ...
