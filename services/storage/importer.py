@@ -10,8 +10,15 @@ from datetime import datetime
 from etstats.contract import common_pb2, files_pb2, rounds_pb2
 from etstats.contract.rounds import header_from_message, player_from_message
 from etstats.statsfile import Player
+from etstats.statsfile.pairing import RoundRef, pair_rounds
 from services.storage.db import Conn
-from services.storage.pairing import link_match, repair_after_round1, round_values
+from services.storage.pairing import (
+    link_match,
+    lock_map,
+    neighbours,
+    repair_changed,
+    round_values,
+)
 from services.storage.stored import build_stored
 
 ORIGIN_NAMES = {
@@ -33,13 +40,14 @@ class ImportResult:
     round_id: int | None
     file_id: int
     stored: rounds_pb2.StoredRound | None = None  # built in memory for a fresh import
-    repaired: tuple[int, ...] = ()  # round 2s this round 1 paired anew
+    repaired: tuple[int, ...] = ()  # stored round 2s whose round 1 this round changed
 
 
 async def import_round(conn: Conn, parsed: rounds_pb2.ParsedRound) -> ImportResult:
     """Store a parsed round exactly once, keyed on (source, filename)."""
     f = parsed.file
     async with conn.transaction():
+        await lock_map(conn, f.source, parsed.header.map)
         await conn.execute(
             "INSERT INTO sources (name) VALUES ($1) ON CONFLICT DO NOTHING", f.source
         )
@@ -87,7 +95,11 @@ async def import_round(conn: Conn, parsed: rounds_pb2.ParsedRound) -> ImportResu
         stamp = datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
         header = header_from_message(parsed.header, parsed.flags.partial)
         players = [player_from_message(p) for p in parsed.players]
-        values = await round_values(conn, f.source, header, stamp, players)
+        known = await neighbours(conn, f.source, header.map, stamp)
+        pairs = pair_rounds([*(n.ref for n in known), RoundRef.of(f.filename, header, stamp)])
+        ids = {n.ref.key: n.round_id for n in known}
+        r1 = pairs.get(f.filename)
+        values = await round_values(conn, header, players, ids[r1] if r1 is not None else None)
         flags = rounds_pb2.RoundFlags()
         flags.CopyFrom(parsed.flags)
         flags.orphan = header.round == 2 and not header.shutdown_path and values.rows is None
@@ -96,9 +108,7 @@ async def import_round(conn: Conn, parsed: rounds_pb2.ParsedRound) -> ImportResu
         await _upsert_players(conn, parsed, stamp)
         if values.pairing is not None:
             await link_match(conn, f.source, header.map, round_id, values.pairing)
-        repaired = []
-        if header.round == 1 and not header.shutdown_path:
-            repaired = await repair_after_round1(conn, f.source, header.map, stamp)
+        repaired = await repair_changed(conn, known, pairs, {**ids, f.filename: round_id})
     stored = build_stored(
         f,
         round_id,

@@ -1,22 +1,22 @@
-"""R1/R2 pairing from the database, and the round values it yields.
+"""R1/R2 pairing in the database, and the round values it yields.
 
-The rules are the format's (etstats.statsfile): an R2 pairs with the latest
-non-partial R1 of the same source and map written before it, within the
-window, midnight included. Files can arrive in any order, so every import
-re-pairs what it can affect: an R1 re-pairs the R2s after it.
+The rule is the pure one (etstats.statsfile.pairing), applied to the stored
+rounds of the source and map that a new round can affect: files arrive in
+any order, so every import settles those rounds anew and repairs the round 2s
+whose round 1 changed. Imports of one source and map are serialised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
 from etstats.statsfile import Header, Player, Weapon
 from etstats.statsfile.differential import Basis, round_two
-from etstats.statsfile.pairing import PAIRING_WINDOW
+from etstats.statsfile.pairing import PAIRING_WINDOW, RoundRef
 from etstats.statsfile.stopwatch import map_result
 from services.storage.db import Conn, found
 from services.storage.stored import Pairing
@@ -129,21 +129,58 @@ async def _round(conn: Conn, round_id: int) -> asyncpg.Record:
     return found(row, f"round {round_id}")
 
 
-async def find_round1(
-    conn: Conn,
-    source: str,
-    map_name: str,
-    stamp: datetime,
-    window: timedelta = PAIRING_WINDOW,
-) -> int | None:
-    return await conn.fetchval(
-        "SELECT id FROM rounds WHERE source = $1 AND map = $2 AND round = 1 AND NOT partial"
-        " AND stamp < $3 AND stamp >= $4 ORDER BY stamp DESC, id DESC LIMIT 1",
-        source,
-        map_name,
-        stamp,
-        stamp - window,
+async def lock_map(conn: Conn, source: str, map_name: str) -> None:
+    """Serialise imports that can pair with each other (same source and map)
+    until the transaction ends, whichever replica runs them."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"pairing/{source}/{map_name}"
     )
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A stored round that pairing may link with a new one."""
+
+    ref: RoundRef
+    round_id: int
+    paired_with: int | None  # its round 1 now, for a round 2
+
+
+async def neighbours(conn: Conn, source: str, map_name: str, stamp: datetime) -> list[Neighbour]:
+    """The stored rounds of the map chained to `stamp` by gaps within the
+    window: pairing among them does not depend on any round outside."""
+    low = high = stamp
+    while True:
+        rows = await conn.fetch(
+            "SELECT r.id, r.round, r.stamp, r.time_limit_s, r.next_time_limit_s, f.filename,"
+            " m.r1_round_id FROM rounds r JOIN files f ON f.id = r.file_id"
+            " LEFT JOIN matches m ON m.r2_round_id = r.id"
+            " WHERE r.source = $1 AND r.map = $2 AND NOT r.partial AND r.round IN (1, 2)"
+            " AND r.stamp BETWEEN $3 AND $4",
+            source,
+            map_name,
+            low - PAIRING_WINDOW,
+            high + PAIRING_WINDOW,
+        )
+        stamps = [r["stamp"] for r in rows]
+        if min(stamps, default=low) >= low and max(stamps, default=high) <= high:
+            break
+        low, high = min(low, *stamps), max(high, *stamps)
+    return [
+        Neighbour(
+            RoundRef(
+                r["filename"],
+                map_name,
+                r["round"],
+                r["stamp"],
+                r["time_limit_s"],
+                r["next_time_limit_s"],
+            ),
+            r["id"],
+            r["r1_round_id"],
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -167,20 +204,13 @@ async def _pairing(conn: Conn, r1_id: int, r2_header: Header) -> Pairing:
 
 
 async def round_values(
-    conn: Conn,
-    source: str,
-    header: Header,
-    stamp: datetime,
-    players: Sequence[Player],
+    conn: Conn, header: Header, players: Sequence[Player], r1_id: int | None
 ) -> RoundValues:
-    """Round values for a new round, computed before it is written."""
+    """Round values for a round, given the round 1 pairing found for it."""
     if header.round == 1:  # round values never list unused weapons
         used = [replace(p, weapons=tuple(w for w in p.weapons if any(w[1:]))) for p in players]
         return RoundValues([(p, Basis.ROUND1.value) for p in used])
-    if header.shutdown_path:
-        return RoundValues(None)
-    r1_id = await find_round1(conn, source, header.map, stamp)
-    if r1_id is None:
+    if header.shutdown_path or r1_id is None:
         return RoundValues(None)
     pairing = await _pairing(conn, r1_id, header)
     rows = round_two(pairing.r1_players, players)
@@ -206,12 +236,10 @@ async def link_match(conn: Conn, source: str, map_name: str, r2_id: int, pairing
     )
 
 
-async def repair(conn: Conn, r2_id: int) -> None:
-    """Redo an R2's pairing in place (its R1 arrived late, or a later R1 did)."""
+async def repair(conn: Conn, r2_id: int, r1_id: int | None) -> None:
+    """Redo a round 2's values, orphan flag and match row for its round 1 now."""
     r2 = await _round(conn, r2_id)
-    values = await round_values(
-        conn, r2["source"], header_of(r2), r2["stamp"], await load_players(conn, r2_id)
-    )
+    values = await round_values(conn, header_of(r2), await load_players(conn, r2_id), r1_id)
     await _store_round_values(conn, r2_id, values.rows)
     await conn.execute("UPDATE rounds SET orphan = $2 WHERE id = $1", r2_id, values.rows is None)
     if values.pairing is None:
@@ -220,20 +248,19 @@ async def repair(conn: Conn, r2_id: int) -> None:
         await link_match(conn, r2["source"], r2["map"], r2_id, values.pairing)
 
 
-async def repair_after_round1(conn: Conn, source: str, map_name: str, stamp: datetime) -> list[int]:
-    """A new R1 may be the one that R2s written after it were waiting for;
-    returns the R2s it re-paired."""
+async def repair_changed(
+    conn: Conn, known: Sequence[Neighbour], pairs: dict[str, str | None], ids: dict[str, int]
+) -> list[int]:
+    """Re-pair the stored round 2s whose round 1 a new round changed; returns them."""
     repaired = []
-    for r2 in await conn.fetch(
-        "SELECT id FROM rounds WHERE source = $1 AND map = $2 AND round = 2 AND NOT partial"
-        " AND stamp > $3 AND stamp <= $4 ORDER BY stamp",
-        source,
-        map_name,
-        stamp,
-        stamp + PAIRING_WINDOW,
-    ):
-        await repair(conn, r2["id"])
-        repaired.append(r2["id"])
+    for n in known:
+        if n.ref.round != 2:
+            continue
+        r1 = pairs.get(n.ref.key)
+        r1_id = ids[r1] if r1 is not None else None
+        if r1_id != n.paired_with:
+            await repair(conn, n.round_id, r1_id)
+            repaired.append(n.round_id)
     return repaired
 
 
