@@ -45,7 +45,7 @@ def stored(
     *,
     round_id: int = 1,
     round_no: int = 1,
-    origin: common_pb2.Origin = common_pb2.ORIGIN_MONITOR,
+    recent: bool = True,
     names: list[str] | None = None,
     when: datetime = datetime(2026, 11, 24, 20),
 ) -> rounds_pb2.StoredRound:
@@ -54,7 +54,7 @@ def stored(
     parsed = parsed_round(
         parse(g.body, g.filename),
         common_pb2.FileRef(
-            source="main", filename=g.filename, msg_id=f"main/{g.filename}/00", origin=origin
+            source="main", filename=g.filename, msg_id=f"main/{g.filename}/00", recent=recent
         ),
         len(g.body),
     )
@@ -210,11 +210,12 @@ async def test_a_monitored_round_becomes_one_post(nats_server, bus, discord) -> 
 
 
 @pytest.mark.service
-async def test_sync_rounds_are_not_posted_but_summarised(nats_server, bus, discord) -> None:
+async def test_older_rounds_are_not_posted_but_summarised(nats_server, bus, discord) -> None:
+    """A round of a file older than the catch-up window is imported, never posted."""
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
         for i in range(3):
-            await publish(bus, stored(10 + i, round_id=100 + i, origin=common_pb2.ORIGIN_SYNC))
-        sentinel = stored(13, round_id=103)  # monitored, after them on the same subject
+            await publish(bus, stored(10 + i, round_id=100 + i, recent=False))
+        sentinel = stored(13, round_id=103)  # recent, after them on the same subject
         await publish(bus, sentinel)
         result = control_pb2.SyncResult(
             sync_id="s1",
@@ -225,7 +226,7 @@ async def test_sync_rounds_are_not_posted_but_summarised(nats_server, bus, disco
         await bus.publish("stats.sync.result.s1", result.SerializeToString(), "sync-result:s1")
         await wait_until(lambda: discord.posts("323456789012345678"), what="the summary")
         await wait_until(lambda: discord.posts(CHANNEL), what="the round after the sync rounds")
-    (only,) = discord.posts(CHANNEL)  # the sync rounds were handled first, and not posted
+    (only,) = discord.posts(CHANNEL)  # the older rounds were handled first, and not posted
     assert only["nonce"] == f"etstats-r{sentinel.round_id}"
     (summary,) = discord.posts("323456789012345678")
     assert summary["embeds"][0]["title"] == "Sync done: 3 rounds imported"
@@ -348,7 +349,7 @@ async def test_a_late_round_1_corrects_the_orphan_round_2_post(
         running("poster", poster_main, poster_conf(discord), nats_server.url),
     ):
         for generated in (r2, r1):
-            message = parsed(generated, origin=common_pb2.ORIGIN_MONITOR)
+            message = parsed(generated, origin=common_pb2.ORIGIN_MONITOR, recent=True)
             await bus.publish(
                 f"stats.parsed.{message.file.source}",
                 message.SerializeToString(),

@@ -36,7 +36,6 @@ PIPELINE_LATENCY = Histogram(
     "From file detection by the fetcher to the post.",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300),
 )
-POSTED_ORIGINS = (common_pb2.ORIGIN_MONITOR, common_pb2.ORIGIN_CATCH_UP)
 
 
 @dataclass(frozen=True)
@@ -112,11 +111,15 @@ class Poster:
         return True
 
     async def post_round(self, msg: Msg) -> None:
+        """Post a recent round once (the file's `recent` flag, whichever path
+        brought it in, and the ledger); a repaired round's post is corrected."""
         stored = decode(rounds_pb2.StoredRound, msg.data)
-        if stored.duplicate or stored.file.origin not in POSTED_ORIGINS or not stored.round_id:
+        if stored.duplicate or not stored.round_id:
             return
-        if stored.repaired:
+        if stored.repaired:  # the ledger says whether there is a post to correct
             await self._edit_round(stored)
+            return
+        if not stored.file.recent:
             return
         source = stored.file.source
         posted = await self._post_once(
