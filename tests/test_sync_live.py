@@ -4,12 +4,14 @@ round (its file's age, the poster's ledger), never on which path brought it in."
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from etstats.contract import common_pb2
+from etstats.statsfile.generator import generate_match
 from services.common.control import Control
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
@@ -20,7 +22,7 @@ from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.fake_discord import FakeDiscord
 from tests.inprocess import running
-from tests.test_fetcher import Raw, caught_up, conf, polled, round_file, sample, write_aged
+from tests.test_fetcher import Raw, caught_up, conf, polled, sample, write_aged
 from tests.test_ops_cli import cli
 from tests.test_poster import CHANNEL, poster_conf
 from tests.waiting import wait_until
@@ -28,12 +30,17 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def played(minutes_ago: int) -> datetime:
-    """A moment today, `minutes_ago` before now (just after midnight if that was
-    yesterday), so that `sync today` takes the round."""
-    when = datetime.now() - timedelta(minutes=minutes_ago)
-    midnight = datetime.combine(datetime.now().date(), datetime.min.time())
-    return when if when >= midnight else midnight + timedelta(seconds=30 - minutes_ago)
+def played(seed: int, minutes_ago: int) -> tuple[str, bytes]:
+    """A round file stamped today, `minutes_ago` before now (just after midnight if
+    that was yesterday), so that `sync today` takes it."""
+    now = datetime.now()
+    when = now - timedelta(minutes=minutes_ago)
+    if when.date() != now.date():
+        when = datetime.combine(now.date(), datetime.min.time()) + timedelta(
+            seconds=30 - minutes_ago
+        )
+    r1, _ = generate_match(random.Random(seed), when, players=6)
+    return f"{when:%Y-%m-%d-%H%M%S}-{r1.header.map}-round-1.txt", r1.body
 
 
 def posted_stamps(discord: FakeDiscord) -> list[str]:
@@ -55,10 +62,10 @@ async def test_sync_today_while_rounds_are_played_posts_each_live_round_once(
     unposted. The parser starts last, so the sync's listing surely precedes storage."""
     box = tmp_path / "box"
     box.mkdir()
-    backlog, backlog_body = round_file(90, played(10))
+    backlog, backlog_body = played(90, 10)
     write_aged(box / backlog, backlog_body, timedelta(hours=2))  # outside the 1h window
-    first, first_body = round_file(91, played(5))  # monitoring publishes it
-    second, second_body = round_file(92, played(2))  # only the sync does
+    first, first_body = played(91, 5)  # monitoring publishes it
+    second, second_body = played(92, 2)  # only the sync does
     url = nats_server.url
     discord = await FakeDiscord().start()
     raw = await Raw().start(bus)

@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SYNC_JOBS = MetricCounter("etstats_fetcher_sync_jobs_total", "Sync jobs, by outcome.", ["outcome"])
+SYNC_RETRIES = MetricCounter(
+    "etstats_fetcher_sync_retries_total",
+    "Sync steps tried again while the source, storage or NATS was away.",
+    ["cause"],
+)
 SYNC_FILES = Gauge(
     "etstats_fetcher_sync_files", "Files of running sync jobs, by state.", ["source", "state"]
 )
@@ -108,6 +113,13 @@ async def pause(stop: asyncio.Event, seconds: float) -> None:
     """Sleep before a retry; Cancelled when `stop` is set first."""
     if await sleep_unless(stop, seconds):
         raise Cancelled
+
+
+def cause(exc: Exception) -> str:
+    """Who was away: the source, storage, or NATS."""
+    if isinstance(exc, SourceError):
+        return "source"
+    return "storage" if isinstance(exc, StorageUnavailable) else "nats"
 
 
 def first_error(exc: BaseException) -> BaseException:
@@ -431,6 +443,7 @@ class SyncRunner:
                 return await attempt()
             except WAITED_OUT as exc:
                 failures += 1
+                SYNC_RETRIES.labels(cause=cause(exc)).inc()
                 away = time.monotonic() - since
                 if away >= self.settle_timeout_s:
                     raise Stalled(f"{what}: {describe(exc)} (for {away:.0f}s)") from None
