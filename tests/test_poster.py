@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from etstats.contract import common_pb2, control_pb2, rounds_pb2
+from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
@@ -334,6 +334,88 @@ async def test_notices_are_grouped_rate_limited_and_recover() -> None:
         "Rejected files: 1",
         "Rejected files: recovered: 1",
     ]
+
+
+@pytest.mark.unit
+async def test_notices_keep_lines_until_sent_with_nonces_of_their_own() -> None:
+    """Two replicas flushing in the same second send different nonces; a notice
+    sent again for the same messages (after a restart) has the same one; a line is
+    done (its message acked) only once a notice carrying it was sent."""
+    from services.common.notices import Notices
+
+    nonces: list[str] = []
+    acked: list[str] = []
+    refuse = [True]
+
+    async def send(title: str, text: str, nonce: str) -> None:
+        if refuse[0]:
+            raise ConnectionError("Discord is not reachable")
+        nonces.append(nonce)
+
+    def ack(key: str):
+        async def done() -> None:
+            acked.append(key)
+
+        return done
+
+    first, second, restarted = (Notices(send, cooldown_s=60, group_s=0) for _ in range(3))
+    first.add("Rejected files", "a.txt: bad", "rejection-1", ack("1"))
+    t0 = time.monotonic()
+    await first.flush(t0)  # refused: kept, nothing acked
+    assert (nonces, acked) == ([], [])
+    assert first.add("Rejected files", "a.txt: bad", "rejection-1", ack("1 again"))
+    refuse[0] = False
+    await first.flush(t0 + 0.5)  # within the retry's backoff
+    assert nonces == []
+    await first.flush(t0 + 2)
+    assert acked == ["1 again"]  # the newer delivery's ack, and only once
+    assert not first.add("Rejected files", "a.txt: bad", "rejection-1", ack("1 late"))
+    second.add("Rejected files", "b.txt: bad", "rejection-2", ack("2"))
+    await second.flush(t0 + 2)
+    restarted.add("Rejected files", "a.txt: bad", "rejection-1", ack("1 restarted"))
+    await restarted.flush(t0 + 2)
+    assert nonces[0] != nonces[1] and nonces[2] == nonces[0]
+    assert all(len(n) <= 25 for n in nonces)
+    first.add("Watchdog", "storage gone")
+    second.add("Watchdog", "storage gone")
+    await first.flush(t0 + 3)
+    await second.flush(t0 + 3)
+    assert nonces[3] != nonces[4], "lines without a message get nonces of their own"
+
+
+@pytest.mark.service
+async def test_a_rejection_noticed_before_a_poster_restart_is_still_sent(
+    nats_server, bus, discord
+) -> None:
+    """Killed inside the grouping window, the poster had not acked the rejection:
+    the next one sends the notice."""
+    rejection = files_pb2.Rejection(
+        file=common_pb2.FileRef(source="main", filename="broken.txt", msg_id="main/broken.txt/0"),
+        stage="parser",
+        reason="line 3: not a number",
+    )
+    conf = poster_conf(discord)
+
+    def handled() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "etstats_messages_total", {"stage": "poster-rejections", "outcome": outcome}
+            )
+            or 0
+            for outcome in ("ack", "held")
+        )
+
+    before = handled()
+    async with running("poster", poster_main, conf, nats_server.url) as first:
+        await bus.publish("stats.rejected.main", rejection.SerializeToString(), "rejected:1")
+        await wait_until(lambda: handled() > before, what="the rejection taken")
+        await first.kill()  # within the 2 s the poster groups rejections for
+    assert discord.posts(ADMIN) == []
+    async with running("poster", poster_main, conf, nats_server.url):
+        await wait_until(lambda: discord.posts(ADMIN), within=30, what="the notice")
+    (notice,) = discord.posts(ADMIN)
+    assert notice["embeds"][0]["title"] == "Rejected files: 1"
+    assert "broken.txt: parser: line 3: not a number" in notice["embeds"][0]["description"]
 
 
 @pytest.mark.service

@@ -95,7 +95,7 @@ async def test_sync_today_while_rounds_are_played_posts_each_live_round_once(
     finally:
         await discord.stop()
     assert code == 0, err
-    assert "2 imported, 0 duplicates, 0 rejected, 1 imported by monitoring" in out
+    assert "2 imported, 0 duplicates, 0 rejected, 1 already in the pipeline" in out
     assert sorted(posted_stamps(discord)) == [stamp_of(first), stamp_of(second)]
     # Core NATS shows every publish, the stream keeps the first of each file.
     assert [(f.file.filename, f.file.origin) for f in raw.files] == [

@@ -74,7 +74,7 @@ def progress_text(p: control_pb2.SyncProgress) -> str:
     return (
         f"{p.source}: [{bar}] listed {p.listed}, to import {p.unknown}, fetched {p.fetched}, "
         f"stored {p.stored}"
-        + (f", imported by monitoring {p.already_published}" if p.already_published else "")
+        + (f", already in the pipeline {p.already_published}" if p.already_published else "")
         + (f", failed {p.failed}" if p.failed else "")
     )
 
@@ -90,7 +90,7 @@ def result_text(r: control_pb2.SyncResult) -> str:
     lines = [
         f"sync {r.sync_id} {sync_state(r)} in {seconds:.0f}s: "
         f"{r.imported} imported, {r.duplicates} duplicates, {r.rejected} rejected"
-        + (f", {elsewhere} imported by monitoring" if elsewhere else "")
+        + (f", {elsewhere} already in the pipeline" if elsewhere else "")
         + (f", {r.missing_total} missing" if r.missing_total else "")
     ]
     if r.error:

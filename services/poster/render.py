@@ -220,7 +220,7 @@ def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
         description=(
             f"{listed} files listed, {result.imported} imported, {result.duplicates} "
             f"duplicates, {result.rejected} rejected"
-            + (f", {elsewhere} imported by monitoring" if elsewhere else "")
+            + (f", {elsewhere} already in the pipeline" if elsewhere else "")
             + (f", {result.missing_total} missing" if result.missing_total else "")
             + f", in {clock(seconds)}."
         ),

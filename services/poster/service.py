@@ -38,6 +38,9 @@ PIPELINE_LATENCY = Histogram(
 )
 
 
+REJECTION_ACK_WAIT_S = 10.0
+
+
 @dataclass(frozen=True)
 class PosterConfig:
     token: str | None
@@ -72,9 +75,17 @@ class Poster:
         self.ledger = ledger
 
     async def _notify(self, title: str, text: str, nonce: str) -> None:
+        """Send a notice; an outage raises (the notice is tried again), a refusal for
+        good is logged instead, so its lines are not held forever."""
         if self.conf.admin_channel or isinstance(self.sink, ConsoleSink):
             embed = disnake.Embed(title=safe(title)[:256], description=safe(text)[:4096])
-            await self.sink.send(self.conf.admin_channel, [embed], nonce)
+            try:
+                await self.sink.send(self.conf.admin_channel, [embed], nonce)
+            except PermanentPostError as exc:
+                POSTS.labels(kind="notice", outcome="refused").inc()
+                log.error("admin notice %r not sent: %s; it said: %s", title, exc, text)
+                return
+            POSTS.labels(kind="notice", outcome="posted").inc()
 
     async def _posted(self, key: str) -> str | None:
         try:
@@ -169,12 +180,16 @@ class Poster:
         )
 
     async def note_rejection(self, msg: Msg) -> None:
+        """Into the next "Rejected files" notice; the message is acked once that
+        notice is sent (the consumer `acks_later`), so a restart loses none."""
         rejection = decode(files_pb2.Rejection, msg.data)
-        self.notices.add(
-            "Rejected files",
+        line = (
             f"{rejection.file.source} {rejection.file.filename}: "
-            f"{rejection.stage}: {rejection.reason}",
+            f"{rejection.stage}: {rejection.reason}"
         )
+        key = f"rejection-{msg.metadata.sequence.stream}" if msg.metadata.sequence else ""
+        if not self.notices.add("Rejected files", line, key, done=msg.ack):
+            await msg.ack()  # a redelivery of a line that was sent already
 
     async def flush_notices(self) -> None:
         while not await sleep_unless(self.rt.stop, 1.0):
@@ -223,6 +238,10 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
                 handler=poster.note_rejection,
                 stop=rt.stop,
                 publish_rejections=False,  # a rejection of a rejection would come back here
+                acks_later=True,
+                # Held until their notice is sent (grouped, one per cooldown): a
+                # redelivery meanwhile only renews the line's ack.
+                ack_wait=REJECTION_ACK_WAIT_S,
             ),
             poster.flush_notices(),
         )
