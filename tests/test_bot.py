@@ -102,7 +102,7 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
     box.mkdir()
     for age in (1, 3):
         name, body = dated_file(800 + age, age)
-        (box / name).write_bytes(body)
+        write_aged(box / name, body, timedelta(days=age))
     url = nats_server.url
     source = SourceConfig("box", dir=box)
     bot_conf = BotConfig(
