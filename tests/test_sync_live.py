@@ -30,15 +30,12 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def played(seed: int, minutes_ago: int) -> tuple[str, bytes]:
-    """A round file stamped today, `minutes_ago` before now (just after midnight if
-    that was yesterday), so that `sync today` takes it."""
+def played(seed: int, minute: int) -> tuple[str, bytes]:
+    """A round file stamped today, `minute` minutes into the last ten (into the day,
+    just after midnight), so that `sync today` takes it, in the order of `minute`."""
     now = datetime.now()
-    when = now - timedelta(minutes=minutes_ago)
-    if when.date() != now.date():
-        when = datetime.combine(now.date(), datetime.min.time()) + timedelta(
-            seconds=30 - minutes_ago
-        )
+    start = max(now - timedelta(minutes=10), datetime.combine(now.date(), datetime.min.time()))
+    when = start.replace(microsecond=0) + timedelta(minutes=minute)
     r1, _ = generate_match(random.Random(seed), when, players=6)
     return f"{when:%Y-%m-%d-%H%M%S}-{r1.header.map}-round-1.txt", r1.body
 
@@ -62,10 +59,10 @@ async def test_sync_today_while_rounds_are_played_posts_each_live_round_once(
     unposted. The parser starts last, so the sync's listing surely precedes storage."""
     box = tmp_path / "box"
     box.mkdir()
-    backlog, backlog_body = played(90, 10)
+    backlog, backlog_body = played(90, 0)
     write_aged(box / backlog, backlog_body, timedelta(hours=2))  # outside the 1h window
-    first, first_body = played(91, 5)  # monitoring publishes it
-    second, second_body = played(92, 2)  # only the sync does
+    first, first_body = played(91, 3)  # monitoring publishes it
+    second, second_body = played(92, 6)  # only the sync does
     url = nats_server.url
     discord = await FakeDiscord().start()
     raw = await Raw().start(bus)
@@ -98,9 +95,10 @@ async def test_sync_today_while_rounds_are_played_posts_each_live_round_once(
     assert "2 imported, 0 duplicates, 0 rejected, 1 already in the pipeline" in out
     assert sorted(posted_stamps(discord)) == [stamp_of(first), stamp_of(second)]
     # Core NATS shows every publish, the stream keeps the first of each file.
-    assert [(f.file.filename, f.file.origin) for f in raw.files] == [
+    seen = [(f.file.filename, f.file.origin) for f in raw.files]
+    assert seen == [
         (first, common_pb2.ORIGIN_MONITOR),
         (backlog, common_pb2.ORIGIN_SYNC),
         (first, common_pb2.ORIGIN_SYNC),  # the duplicate the stream dropped
         (second, common_pb2.ORIGIN_SYNC),
-    ]
+    ], seen

@@ -344,9 +344,16 @@ class SyncRunner:
             try:
                 if job.cancelled.is_set():
                     raise Cancelled
-                await asyncio.gather(*(self._fetch(job, source, e) for e in window))
-            except (Stalled, Cancelled) as exc:
-                self._give_up(job, name, entries[start:], exc)
+                async with asyncio.TaskGroup() as group:  # one stalls: the others stop too
+                    bodies = [group.create_task(self._download(job, source, e)) for e in window]
+                for entry, body in zip(window, bodies, strict=True):  # published oldest first
+                    if (got := body.result()) is not None:
+                        await self._publish(job, source, entry, got)
+            except (Stalled, Cancelled, BaseExceptionGroup) as exc:
+                why = first_error(exc)
+                if not isinstance(why, Stalled | Cancelled):
+                    raise
+                self._give_up(job, name, entries[start:], why)
                 return
             finally:
                 job.changed = True
@@ -365,12 +372,9 @@ class SyncRunner:
                 progress.failed += 1
             job.miss(name, entry.name, str(why) or "cancelled before it was fetched")
 
-    async def _fetch(self, job: SyncJob, source: Source, entry: Entry) -> None:
-        """Download and publish one file, waiting out outages of the source and NATS."""
+    async def _publish(self, job: SyncJob, source: Source, entry: Entry, body: bytes) -> None:
+        """Publish one file, waiting out an outage of NATS."""
         progress = job.progress[source.name]
-        body = await self._download(job, source, entry)
-        if body is None:
-            return
         key = (source.name, entry.name)
         job.awaiting.add(key)  # before the publish: a verdict may come back at once
         tries = 0
