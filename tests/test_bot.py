@@ -734,3 +734,45 @@ async def test_a_second_sync_is_refused_and_the_first_can_be_cancelled(
         assert await prefix_answer(discord, "!sync_cancel nosuch", HOME_ADMIN) == (
             "No running sync nosuch."
         )
+
+
+@pytest.mark.service
+@pytest.mark.parametrize("ended_meanwhile", [False, True])
+async def test_a_sync_message_reaches_its_end_across_bot_restarts(
+    ended_meanwhile: bool, nats_server, bus, database_url, discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The bot is killed while its message says "running"; the next one follows the
+    job again, or finds its result when it ended meanwhile, and shows it. No parser
+    at first: the sync waits for storage until the parser starts."""
+    from tests.test_sync_faults import stored_result
+
+    box = tmp_path / "box"
+    box.mkdir()
+    name, body = dated_file(520, 1)
+    write_aged(box / name, body, timedelta(days=1))
+    url = nats_server.url
+    conf = bot_config(
+        discord, Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset()), frozenset({int(GUILD_ID)})
+    )
+    settings = fetcher_conf(SourceConfig("box", dir=box), catchup=timedelta(hours=1))
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), url),
+        running("fetcher", fetcher_main, settings, url),
+    ):
+        async with bot_running(url, discord, conf) as first_bot:
+            await discord.message("!sync_stats 2days", admin=True)
+            await wait_until(lambda: len(following(discord)) == 1, what="the sync running")
+            (message,) = following(discord)
+            sync_id = message["content"].split()[1]
+            await first_bot.kill()
+        async with running("parser", parser_main, ParserConfig(batch=8), url):
+            if ended_meanwhile:
+                await stored_result(bus, sync_id)
+            assert message["content"].startswith(f"Sync {sync_id} running.")
+            async with running("bot", bot_main, conf, url):
+                await wait_until(
+                    lambda: message["content"].startswith(f"sync {sync_id} done"),
+                    within=30,
+                    what="the message at its end",
+                )
+    assert "1 imported" in message["content"]

@@ -56,6 +56,16 @@ class RunningSync(_message.Message):
     requester: Requester
     def __init__(self, sync_id: _Optional[str] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ...) -> None: ...
 
+class SyncMessage(_message.Message):
+    __slots__ = ("sync_id", "channel_id", "message_id")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    channel_id: str
+    message_id: str
+    def __init__(self, sync_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+
 class SyncCancel(_message.Message):
     __slots__ = ("sync_id",)
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]

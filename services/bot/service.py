@@ -9,20 +9,23 @@ from dataclasses import dataclass
 import disnake
 from disnake.ext import commands
 from disnake.http import Route
+from nats.js.kv import KeyValue
 
 from services.bot.cogs.backup import BackupCog
 from services.bot.cogs.health import HealthCog
 from services.bot.cogs.monitoring import MonitoringCog
-from services.bot.cogs.sync import SyncCog
+from services.bot.cogs.sync import SyncCog, resume_syncs
 from services.bot.context import BotContext
 from services.bot.permissions import Admins, parse_ids
 from services.bot.replies import clip
 from services.bot.watchdog import Watchdog
+from services.common.bus import STREAM_MAX_AGE_S
 from services.common.config import Env
 from services.common.control import Control
 from services.common.discord_text import safe
 from services.common.notices import Notices
 from services.common.runtime import Runtime
+from services.common.subjects import SYNC_MESSAGES_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,9 @@ class BotConfig:
         )
 
 
-def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
+def make_bot(
+    conf: BotConfig, control: Control, sync_messages: KeyValue | None = None
+) -> commands.Bot:
     if conf.api_base:
         Route.BASE = conf.api_base.rstrip("/")
     intents = disnake.Intents.default()
@@ -79,7 +84,12 @@ def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
         test_guilds=sorted(conf.guild_ids) or None,
     )
     context = BotContext(
-        control, conf.admins, conf.status_open, conf.progress_every_s, conf.guild_ids
+        control,
+        conf.admins,
+        conf.status_open,
+        conf.progress_every_s,
+        conf.guild_ids,
+        sync_messages=sync_messages,
     )
     for cog in (SyncCog(context), MonitoringCog(context), BackupCog(context), HealthCog(context)):
         bot.add_cog(cog)
@@ -87,6 +97,9 @@ def make_bot(conf: BotConfig, control: Control) -> commands.Bot:
     async def on_ready() -> None:
         context.home(bot)  # says now, not at the first command, when no server is home
         context.source_names("")  # fills autocomplete's cache
+        if not context.resumed:  # once, not at every reconnect to the gateway
+            context.resumed = True
+            context.keep(resume_syncs(context, bot))
 
     async def on_command_error(ctx: commands.Context, error: commands.CommandError) -> None:
         """The cogs answer their commands' errors; unknown commands may be another bot's."""
@@ -109,7 +122,9 @@ def admin_notices(bot: commands.Bot, conf: BotConfig) -> Notices:
 
 async def main(rt: Runtime, conf: BotConfig) -> None:
     control = Control(rt.bus)
-    bot = make_bot(conf, control)
+    # A sync's result stays in the stream as long: a message older than that is let go.
+    messages = await rt.bus.key_value(SYNC_MESSAGES_BUCKET, ttl=STREAM_MAX_AGE_S)
+    bot = make_bot(conf, control, messages)
     rt.health.add_check("discord", bot.is_ready)
     watchdog = Watchdog(control, admin_notices(bot, conf), conf.stall_after_s)
     watching = asyncio.create_task(watchdog.run(rt.stop, conf.watchdog_every_s))
