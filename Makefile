@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up demo test test-fast lint typecheck format proto bench clean
+.PHONY: up demo test test-fast lint typecheck format proto bench chaos clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -49,6 +49,9 @@ bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.fetch
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.queries
+
+chaos: $(INSTALLED)
+	$(BIN)/python -m benchmarks.chaos
 
 proto: $(INSTALLED)
 	$(BIN)/python -m etstats_cli.protogen

@@ -109,7 +109,7 @@ class Stack:
         self.sshd.close()
 
     async def start_sshd(self) -> None:
-        proc = subprocess.Popen(self.sshd_argv)
+        proc = await asyncio.to_thread(subprocess.Popen, self.sshd_argv)
         while not port_open("127.0.0.1", self.sshd.port):
             if proc.poll() is not None:
                 raise RuntimeError("sshd did not start again")

@@ -41,7 +41,10 @@ def write_corpus(root: Path) -> None:
         for generated in generate_match(
             rng, start + timedelta(minutes=20 * i), players=rng.randint(12, 20)
         ):
-            (root / generated.filename).write_bytes(generated.body)
+            path = root / generated.filename
+            path.write_bytes(generated.body)
+            played = (start + timedelta(minutes=20 * i)).timestamp()
+            os.utime(path, (played, played))  # old files: the sync's, not the catch-up's
 
 
 async def import_seconds(port: int) -> float:

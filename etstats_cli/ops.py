@@ -87,7 +87,7 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
                 else:
                     print("", file=sys.stderr)
                     print(result_text(item), file=out)
-                    return 0 if not item.rejected else 1
+                    return 1 if item.rejected or item.missing_total or item.error else 0
         except RequestFailed:
             print("", file=sys.stderr)  # end the progress line before the error
             raise

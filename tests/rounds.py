@@ -16,6 +16,7 @@ def parsed(
     filename: str | None = None,
     sha256: str = "00",
     origin: common_pb2.Origin = common_pb2.ORIGIN_SYNC,
+    recent: bool = False,
 ) -> rounds_pb2.ParsedRound:
     name = filename or generated.filename
     file = common_pb2.FileRef(
@@ -24,6 +25,7 @@ def parsed(
         sha256=sha256,
         msg_id=f"{source}/{name}/{sha256}",
         origin=origin,
+        recent=recent,
     )
     return parsed_round(parse(generated.body, generated.filename), file, len(generated.body))
 

@@ -29,6 +29,10 @@ class SshServer:
     close: Callable[[], None]
     aborts: list[str] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)
+    on_read: dict[str, Callable[[], None]] = field(default_factory=dict)
+    # asyncssh only: the server killed (no listener, every connection dropped), and back
+    kill: Callable[[], None] = lambda: None
+    restart: Callable[[], Awaitable[None]] | None = None
 
     def source(self, name: str = "main") -> SourceConfig:
         return SourceConfig(
@@ -58,10 +62,13 @@ def keys(tmp: Path, server_key: asyncssh.SSHKey, port: int) -> tuple[Path, Path]
 class FlakySftp(asyncssh.SFTPServer):
     """Drops the whole connection on the first read of each file named in `abort_reads`;
     refuses to open the files named in `deny_opens`, as a server does a file of another
-    user (which a test run as root cannot make)."""
+    user (which a test run as root cannot make); runs `on_read[name]` on the first read
+    of that file (a fault a test injects at that very moment: the server or NATS going
+    down)."""
 
     abort_reads: list[str] = []
     deny_opens: list[str] = []
+    on_read: dict[str, Callable[[], None]] = {}
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         if os.path.basename(os.fsdecode(path)) in self.deny_opens:
@@ -70,6 +77,8 @@ class FlakySftp(asyncssh.SFTPServer):
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes | Awaitable[bytes]:
         name = os.path.basename(os.fsdecode(getattr(file_obj, "name", "")))
+        if (fault := self.on_read.pop(name, None)) is not None:
+            fault()
         if name in self.abort_reads:
             self.abort_reads.remove(name)
             self.channel.get_connection().abort()
@@ -85,14 +94,38 @@ async def start_asyncssh(tmp: Path) -> SshServer:
     key_file, known = keys(tmp, server_key, port)
     FlakySftp.abort_reads = []
     FlakySftp.deny_opens = []
-    server = await asyncssh.listen(
-        "127.0.0.1",
-        port,
-        server_host_keys=[server_key],
-        authorized_client_keys=str(tmp / "authorized_keys"),
-        sftp_factory=FlakySftp,
-        allow_scp=False,
-    )
+    FlakySftp.on_read = {}
+    connections: list[asyncssh.SSHServerConnection] = []
+
+    class Tracked(asyncssh.SSHServer):
+        def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+            connections.append(conn)
+
+    async def listen() -> asyncssh.SSHAcceptor:
+        return await asyncssh.listen(
+            "127.0.0.1",
+            port,
+            server_factory=Tracked,
+            server_host_keys=[server_key],
+            authorized_client_keys=str(tmp / "authorized_keys"),
+            sftp_factory=FlakySftp,
+            allow_scp=False,
+        )
+
+    listeners = [await listen()]
+
+    def close() -> None:
+        listeners[-1].close()
+
+    def kill() -> None:
+        close()
+        for conn in connections:
+            conn.abort()
+        connections.clear()
+
+    async def restart() -> None:
+        listeners.append(await listen())
+
     return SshServer(
         "asyncssh",
         port,
@@ -100,9 +133,12 @@ async def start_asyncssh(tmp: Path) -> SshServer:
         key_file,
         known,
         server_key,
-        server.close,
+        close,
         FlakySftp.abort_reads,
         FlakySftp.deny_opens,
+        FlakySftp.on_read,
+        kill,
+        restart,
     )
 
 

@@ -46,7 +46,7 @@ from tests.fake_discord import (
 )
 from tests.inprocess import running
 from tests.test_fetcher import conf as fetcher_conf
-from tests.test_fetcher import dated_file
+from tests.test_fetcher import dated_file, write_aged
 from tests.waiting import wait_until
 
 
@@ -104,7 +104,7 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
     box.mkdir()
     for age in (1, 3):
         name, body = dated_file(800 + age, age)
-        (box / name).write_bytes(body)
+        write_aged(box / name, body, timedelta(days=age))
     url = nats_server.url
     source = SourceConfig("box", dir=box)
     bot_conf = BotConfig(
@@ -663,14 +663,16 @@ async def test_a_second_sync_is_refused_and_the_first_can_be_cancelled(
     nats_server, database_url, discord: FakeDiscord, tmp_path: Path
 ) -> None:
     """No parser: the fetched files are never stored, so a sync waits (as a long one
-    would) until it is cancelled."""
+    would) until it is cancelled. Each sync has a file no one published before (one
+    already on the bus is not awaited); monitoring leaves them all: they are older
+    than its catch-up window."""
     from tests.test_ops_cli import cli
 
     box = tmp_path / "box"
     box.mkdir()
-    for age in (1, 2):
+    for age in (1, 10):
         name, body = dated_file(500 + age, age)
-        (box / name).write_bytes(body)
+        write_aged(box / name, body, timedelta(days=age))
     url = nats_server.url
     source = SourceConfig("box", dir=box)
     conf = bot_config(
@@ -757,7 +759,7 @@ async def test_without_the_message_content_intent_the_bot_runs_and_says_what_to_
     async with bot_running(nats_server.url, discord, conf):
         said, _ = await slash_answer(discord, "status", [], MEMBER)
         assert "not answering" in said  # slash commands work; no fetcher runs here
-        await wait_until(lambda: notices("Prefix commands are off"), what="the admin notice")
+        await wait_until(lambda: bool(notices("Prefix commands are off")), what="the notice")
         [notice] = notices("Prefix commands are off")
         assert "Message Content Intent" in notice and "developer portal" in notice
         assert not discord.ready_intents or not discord.ready_intents & MESSAGE_CONTENT_INTENT
@@ -768,7 +770,7 @@ async def test_without_the_message_content_intent_the_bot_runs_and_says_what_to_
             what="the bot reconnects with the intent",
         )
         assert "!sync_stats" in await prefix_answer(discord, "!help", MEMBER)
-        await wait_until(lambda: notices("recovered"), what="the all-clear")
+        await wait_until(lambda: bool(notices("recovered")), what="the all-clear")
         assert len(notices("Prefix commands are off")) == 2  # the notice and its all-clear
 
 
@@ -799,3 +801,45 @@ async def test_typos_get_a_suggestion_and_extra_words_the_usage_line(
         )
         await discord.message("!xyzzy")  # nothing like ours: maybe another bot's
         assert (await prefix_answer(discord, "!help", MEMBER)).startswith("etstats commands")
+
+
+@pytest.mark.service
+@pytest.mark.parametrize("ended_meanwhile", [False, True])
+async def test_a_sync_message_reaches_its_end_across_bot_restarts(
+    ended_meanwhile: bool, nats_server, bus, database_url, discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The bot is killed while its message says "running"; the next one follows the
+    job again, or finds its result when it ended meanwhile, and shows it. No parser
+    at first: the sync waits for storage until the parser starts."""
+    from tests.test_sync_faults import stored_result
+
+    box = tmp_path / "box"
+    box.mkdir()
+    name, body = dated_file(520, 1)
+    write_aged(box / name, body, timedelta(days=1))
+    url = nats_server.url
+    conf = bot_config(
+        discord, Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset()), frozenset({int(GUILD_ID)})
+    )
+    settings = fetcher_conf(SourceConfig("box", dir=box), catchup=timedelta(hours=1))
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), url),
+        running("fetcher", fetcher_main, settings, url),
+    ):
+        async with bot_running(url, discord, conf) as first_bot:
+            await discord.message("!sync_stats 2days", admin=True)
+            await wait_until(lambda: len(following(discord)) == 1, what="the sync running")
+            (message,) = following(discord)
+            sync_id = message["content"].split()[1]
+            await first_bot.kill()
+        async with running("parser", parser_main, ParserConfig(batch=8), url):
+            if ended_meanwhile:
+                await stored_result(bus, sync_id)
+            assert message["content"].startswith(f"Sync {sync_id} running.")
+            async with running("bot", bot_main, conf, url):
+                await wait_until(
+                    lambda: message["content"].startswith(f"sync {sync_id} done"),
+                    within=30,
+                    what="the message at its end",
+                )
+    assert "1 imported" in message["content"]

@@ -4,6 +4,7 @@ a real nats-server, and the real parser and storage services."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from dataclasses import replace
@@ -84,6 +85,13 @@ def conf(*sources: SourceConfig, **over) -> FetcherConfig:
 def round_file(seed: int, when: datetime) -> tuple[str, bytes]:
     r1, _ = generate_match(random.Random(seed), when, players=6)
     return r1.filename, r1.body
+
+
+def write_aged(path: Path, body: bytes, age: timedelta) -> None:
+    """A file last modified `age` ago, as a round played then would be."""
+    path.write_bytes(body)
+    then = time.time() - age.total_seconds()
+    os.utime(path, (then, then))
 
 
 def write_slowly(path: Path, body: bytes, pause: float) -> None:
@@ -301,7 +309,7 @@ async def test_catch_up_fetches_recent_and_counts_older(
     recent, recent_body = round_file(8, datetime.now() - timedelta(hours=3))
     old, old_body = round_file(9, datetime.now() - timedelta(days=5))
     (box / recent).write_bytes(recent_body)
-    (box / old).write_bytes(old_body)
+    write_aged(box / old, old_body, timedelta(days=5))
     raw = await Raw().start(bus)
     settings = conf(SourceConfig("box", dir=box), catchup=timedelta(hours=48))
     async with running("fetcher", fetcher_main, settings, nats_server.url):
@@ -309,6 +317,7 @@ async def test_catch_up_fetches_recent_and_counts_older(
         await polled("box")  # the older file stays counted, not fetched
         state = (await status(bus))["box"]
     assert raw.files[0].file.origin == common_pb2.ORIGIN_CATCH_UP
+    assert raw.files[0].file.recent, "a file of the catch-up window is posted"
     assert raw.names() == [recent]
     assert state.older_unimported == 1
 

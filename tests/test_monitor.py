@@ -14,7 +14,16 @@ from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from tests.inprocess import running
 from tests.sshservers import SshServer
-from tests.test_fetcher import Raw, caught_up, conf, next_second, polled, round_file, status
+from tests.test_fetcher import (
+    Raw,
+    caught_up,
+    conf,
+    next_second,
+    polled,
+    round_file,
+    status,
+    write_aged,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
@@ -25,7 +34,7 @@ async def test_a_reconnect_never_makes_older_files_new(
     asyncssh_server: SshServer, nats_server, bus
 ) -> None:
     old, old_body = round_file(61, datetime.now() - timedelta(days=5))
-    (asyncssh_server.root / old).write_bytes(old_body)
+    write_aged(asyncssh_server.root / old, old_body, timedelta(days=5))
     recent, recent_body = round_file(62, datetime.now() - timedelta(minutes=5))
     asyncssh_server.aborts.append(recent)  # its first download drops the connection
     raw = await Raw().start(bus)

@@ -21,7 +21,7 @@ from services.poster.service import main as poster_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
-from tests.test_fetcher import caught_up, dated_file
+from tests.test_fetcher import caught_up, dated_file, write_aged
 from tests.test_fetcher import conf as fetcher_conf
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +52,7 @@ async def test_operator_commands(nats_server, database_url: str, tmp_path: Path)
     box.mkdir()
     for age in (1, 3, 10):
         name, body = dated_file(700 + age, age)
-        (box / name).write_bytes(body)
+        write_aged(box / name, body, timedelta(days=age))
     url = nats_server.url
     storage_conf = StorageConfig(database_url, 2, backup_dir=tmp_path / "backups")
     settings = fetcher_conf(SourceConfig("box", dir=box), catchup=timedelta(hours=1))

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from etstats.contract import common_pb2, control_pb2, rounds_pb2
+from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
@@ -45,7 +45,7 @@ def stored(
     *,
     round_id: int = 1,
     round_no: int = 1,
-    origin: common_pb2.Origin = common_pb2.ORIGIN_MONITOR,
+    recent: bool = True,
     names: list[str] | None = None,
     when: datetime = datetime(2026, 11, 24, 20),
 ) -> rounds_pb2.StoredRound:
@@ -54,7 +54,7 @@ def stored(
     parsed = parsed_round(
         parse(g.body, g.filename),
         common_pb2.FileRef(
-            source="main", filename=g.filename, msg_id=f"main/{g.filename}/00", origin=origin
+            source="main", filename=g.filename, msg_id=f"main/{g.filename}/00", recent=recent
         ),
         len(g.body),
     )
@@ -210,11 +210,12 @@ async def test_a_monitored_round_becomes_one_post(nats_server, bus, discord) -> 
 
 
 @pytest.mark.service
-async def test_sync_rounds_are_not_posted_but_summarised(nats_server, bus, discord) -> None:
+async def test_older_rounds_are_not_posted_but_summarised(nats_server, bus, discord) -> None:
+    """A round of a file older than the catch-up window is imported, never posted."""
     async with running("poster", poster_main, poster_conf(discord), nats_server.url):
         for i in range(3):
-            await publish(bus, stored(10 + i, round_id=100 + i, origin=common_pb2.ORIGIN_SYNC))
-        sentinel = stored(13, round_id=103)  # monitored, after them on the same subject
+            await publish(bus, stored(10 + i, round_id=100 + i, recent=False))
+        sentinel = stored(13, round_id=103)  # recent, after them on the same subject
         await publish(bus, sentinel)
         result = control_pb2.SyncResult(
             sync_id="s1",
@@ -225,7 +226,7 @@ async def test_sync_rounds_are_not_posted_but_summarised(nats_server, bus, disco
         await bus.publish("stats.sync.result.s1", result.SerializeToString(), "sync-result:s1")
         await wait_until(lambda: discord.posts("323456789012345678"), what="the summary")
         await wait_until(lambda: discord.posts(CHANNEL), what="the round after the sync rounds")
-    (only,) = discord.posts(CHANNEL)  # the sync rounds were handled first, and not posted
+    (only,) = discord.posts(CHANNEL)  # the older rounds were handled first, and not posted
     assert only["nonce"] == f"etstats-r{sentinel.round_id}"
     (summary,) = discord.posts("323456789012345678")
     assert summary["embeds"][0]["title"] == "Sync done: 3 rounds imported"
@@ -335,6 +336,88 @@ async def test_notices_are_grouped_rate_limited_and_recover() -> None:
     ]
 
 
+@pytest.mark.unit
+async def test_notices_keep_lines_until_sent_with_nonces_of_their_own() -> None:
+    """Two replicas flushing in the same second send different nonces; a notice
+    sent again for the same messages (after a restart) has the same one; a line is
+    done (its message acked) only once a notice carrying it was sent."""
+    from services.common.notices import Notices
+
+    nonces: list[str] = []
+    acked: list[str] = []
+    refuse = [True]
+
+    async def send(title: str, text: str, nonce: str) -> None:
+        if refuse[0]:
+            raise ConnectionError("Discord is not reachable")
+        nonces.append(nonce)
+
+    def ack(key: str):
+        async def done() -> None:
+            acked.append(key)
+
+        return done
+
+    first, second, restarted = (Notices(send, cooldown_s=60, group_s=0) for _ in range(3))
+    first.add("Rejected files", "a.txt: bad", "rejection-1", ack("1"))
+    t0 = time.monotonic()
+    await first.flush(t0)  # refused: kept, nothing acked
+    assert (nonces, acked) == ([], [])
+    assert first.add("Rejected files", "a.txt: bad", "rejection-1", ack("1 again"))
+    refuse[0] = False
+    await first.flush(t0 + 0.5)  # within the retry's backoff
+    assert nonces == []
+    await first.flush(t0 + 2)
+    assert acked == ["1 again"]  # the newer delivery's ack, and only once
+    assert not first.add("Rejected files", "a.txt: bad", "rejection-1", ack("1 late"))
+    second.add("Rejected files", "b.txt: bad", "rejection-2", ack("2"))
+    await second.flush(t0 + 2)
+    restarted.add("Rejected files", "a.txt: bad", "rejection-1", ack("1 restarted"))
+    await restarted.flush(t0 + 2)
+    assert nonces[0] != nonces[1] and nonces[2] == nonces[0]
+    assert all(len(n) <= 25 for n in nonces)
+    first.add("Watchdog", "storage gone")
+    second.add("Watchdog", "storage gone")
+    await first.flush(t0 + 3)
+    await second.flush(t0 + 3)
+    assert nonces[3] != nonces[4], "lines without a message get nonces of their own"
+
+
+@pytest.mark.service
+async def test_a_rejection_noticed_before_a_poster_restart_is_still_sent(
+    nats_server, bus, discord
+) -> None:
+    """Killed inside the grouping window, the poster had not acked the rejection:
+    the next one sends the notice."""
+    rejection = files_pb2.Rejection(
+        file=common_pb2.FileRef(source="main", filename="broken.txt", msg_id="main/broken.txt/0"),
+        stage="parser",
+        reason="line 3: not a number",
+    )
+    conf = poster_conf(discord)
+
+    def handled() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "etstats_messages_total", {"stage": "poster-rejections", "outcome": outcome}
+            )
+            or 0
+            for outcome in ("ack", "held")
+        )
+
+    before = handled()
+    async with running("poster", poster_main, conf, nats_server.url) as first:
+        await bus.publish("stats.rejected.main", rejection.SerializeToString(), "rejected:1")
+        await wait_until(lambda: handled() > before, what="the rejection taken")
+        await first.kill()  # within the 2 s the poster groups rejections for
+    assert discord.posts(ADMIN) == []
+    async with running("poster", poster_main, conf, nats_server.url):
+        await wait_until(lambda: discord.posts(ADMIN), within=30, what="the notice")
+    (notice,) = discord.posts(ADMIN)
+    assert notice["embeds"][0]["title"] == "Rejected files: 1"
+    assert "broken.txt: parser: line 3: not a number" in notice["embeds"][0]["description"]
+
+
 @pytest.mark.service
 async def test_a_late_round_1_corrects_the_orphan_round_2_post(
     nats_server, bus, discord, database_url: str
@@ -348,7 +431,7 @@ async def test_a_late_round_1_corrects_the_orphan_round_2_post(
         running("poster", poster_main, poster_conf(discord), nats_server.url),
     ):
         for generated in (r2, r1):
-            message = parsed(generated, origin=common_pb2.ORIGIN_MONITOR)
+            message = parsed(generated, origin=common_pb2.ORIGIN_MONITOR, recent=True)
             await bus.publish(
                 f"stats.parsed.{message.file.source}",
                 message.SerializeToString(),

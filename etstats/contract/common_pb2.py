@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65tstats/contract/common.proto\x12\netstats.v1\"\x98\x01\n\x07\x46ileRef\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0e\n\x06msg_id\x18\x04 \x01(\t\x12\"\n\x06origin\x18\x05 \x01(\x0e\x32\x12.etstats.v1.Origin\x12\x0f\n\x07sync_id\x18\x06 \x01(\t\x12\x16\n\x0e\x64\x65tected_at_ms\x18\x07 \x01(\x03*Z\n\x06Origin\x12\x16\n\x12ORIGIN_UNSPECIFIED\x10\x00\x12\x12\n\x0eORIGIN_MONITOR\x10\x01\x12\x0f\n\x0bORIGIN_SYNC\x10\x02\x12\x13\n\x0fORIGIN_CATCH_UP\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65tstats/contract/common.proto\x12\netstats.v1\"\xa8\x01\n\x07\x46ileRef\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0e\n\x06msg_id\x18\x04 \x01(\t\x12\"\n\x06origin\x18\x05 \x01(\x0e\x32\x12.etstats.v1.Origin\x12\x0f\n\x07sync_id\x18\x06 \x01(\t\x12\x16\n\x0e\x64\x65tected_at_ms\x18\x07 \x01(\x03\x12\x0e\n\x06recent\x18\x08 \x01(\x08*Z\n\x06Origin\x12\x16\n\x12ORIGIN_UNSPECIFIED\x10\x00\x12\x12\n\x0eORIGIN_MONITOR\x10\x01\x12\x0f\n\x0bORIGIN_SYNC\x10\x02\x12\x13\n\x0fORIGIN_CATCH_UP\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'etstats.contract.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORIGIN']._serialized_start=200
-  _globals['_ORIGIN']._serialized_end=290
+  _globals['_ORIGIN']._serialized_start=216
+  _globals['_ORIGIN']._serialized_end=306
   _globals['_FILEREF']._serialized_start=46
-  _globals['_FILEREF']._serialized_end=198
+  _globals['_FILEREF']._serialized_end=214
 # @@protoc_insertion_point(module_scope)

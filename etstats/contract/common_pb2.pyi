@@ -17,7 +17,7 @@ ORIGIN_SYNC: Origin
 ORIGIN_CATCH_UP: Origin
 
 class FileRef(_message.Message):
-    __slots__ = ("source", "filename", "sha256", "msg_id", "origin", "sync_id", "detected_at_ms")
+    __slots__ = ("source", "filename", "sha256", "msg_id", "origin", "sync_id", "detected_at_ms", "recent")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class FileRef(_message.Message):
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     DETECTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
     source: str
     filename: str
     sha256: str
@@ -32,4 +33,5 @@ class FileRef(_message.Message):
     origin: Origin
     sync_id: str
     detected_at_ms: int
-    def __init__(self, source: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., msg_id: _Optional[str] = ..., origin: _Optional[_Union[Origin, str]] = ..., sync_id: _Optional[str] = ..., detected_at_ms: _Optional[int] = ...) -> None: ...
+    recent: bool
+    def __init__(self, source: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., msg_id: _Optional[str] = ..., origin: _Optional[_Union[Origin, str]] = ..., sync_id: _Optional[str] = ..., detected_at_ms: _Optional[int] = ..., recent: _Optional[bool] = ...) -> None: ...

@@ -56,6 +56,16 @@ class RunningSync(_message.Message):
     requester: Requester
     def __init__(self, sync_id: _Optional[str] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ...) -> None: ...
 
+class SyncMessage(_message.Message):
+    __slots__ = ("sync_id", "channel_id", "message_id")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    channel_id: str
+    message_id: str
+    def __init__(self, sync_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+
 class SyncCancel(_message.Message):
     __slots__ = ("sync_id",)
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
@@ -69,7 +79,7 @@ class SyncCancelled(_message.Message):
     def __init__(self, found: _Optional[bool] = ...) -> None: ...
 
 class SyncProgress(_message.Message):
-    __slots__ = ("sync_id", "source", "listed", "unknown", "fetched", "stored", "failed", "updated_at_ms", "rejected", "duplicates", "done", "error")
+    __slots__ = ("sync_id", "source", "listed", "unknown", "fetched", "stored", "failed", "updated_at_ms", "rejected", "duplicates", "done", "error", "already_published")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     LISTED_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +92,7 @@ class SyncProgress(_message.Message):
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_PUBLISHED_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     source: str
     listed: int
@@ -94,10 +105,11 @@ class SyncProgress(_message.Message):
     duplicates: int
     done: bool
     error: str
-    def __init__(self, sync_id: _Optional[str] = ..., source: _Optional[str] = ..., listed: _Optional[int] = ..., unknown: _Optional[int] = ..., fetched: _Optional[int] = ..., stored: _Optional[int] = ..., failed: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., rejected: _Optional[int] = ..., duplicates: _Optional[int] = ..., done: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    already_published: int
+    def __init__(self, sync_id: _Optional[str] = ..., source: _Optional[str] = ..., listed: _Optional[int] = ..., unknown: _Optional[int] = ..., fetched: _Optional[int] = ..., stored: _Optional[int] = ..., failed: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., rejected: _Optional[int] = ..., duplicates: _Optional[int] = ..., done: _Optional[bool] = ..., error: _Optional[str] = ..., already_published: _Optional[int] = ...) -> None: ...
 
 class SyncResult(_message.Message):
-    __slots__ = ("sync_id", "requester", "sources", "imported", "duplicates", "rejected", "rejections", "rounds_per_map", "started_at_ms", "finished_at_ms", "cancelled")
+    __slots__ = ("sync_id", "requester", "sources", "imported", "duplicates", "rejected", "rejections", "rounds_per_map", "started_at_ms", "finished_at_ms", "cancelled", "error", "missing", "missing_total")
     class RoundsPerMapEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +128,9 @@ class SyncResult(_message.Message):
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    MISSING_TOTAL_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     requester: Requester
     sources: _containers.RepeatedCompositeFieldContainer[SyncProgress]
@@ -127,7 +142,10 @@ class SyncResult(_message.Message):
     started_at_ms: int
     finished_at_ms: int
     cancelled: bool
-    def __init__(self, sync_id: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[SyncProgress, _Mapping]]] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ..., rejections: _Optional[_Iterable[str]] = ..., rounds_per_map: _Optional[_Mapping[str, int]] = ..., started_at_ms: _Optional[int] = ..., finished_at_ms: _Optional[int] = ..., cancelled: _Optional[bool] = ...) -> None: ...
+    error: str
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    missing_total: int
+    def __init__(self, sync_id: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[SyncProgress, _Mapping]]] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ..., rejections: _Optional[_Iterable[str]] = ..., rounds_per_map: _Optional[_Mapping[str, int]] = ..., started_at_ms: _Optional[int] = ..., finished_at_ms: _Optional[int] = ..., cancelled: _Optional[bool] = ..., error: _Optional[str] = ..., missing: _Optional[_Iterable[str]] = ..., missing_total: _Optional[int] = ...) -> None: ...
 
 class MonitoringState(_message.Message):
     __slots__ = ("source", "enabled", "changed_by", "changed_at_ms")

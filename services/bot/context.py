@@ -7,11 +7,14 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction  # mypy misses disnake.<name>
+from nats.js.kv import KeyValue
 
 from etstats.contract import control_pb2
 from services.bot.permissions import Admins, home_guilds
@@ -51,6 +54,16 @@ class BotContext:
     _sources_at: float = -SOURCES_FRESH_S
     _refresh: asyncio.Task[None] | None = None
     _told_home: bool = False
+    # The Discord messages following syncs, kept on the bus (None: not kept).
+    sync_messages: KeyValue | None = None
+    resumed: bool = False
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def keep(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, held until it ends."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def source_names(self, typed: str) -> list[str]:
         """For autocomplete, which Discord wants within 3 s: the cached sources, refreshed

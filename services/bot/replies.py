@@ -22,6 +22,29 @@ class Reply:
 
     async def edit(self, text: str) -> None: ...
 
+    def where(self) -> tuple[int, int] | None:
+        """The channel and id of the message once sent: a restarted bot edits it."""
+        return None
+
+
+class MessageReply(Reply):
+    """A message the bot sent before it restarted: edited with the bot's token."""
+
+    def __init__(self, client: disnake.Client, channel_id: int, message_id: int) -> None:
+        self.client = client
+        channel = client.get_partial_messageable(channel_id, type=disnake.ChannelType.text)
+        self.message = channel.get_partial_message(message_id)
+
+    async def send(self, text: str) -> None:
+        await self.edit(text)
+
+    async def edit(self, text: str) -> None:
+        # A PartialMessage edit does not apply the client's default: pass it on.
+        await self.message.edit(content=clip(text), allowed_mentions=self.client.allowed_mentions)
+
+    def where(self) -> tuple[int, int]:
+        return self.message.channel.id, self.message.id
+
 
 class PrefixReply(Reply):
     def __init__(self, ctx: commands.Context) -> None:
@@ -36,6 +59,9 @@ class PrefixReply(Reply):
             await self.send(text)
         else:
             await self.message.edit(content=clip(text))
+
+    def where(self) -> tuple[int, int] | None:
+        return (self.message.channel.id, self.message.id) if self.message else None
 
 
 class SlashReply(Reply):
@@ -66,6 +92,9 @@ class SlashReply(Reply):
         await self.message.edit(
             content=clip(text), allowed_mentions=self.inter.client.allowed_mentions
         )
+
+    def where(self) -> tuple[int, int] | None:
+        return (self.message.channel.id, self.message.id) if self.message else None
 
 
 def _is_expired_token(exc: disnake.HTTPException) -> bool:

@@ -11,22 +11,25 @@ from dataclasses import dataclass
 import disnake
 from disnake.ext import commands
 from disnake.http import Route
+from nats.js.kv import KeyValue
 
 from services.bot.cogs.backup import BackupCog
 from services.bot.cogs.health import HealthCog
 from services.bot.cogs.monitoring import MonitoringCog
-from services.bot.cogs.sync import SyncCog
+from services.bot.cogs.sync import SyncCog, resume_syncs
 from services.bot.context import BotContext
 from services.bot.permissions import Admins, parse_ids
 from services.bot.replies import clip
 from services.bot.typos import close_commands
 from services.bot.watchdog import Watchdog
 from services.common.aio import sleep_unless
+from services.common.bus import STREAM_MAX_AGE_S
 from services.common.config import Env
 from services.common.control import Control
 from services.common.discord_text import safe
 from services.common.notices import Notices
 from services.common.runtime import Runtime
+from services.common.subjects import SYNC_MESSAGES_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,13 @@ class BotConfig:
         )
 
 
-def make_bot(conf: BotConfig, control: Control, *, message_content: bool = True) -> commands.Bot:
+def make_bot(
+    conf: BotConfig,
+    control: Control,
+    sync_messages: KeyValue | None = None,
+    *,
+    message_content: bool = True,
+) -> commands.Bot:
     if conf.api_base:
         Route.BASE = conf.api_base.rstrip("/")
     intents = disnake.Intents.default()
@@ -87,7 +96,12 @@ def make_bot(conf: BotConfig, control: Control, *, message_content: bool = True)
             test_guilds=sorted(conf.guild_ids) or None,
         )
     context = BotContext(
-        control, conf.admins, conf.status_open, conf.progress_every_s, conf.guild_ids
+        control,
+        conf.admins,
+        conf.status_open,
+        conf.progress_every_s,
+        conf.guild_ids,
+        sync_messages=sync_messages,
     )
     for cog in (SyncCog(context), MonitoringCog(context), BackupCog(context), HealthCog(context)):
         bot.add_cog(cog)
@@ -95,6 +109,9 @@ def make_bot(conf: BotConfig, control: Control, *, message_content: bool = True)
     async def on_ready() -> None:
         context.home(bot)  # says now, not at the first command, when no server is home
         context.source_names("")  # fills autocomplete's cache
+        if not context.resumed:  # once, not at every reconnect to the gateway
+            context.resumed = True
+            context.keep(resume_syncs(context, bot))
 
     async def on_command_error(ctx: commands.Context, error: commands.CommandError) -> None:
         """The cogs answer their commands' errors; an unknown command gets an answer
@@ -171,7 +188,9 @@ async def connect(
 
 async def main(rt: Runtime, conf: BotConfig) -> None:
     control = Control(rt.bus)
-    bot = make_bot(conf, control)
+    # A sync's result stays in the stream as long: a message older than that is let go.
+    messages = await rt.bus.key_value(SYNC_MESSAGES_BUCKET, ttl=STREAM_MAX_AGE_S)
+    bot = make_bot(conf, control, messages)
     rt.health.add_check("discord", lambda: bot.is_ready())
     notices = admin_notices(lambda: bot, conf)
     watchdog = Watchdog(control, notices, conf.stall_after_s)
@@ -186,6 +205,6 @@ async def main(rt: Runtime, conf: BotConfig) -> None:
             else:
                 log.warning("%s: %s", NO_MESSAGE_CONTENT, text)
                 notices.add(NO_MESSAGE_CONTENT, text)
-            bot = make_bot(conf, control, message_content=message_content)
+            bot = make_bot(conf, control, messages, message_content=message_content)
     finally:
         watching.cancel()

@@ -48,9 +48,15 @@ class Bus:
     def connected(self) -> bool:
         return self.nc.is_connected
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
-        """Publish to the stream and wait for its ack (durable before we go on)."""
-        await self.js.publish(subject, payload, stream=self.stream, headers={"Nats-Msg-Id": msg_id})
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> bool:
+        """Publish to the stream and wait for its ack (durable before we go on).
+
+        False when the stream already held a message with this id (within its
+        duplicate window): someone else published it first and this one was dropped."""
+        ack = await self.js.publish(
+            subject, payload, stream=self.stream, headers={"Nats-Msg-Id": msg_id}
+        )
+        return not ack.duplicate
 
     async def key_value(
         self, bucket: str, *, history: int = 1, ttl: float | None = None

@@ -110,6 +110,7 @@ async def consume(
     outages: Sequence[type[Exception]] = (),
     file_of: FileOf | None = None,
     publish_rejections: bool = True,
+    acks_later: bool = False,
 ) -> None:
     """Run `handler` on every message of `subject` until `stop` is set.
 
@@ -122,8 +123,13 @@ async def consume(
     itself name it (and storage can record it in the ledger).
     `publish_rejections=False` for the consumers of rejections and events:
     a rejection they published would come back to them; they log and count.
+    `acks_later`: a handler that returns has taken the message but its effect is
+    not durable yet (a notice sent later, in a group): it acks the message itself
+    once it is; until then JetStream redelivers it after `ack_wait`.
     """
-    policy = _Policy(tuple(permanent), OUTAGES + tuple(outages), file_of, publish_rejections)
+    policy = _Policy(
+        tuple(permanent), OUTAGES + tuple(outages), file_of, publish_rejections, acks_later
+    )
     durable = durable or stage
     sub: JetStreamContext.PullSubscription | None = None
     seen_reconnects = bus.reconnects
@@ -187,6 +193,7 @@ class _Policy:
     outages: tuple[type[Exception], ...] = OUTAGES
     file_of: FileOf | None = None
     publish_rejections: bool = True
+    acks_later: bool = False
     # Failures of the handler (not outages) per stream sequence, in this process:
     # JetStream's delivery count also counts outages, so it cannot bound these.
     failures: dict[int, int] = field(default_factory=dict)
@@ -241,8 +248,11 @@ async def handle(
             await _quietly(msg.nak(delay=delay))
             outcome = "nak"
     else:
-        await _quietly(msg.ack())
-        outcome = "ack"
+        if policy.acks_later:
+            outcome = "held"
+        else:
+            await _quietly(msg.ack())
+            outcome = "ack"
     if outcome != "nak":
         policy.failures.pop(sequence, None)
     MESSAGES.labels(stage=stage, outcome=outcome).inc()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from google.protobuf.empty_pb2 import Empty
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.errors import BucketNotFoundError, NoKeysError
+from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 
 from etstats.contract import common_pb2, control_pb2
 from services.common.bus import Bus
@@ -102,15 +102,7 @@ class Control:
         The subscriptions exist before the request, so a quick sync's progress
         and result cannot slip past.
         """
-        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-
-        async def on_msg(msg: Msg) -> None:
-            queue.put_nowait((msg.subject, msg.data))
-
-        subs = [
-            await self.bus.nc.subscribe(sync_progress_subject("*"), cb=on_msg),
-            await self.bus.nc.subscribe(sync_result_subject("*"), cb=on_msg),
-        ]
+        queue, subs = await self._listen("*")
         try:
             accepted = await self.sync(period, sources, requester)
         except BaseException:
@@ -120,6 +112,36 @@ class Control:
             await _unsubscribe(subs)
             return accepted, None
         return accepted, self._follow(accepted.sync_id, queue, subs, self.follow_silence_s)
+
+    async def follow(self, sync_id: str) -> SyncEvents:
+        """Follow a sync started earlier (by a bot before its restart, say): its
+        result at once if it has ended (the stream keeps results), else its
+        progress and result as they come; SyncLost when it falls silent."""
+        queue, subs = await self._listen(sync_id)
+        try:
+            msg = await self.bus.js.get_last_msg(self.bus.stream, sync_result_subject(sync_id))
+            queue.put_nowait((sync_result_subject(sync_id), msg.data or b""))
+        except NotFoundError:
+            pass  # still running, or lost: the follower tells
+        except BaseException:
+            await _unsubscribe(subs)
+            raise
+        return self._follow(sync_id, queue, subs, self.follow_silence_s)
+
+    async def _listen(
+        self, sync_id: str
+    ) -> tuple[asyncio.Queue[tuple[str, bytes]], list[Subscription]]:
+        """Subscriptions to a sync's progress and result (`*`: every sync's)."""
+        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+        async def on_msg(msg: Msg) -> None:
+            queue.put_nowait((msg.subject, msg.data))
+
+        subs = [
+            await self.bus.nc.subscribe(sync_progress_subject(sync_id), cb=on_msg),
+            await self.bus.nc.subscribe(sync_result_subject(sync_id), cb=on_msg),
+        ]
+        return queue, subs
 
     async def _follow(
         self,

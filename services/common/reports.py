@@ -70,22 +70,38 @@ def health_text(health: Health) -> str:
 
 def progress_text(p: control_pb2.SyncProgress) -> str:
     total = max(p.unknown, 1)
-    bar = "#" * int(20 * p.stored / total) + "." * (20 - int(20 * p.stored / total))
+    done = p.stored + p.already_published
+    bar = "#" * int(20 * done / total) + "." * (20 - int(20 * done / total))
     return (
         f"{p.source}: [{bar}] listed {p.listed}, to import {p.unknown}, fetched {p.fetched}, "
-        f"stored {p.stored}" + (f", failed {p.failed}" if p.failed else "")
+        f"stored {p.stored}"
+        + (f", already in the pipeline {p.already_published}" if p.already_published else "")
+        + (f", failed {p.failed}" if p.failed else "")
     )
+
+
+def sync_state(result: control_pb2.SyncResult) -> str:
+    """How a sync ended: failed (it could not go on), cancelled, or done."""
+    return "failed" if result.error else "cancelled" if result.cancelled else "done"
 
 
 def result_text(r: control_pb2.SyncResult) -> str:
     seconds = max((r.finished_at_ms - r.started_at_ms) / 1000, 0)
+    elsewhere = sum(p.already_published for p in r.sources)
     lines = [
-        f"sync {r.sync_id} {'cancelled' if r.cancelled else 'done'} in {seconds:.0f}s: "
+        f"sync {r.sync_id} {sync_state(r)} in {seconds:.0f}s: "
         f"{r.imported} imported, {r.duplicates} duplicates, {r.rejected} rejected"
+        + (f", {elsewhere} already in the pipeline" if elsewhere else "")
+        + (f", {r.missing_total} missing" if r.missing_total else "")
     ]
+    if r.error:
+        lines.append(f"  stopped: {r.error}")
     lines += [f"  {name}: {count} rounds" for name, count in sorted(r.rounds_per_map.items())]
     lines += [f"  rejected {line}" for line in r.rejections]
     lines += [f"  {p.source}: {p.error}" for p in r.sources if p.error]
+    lines += [f"  missing {line}" for line in r.missing]
+    if r.missing_total > len(r.missing):
+        lines.append(f"  +{r.missing_total - len(r.missing)} more missing")
     return "\n".join(lines)
 
 

@@ -61,6 +61,8 @@ LEASE_BUCKET = "etstats_leases"
 SYNC_BUCKET = "etstats_syncs"
 # The poster's ledger: round or sync -> Discord message id.
 POSTS_BUCKET = "etstats_posts"
+# The bot's sync progress messages: sync -> the Discord message following it.
+SYNC_MESSAGES_BUCKET = "etstats_sync_messages"
 # When the last backup was written, by whichever storage replica or backup job.
 BACKUPS_BUCKET = "etstats_backups"
 

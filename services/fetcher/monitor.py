@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -18,7 +17,7 @@ from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.fetcher.known import unknown_files
-from services.fetcher.publish import download, now_ms, publish_file
+from services.fetcher.publish import download, now_ms, publish_file, recent
 from services.fetcher.source import PER_FILE, Entry, Source, SourceError
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,8 @@ class Monitor:
     `settle_s` (or from one poll to the next).
 
     At start and after every reconnect, files storage does not know are fetched
-    as catch-up when they are newer than `catchup`; older ones are only counted.
+    as catch-up when they were modified within `catchup`; older ones are only
+    counted (a sync imports them, unposted).
 
     A file that cannot be read is tried again whenever the directory is listed,
     without holding up the others. A file that changes once imported is reported.
@@ -86,7 +86,6 @@ class Monitor:
         bus: Bus,
         max_bytes: int,
         catchup: timedelta,
-        now: Callable[[], datetime] = datetime.now,
         settle_s: float = 0.5,
     ) -> None:
         self.source = source
@@ -94,7 +93,6 @@ class Monitor:
         self.max_bytes = max_bytes
         self.catchup = catchup
         self.settle_s = settle_s
-        self.now = now
         self.stats = SourceStats()
         self.known: set[str] = set()
         self.older: set[str] = set()
@@ -149,7 +147,7 @@ class Monitor:
         listing = await self.source.list()
         new = self._new_stats_files(listing)
         if not self.started:
-            new = await self._catch_up(new, set(listing))
+            new = await self._catch_up(new, listing)
         if stamp != self._dir_stamp:
             self._dir_stamp, self._stamp_seen_at = stamp, looked_at
         # A directory time in whole seconds (SFTP) does not change for a file added
@@ -182,23 +180,17 @@ class Monitor:
                     await self._fetch(entry)
         mark_success("poll", self.source.name)
 
-    async def _catch_up(self, new: dict[str, Entry], listed: set[str]) -> dict[str, Entry]:
+    async def _catch_up(self, new: dict[str, Entry], listing: dict[str, Entry]) -> dict[str, Entry]:
         """Keep what storage does not know; fetch the recent, count the older.
 
-        The older files counted before (a reconnect repeats the catch-up) are asked
-        about again, never taken for new: they stay unposted until a sync."""
-        candidates = set(new) | (self.older & listed)
+        Recent or older is the file's own mtime (`recent`, the rule the poster's
+        flag follows too), never whether this monitor had counted it before: a
+        reconnect repeats the catch-up and asks about the counted ones again."""
+        candidates = set(new) | (self.older & set(listing))
         unknown = set(await unknown_files(self.bus, self.source.name, sorted(candidates)))
         self.known.update(candidates - unknown)
-        oldest = self.now() - self.catchup
-        self.older = set()
-        recent = {}
-        for name in unknown:
-            stamp = classify_name(name).stamp
-            if (stamp is not None and stamp < oldest) or name not in new:
-                self.older.add(name)
-            else:
-                recent[name] = new[name]
+        self.older = {name for name in unknown if not recent(listing[name], self.catchup)}
+        fetch = {name: listing[name] for name in unknown - self.older}
         OLDER.labels(source=self.source.name).set(len(self.older))
         if self.older:
             log.warning(
@@ -206,9 +198,9 @@ class Monitor:
                 len(self.older),
                 extra={"source": self.source.name},
             )
-        self.catching_up = set(recent)
+        self.catching_up = set(fetch)
         self.started = True
-        return recent
+        return fetch
 
     def _new_stats_files(self, listing: dict[str, Entry]) -> dict[str, Entry]:
         new = {}
@@ -261,6 +253,7 @@ class Monitor:
             origin=origin,
             max_bytes=self.max_bytes,
             detected_at_ms=self.detected_at.get(name, now_ms()),
+            catchup=self.catchup,
         )
         self.stats.fetched(seconds)
         self.known.add(name)

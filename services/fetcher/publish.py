@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from datetime import timedelta
 
 from prometheus_client import Counter, Histogram
 
@@ -36,6 +37,15 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def recent(entry: Entry, catchup: timedelta) -> bool:
+    """Modified within the catch-up window: its round is posted on its own.
+
+    The one rule for every path (monitor, catch-up, sync): which of them wins a
+    race for a file never decides whether its round is posted. The file's mtime,
+    not the stamp in its name: that is the game server's local time, of no zone."""
+    return entry.mtime_ns / 1e9 >= time.time() - catchup.total_seconds()
+
+
 async def download(source: Source, entry: Entry, max_bytes: int) -> tuple[bytes, float]:
     """Up to `max_bytes + 1` bytes of one file and the seconds it took."""
     started = time.perf_counter()
@@ -54,9 +64,13 @@ async def publish_file(
     origin: common_pb2.Origin,
     max_bytes: int,
     detected_at_ms: int,
+    catchup: timedelta,
     sync_id: str = "",
-) -> None:
-    """Publish a downloaded file, or its rejection when it is over the size cap."""
+) -> bool:
+    """Publish a downloaded file, or its rejection when it is over the size cap.
+
+    False when the stream had it already: another path (monitoring, another
+    job) published the same file first, and its outcome belongs to that one."""
     sha256 = hashlib.sha256(body).hexdigest()
     file = common_pb2.FileRef(
         source=source,
@@ -66,6 +80,7 @@ async def publish_file(
         origin=origin,
         sync_id=sync_id,
         detected_at_ms=detected_at_ms,
+        recent=recent(entry, catchup),
     )
     if len(body) > max_bytes:
         reason = f"file is over MAX_FILE_BYTES={max_bytes} bytes ({entry.size} bytes listed)"
@@ -76,7 +91,7 @@ async def publish_file(
             reason_code="too_big",
             rejected_at_ms=now_ms(),
         )
-        await bus.publish(
+        new = await bus.publish(
             stage_subject(REJECTED, source),
             rejection.SerializeToString(),
             msg_id=stage_msg_id(f"{REJECTED}-fetcher", file.msg_id),
@@ -85,7 +100,7 @@ async def publish_file(
         log.warning(
             "rejected %s: %s", entry.name, reason, extra={"source": source, "file": entry.name}
         )
-        return
+        return new
     raw = files_pb2.RawFile(
         file=file,
         size=len(body),
@@ -93,7 +108,15 @@ async def publish_file(
         body=body,
         fetched_at_ms=now_ms(),
     )
-    await bus.publish(stage_subject(RAW, source), raw.SerializeToString(), msg_id=file.msg_id)
+    if not await bus.publish(
+        stage_subject(RAW, source), raw.SerializeToString(), msg_id=file.msg_id
+    ):
+        log.info(
+            "%s was published already",
+            entry.name,
+            extra={"source": source, "file": entry.name, "sync_id": sync_id or None},
+        )
+        return False
     FETCHED.labels(source=source, origin=ORIGIN_LABELS[origin]).inc()
     FETCHED_BYTES.labels(source=source).inc(len(body))
     mark_success("fetch", source)
@@ -103,3 +126,4 @@ async def publish_file(
         entry.name,
         extra={"source": source, "file": entry.name, "sync_id": sync_id or None},
     )
+    return True

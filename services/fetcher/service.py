@@ -168,6 +168,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         max_bytes=rt.cfg.max_file_bytes,
         concurrency=conf.sync_concurrency,
         settle_timeout_s=conf.sync_settle_s,
+        catchup=conf.catchup,
         on_done=tell_monitors,
     )
 

@@ -8,9 +8,10 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
@@ -22,8 +23,11 @@ from prometheus_client import Gauge
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from etstats.period import Period, PeriodError, parse_period
 from etstats.statsfile import FileKind, classify_name
+from services.common.aio import sleep_unless
 from services.common.backoff import backoff
 from services.common.bus import Bus
+from services.common.consumer import OUTAGES
+from services.common.errors import describe
 from services.common.rpc import ServiceError
 from services.common.sources import unknown_source
 from services.common.subjects import (
@@ -40,13 +44,34 @@ from services.fetcher.source import Entry, Source, SourceError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 SYNC_JOBS = MetricCounter("etstats_fetcher_sync_jobs_total", "Sync jobs, by outcome.", ["outcome"])
+SYNC_RETRIES = MetricCounter(
+    "etstats_fetcher_sync_retries_total",
+    "Sync steps tried again while the source, storage or NATS was away.",
+    ["cause"],
+)
 SYNC_FILES = Gauge(
     "etstats_fetcher_sync_files", "Files of running sync jobs, by state.", ["source", "state"]
 )
 
 PROGRESS_EVERY_S = 1.0
+# A file fails for good after this many failed reads while its source answers;
+# while the source does not answer at all, the job waits for it instead.
 FETCH_ATTEMPTS = 3
+RETRY_CAP_S = 30.0
+SHOWN_MISSING = 50
+# What a job waits out: the source, storage or NATS away for a while.
+WAITED_OUT: tuple[type[Exception], ...] = (SourceError, StorageUnavailable, *OUTAGES)
+
+
+class Cancelled(Exception):
+    """The job was cancelled while it waited."""
+
+
+class Stalled(Exception):
+    """The source or NATS stayed away longer than the job waits; the message says why."""
 
 
 @dataclass
@@ -57,16 +82,23 @@ class SyncJob:
     sources: list[str]
     progress: dict[str, control_pb2.SyncProgress]
     lock: bytes  # a RunningSync: the value of this job's per-source locks
+    revisions: dict[str, int]  # of this job's lock, per source
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
     started_ms: int = field(default_factory=now_ms)
     rejections: list[str] = field(default_factory=list)
+    missing: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, file): why
     rounds_per_map: Counter[str] = field(default_factory=Counter)
     changed: bool = True
     news: asyncio.Event = field(default_factory=asyncio.Event)
     fetched_names: set[str] = field(default_factory=set)
+    awaiting: set[tuple[str, str]] = field(default_factory=set)  # published, no verdict yet
 
     def settled(self) -> bool:
-        return all(p.stored + p.rejected >= p.fetched for p in self.progress.values())
+        return not self.awaiting
+
+    def miss(self, source: str, name: str, why: str) -> None:
+        self.missing.setdefault((source, name), why)
 
 
 def running_sync(lock: bytes) -> control_pb2.RunningSync:
@@ -77,8 +109,32 @@ def running_sync(lock: bytes) -> control_pb2.RunningSync:
     return control_pb2.RunningSync(sync_id=lock.decode(errors="replace"))
 
 
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep before a retry; Cancelled when `stop` is set first."""
+    if await sleep_unless(stop, seconds):
+        raise Cancelled
+
+
+def cause(exc: Exception) -> str:
+    """Who was away: the source, storage, or NATS."""
+    if isinstance(exc, SourceError):
+        return "source"
+    return "storage" if isinstance(exc, StorageUnavailable) else "nats"
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The error inside a task group's group of errors."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 class SyncRunner:
-    """Runs sync jobs in this fetcher; one job per source across all replicas (KV lock)."""
+    """Runs sync jobs in this fetcher; one job per source across all replicas (KV lock).
+
+    A job waits out outages of its source and of NATS (with backoff) for up to
+    `settle_timeout_s` at a time, as it waits for storage's verdicts; what it could
+    not import is listed in its result, with the reason."""
 
     def __init__(
         self,
@@ -89,6 +145,7 @@ class SyncRunner:
         max_bytes: int,
         concurrency: int,
         settle_timeout_s: float,
+        catchup: timedelta,
         now: Callable[[], datetime] = datetime.now,
         on_done: Callable[[SyncJob], None] = lambda _: None,
     ) -> None:
@@ -98,6 +155,7 @@ class SyncRunner:
         self.max_bytes = max_bytes
         self.concurrency = concurrency
         self.settle_timeout_s = settle_timeout_s
+        self.catchup = catchup
         self.now = now
         self.on_done = on_done
         self.jobs: dict[str, SyncJob] = {}
@@ -116,11 +174,10 @@ class SyncRunner:
         lock = control_pb2.RunningSync(
             sync_id=job_id, period=request.period, requester=request.requester
         ).SerializeToString()
-        taken: list[str] = []
+        taken: dict[str, int] = {}
         for name in names:
             try:
-                await self.locks.create(name, lock)
-                taken.append(name)
+                taken[name] = await self.locks.create(name, lock)
             except KeyWrongLastSequenceError:
                 for other in taken:
                     await self._unlock(other, job_id)
@@ -131,7 +188,7 @@ class SyncRunner:
                     sync_id=running.sync_id, already_running=True, sources=[name], running=running
                 )
         progress = {n: control_pb2.SyncProgress(sync_id=job_id, source=n) for n in names}
-        job = SyncJob(job_id, request, period, names, progress, lock)
+        job = SyncJob(job_id, request, period, names, progress, lock, taken)
         self.jobs[job_id] = job
         task = asyncio.create_task(self._run(job), name=f"sync-{job_id}")
         self._tasks.add(task)
@@ -167,32 +224,62 @@ class SyncRunner:
         return running_sync(value)
 
     async def _unlock(self, name: str, job_id: str) -> None:
+        """Delete the lock if it is still this job's (compare and delete: never another's)."""
         with contextlib.suppress(Exception):
-            if (await self._lock_holder(name)).sync_id == job_id:
-                await self.locks.delete(name)
+            entry = await self.locks.get(name)
+            if running_sync(entry.value or b"").sync_id == job_id:
+                await self.locks.delete(name, last=entry.revision)
+
+    async def _renew(self, job: SyncJob, name: str) -> None:
+        """Keep the lock alive; only ever this job's own revision of it, so a renewal
+        can never bring back a lock that was released or taken over."""
+        try:
+            job.revisions[name] = await self.locks.update(name, job.lock, last=job.revisions[name])
+        except KeyWrongLastSequenceError:
+            # Our last renewal may have landed unanswered: adopt it if it is ours.
+            entry = await self.locks.get(name)
+            if running_sync(entry.value or b"").sync_id != job.id:
+                raise
+            job.revisions[name] = entry.revision or job.revisions[name]
 
     async def _run(self, job: SyncJob) -> None:
+        """The job, then always its result (with the reason if it could not go on),
+        then the locks released, after the ticker that renews them has ended."""
         subs = []
 
         async def on_event(msg: Msg) -> None:
             self._account(job, msg)
 
         ticker = asyncio.create_task(self._report(job))
+        error = ""
         try:
-            for name in job.sources:
-                for kind in (STORED, REJECTED):
-                    subs.append(await self.bus.nc.subscribe(stage_subject(kind, name), cb=on_event))
-            await asyncio.gather(*(self._sync_source(job, name) for name in job.sources))
-            await self._settle(job)
-            ticker.cancel()
+            try:
+                for name in job.sources:
+                    for kind in (STORED, REJECTED):
+                        subject = stage_subject(kind, name)
+                        subs.append(await self.bus.nc.subscribe(subject, cb=on_event))
+                async with asyncio.TaskGroup() as group:
+                    for name in job.sources:
+                        group.create_task(self._sync_source(job, name))
+                await self._settle(job)
+            except Exception as exc:
+                error = f"the sync stopped: {describe(first_error(exc))}"
+                log.exception("sync %s failed", job.id, extra={"sync_id": job.id})
+            job.finished.set()  # the ticker ends its round: no lock write after this
+            await ticker
             await self._publish_progress(job, done=True)
-            await self._publish_result(job)
-            SYNC_JOBS.labels(outcome="cancelled" if job.cancelled.is_set() else "done").inc()
+            await self._publish_result(job, error)
+            outcome = "failed" if error else "cancelled" if job.cancelled.is_set() else "done"
+            SYNC_JOBS.labels(outcome=outcome).inc()
         except Exception:
             SYNC_JOBS.labels(outcome="failed").inc()
-            log.exception("sync %s failed", job.id, extra={"sync_id": job.id})
+            log.exception("sync %s: no result published", job.id, extra={"sync_id": job.id})
         finally:
-            ticker.cancel()
+            job.finished.set()
+            if not ticker.done():
+                ticker.cancel()
+                with contextlib.suppress(BaseException):
+                    await ticker
             for sub in subs:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
@@ -202,30 +289,33 @@ class SyncRunner:
             self.on_done(job)
 
     def _account(self, job: SyncJob, msg: Msg) -> None:
-        """Count storage's and the parser's verdicts on this job's files."""
+        """Count storage's and the parser's verdicts on this job's files, once each."""
         if msg.subject.startswith("stats.stored."):
             stored = rounds_pb2.StoredRound.FromString(msg.data)
-            if stored.file.sync_id != job.id:
-                return
-            progress = job.progress[stored.file.source]
+            file = stored.file
+        else:
+            rejection = files_pb2.Rejection.FromString(msg.data)
+            file = rejection.file
+        if file.sync_id != job.id or (file.source, file.filename) not in job.awaiting:
+            return  # another job's or monitoring's file, or a repeated verdict
+        job.awaiting.discard((file.source, file.filename))
+        progress = job.progress[file.source]
+        if msg.subject.startswith("stats.stored."):
             progress.stored += 1
             if stored.duplicate:
                 progress.duplicates += 1
             else:
                 job.rounds_per_map[stored.header.map] += 1
         else:
-            rejection = files_pb2.Rejection.FromString(msg.data)
-            if rejection.file.sync_id != job.id:
-                return
-            job.progress[rejection.file.source].rejected += 1
-            job.rejections.append(f"{rejection.file.filename}: {rejection.reason}")
+            progress.rejected += 1
+            job.rejections.append(f"{file.filename}: {rejection.reason}")
         job.changed = True
         job.news.set()
 
     async def _sync_source(self, job: SyncJob, name: str) -> None:
         source, progress = self.sources[name], job.progress[name]
         try:
-            listing = await source.list()
+            listing = await self._again(job, f"listing {name}", source.list)
             only = set(job.request.files)  # a re-import names its files
             wanted = {}
             for entry in listing.values():
@@ -236,46 +326,141 @@ class SyncRunner:
                 if only or parsed.stamp in job.period:
                     wanted[entry.name] = (parsed.stamp, entry)
             progress.listed = len(wanted)
-            unknown = await unknown_files(self.bus, name, sorted(wanted))
-        except (SourceError, StorageUnavailable) as exc:
+            unknown = await self._again(
+                job, "asking storage", lambda: unknown_files(self.bus, name, sorted(wanted))
+            )
+        except Stalled as exc:
             progress.error = str(exc)
+            job.miss(name, "(listing)", str(exc))
             job.changed = True
+            return
+        except Cancelled:
             return
         entries = [wanted[n][1] for n in sorted(unknown, key=lambda n: (wanted[n][0], n))]
         progress.unknown = len(entries)
         job.changed = True
         for start in range(0, len(entries), self.concurrency):
-            if job.cancelled.is_set():
-                return
             window = entries[start : start + self.concurrency]
-            bodies = await asyncio.gather(*(self._download(source, e) for e in window))
-            for entry, body in zip(window, bodies, strict=True):
-                if body is None:
-                    progress.failed += 1
-                    continue
-                await publish_file(
-                    self.bus,
-                    name,
-                    entry,
-                    body,
-                    origin=common_pb2.ORIGIN_SYNC,
-                    max_bytes=self.max_bytes,
-                    detected_at_ms=now_ms(),
-                    sync_id=job.id,
-                )
-                progress.fetched += 1
-                job.fetched_names.add(entry.name)
-            job.changed = True
+            try:
+                if job.cancelled.is_set():
+                    raise Cancelled
+                async with asyncio.TaskGroup() as group:  # one stalls: the others stop too
+                    bodies = [group.create_task(self._download(job, source, e)) for e in window]
+                for entry, body in zip(window, bodies, strict=True):  # published oldest first
+                    if (got := body.result()) is not None:
+                        await self._publish(job, source, entry, got)
+            except (Stalled, Cancelled, BaseExceptionGroup) as exc:
+                why = first_error(exc)
+                if not isinstance(why, Stalled | Cancelled):
+                    raise
+                self._give_up(job, name, entries[start:], why)
+                return
+            finally:
+                job.changed = True
 
-    async def _download(self, source: Source, entry: Entry) -> bytes | None:
-        for attempt in range(FETCH_ATTEMPTS):
+    def _give_up(
+        self, job: SyncJob, name: str, left: list[Entry], why: Stalled | Cancelled
+    ) -> None:
+        """The files of a source this job will not import: missing, with the reason."""
+        progress = job.progress[name]
+        if isinstance(why, Stalled):
+            progress.error = str(why)
+        for entry in left:
+            if entry.name in job.fetched_names or (name, entry.name) in job.missing:
+                continue
+            if isinstance(why, Stalled):
+                progress.failed += 1
+            job.miss(name, entry.name, str(why) or "cancelled before it was fetched")
+
+    async def _publish(self, job: SyncJob, source: Source, entry: Entry, body: bytes) -> None:
+        """Publish one file, waiting out an outage of NATS."""
+        progress = job.progress[source.name]
+        key = (source.name, entry.name)
+        job.awaiting.add(key)  # before the publish: a verdict may come back at once
+        tries = 0
+
+        async def publish() -> bool:
+            nonlocal tries
+            tries += 1
+            return await publish_file(
+                self.bus,
+                source.name,
+                entry,
+                body,
+                origin=common_pb2.ORIGIN_SYNC,
+                max_bytes=self.max_bytes,
+                detected_at_ms=now_ms(),
+                catchup=self.catchup,
+                sync_id=job.id,
+            )
+
+        try:
+            new = await self._again(job, f"publishing {entry.name}", publish)
+        except BaseException:
+            job.awaiting.discard(key)
+            raise
+        job.fetched_names.add(entry.name)
+        if new or tries > 1:  # a retry's duplicate is this job's own earlier try
+            progress.fetched += 1
+        else:  # monitoring (or another job) was first: that path imports it
+            job.awaiting.discard(key)
+            progress.already_published += 1
+
+    async def _download(self, job: SyncJob, source: Source, entry: Entry) -> bytes | None:
+        """The file's bytes. While the source is away the job waits for it (_again);
+        a file that cannot be read while its source answers, FETCH_ATTEMPTS times,
+        is missing, with the reason (None)."""
+        failures = 0
+        while True:
             try:
                 body, _ = await download(source, entry, self.max_bytes)
                 return body
-            except SourceError as exc:
-                log.warning("sync: %s: %s", entry.name, exc, extra={"source": source.name})
-                await asyncio.sleep(backoff(attempt + 1))
-        return None
+            except (SourceError, OSError) as exc:
+                error = describe(exc)
+            log.warning("sync: %s: %s", entry.name, error, extra={"source": source.name})
+            try:
+                await source.stamp()
+            except SourceError:  # the source is away: not the file's fault
+                await self._again(job, f"reaching {source.name}", source.stamp)
+                continue
+            failures += 1
+            if failures >= FETCH_ATTEMPTS:
+                job.progress[source.name].failed += 1
+                job.miss(source.name, entry.name, f"could not be read: {error}")
+                return None
+            await pause(job.cancelled, backoff(failures))
+
+    async def _again(
+        self,
+        job: SyncJob,
+        what: str,
+        attempt: Callable[[], Awaitable[T]],
+        stop: asyncio.Event | None = None,
+    ) -> T:
+        """`attempt` until it works, waiting with backoff while the source, NATS or
+        storage is away; Stalled once they stayed away for the job's patience,
+        Cancelled when `stop` (the job's cancellation) is set meanwhile."""
+        failures = 0
+        since = time.monotonic()
+        while True:
+            try:
+                return await attempt()
+            except WAITED_OUT as exc:
+                failures += 1
+                SYNC_RETRIES.labels(cause=cause(exc)).inc()
+                away = time.monotonic() - since
+                if away >= self.settle_timeout_s:
+                    raise Stalled(f"{what}: {describe(exc)} (for {away:.0f}s)") from None
+                delay = min(backoff(failures, jitter=0.2), RETRY_CAP_S)
+                log.warning(
+                    "sync %s: %s: %s; trying again in %.1fs",
+                    job.id,
+                    what,
+                    describe(exc),
+                    delay,
+                    extra={"sync_id": job.id},
+                )
+                await pause(job.cancelled if stop is None else stop, delay)
 
     async def _settle(self, job: SyncJob) -> None:
         """Wait until storage (or the parser) has answered for every fetched file."""
@@ -289,6 +474,9 @@ class SyncRunner:
                     self.settle_timeout_s,
                     extra={"sync_id": job.id},
                 )
+                why = f"fetched, but storage did not confirm it within {self.settle_timeout_s:.0f}s"
+                for source, name in sorted(job.awaiting):
+                    job.miss(source, name, why)
                 return
             job.news.clear()
             with contextlib.suppress(TimeoutError):
@@ -296,17 +484,26 @@ class SyncRunner:
 
     async def _report(self, job: SyncJob) -> None:
         """Progress when something changed, and at least every SYNC_HEARTBEAT_S while the
-        job lives, so that followers can tell a quiet job from a dead one."""
+        job lives, so that followers can tell a quiet job from a dead one. Ends at
+        `job.finished`, never in the middle of a lock renewal."""
         last = time.monotonic()
-        while True:
+        renewing = set(job.sources)
+        while not job.finished.is_set():
             if job.changed or time.monotonic() - last >= SYNC_HEARTBEAT_S:
                 job.changed = False
                 last = time.monotonic()
                 await self._publish_progress(job)
-                for name in job.sources:  # keep the per-source locks alive
-                    with contextlib.suppress(Exception):
-                        await self.locks.put(name, job.lock)
-            await asyncio.sleep(PROGRESS_EVERY_S)
+                for name in sorted(renewing):  # keep the per-source locks alive
+                    try:
+                        await self._renew(job, name)
+                    except (KeyNotFoundError, NotFoundError, KeyWrongLastSequenceError):
+                        renewing.discard(name)
+                        log.warning(
+                            "sync %s: lost the lock of %s", job.id, name, extra={"sync_id": job.id}
+                        )
+                    except Exception as exc:  # NATS away: renewed on the next round
+                        log.debug("sync %s: lock not renewed: %s", job.id, describe(exc))
+            await sleep_unless(job.finished, PROGRESS_EVERY_S)
 
     async def _publish_progress(self, job: SyncJob, done: bool = False) -> None:
         for progress in job.progress.values():
@@ -319,8 +516,10 @@ class SyncRunner:
                     sync_progress_subject(job.id), progress.SerializeToString()
                 )
 
-    async def _publish_result(self, job: SyncJob) -> None:
+    async def _publish_result(self, job: SyncJob, error: str) -> None:
+        """The result, for the poster's summary; waits out a NATS outage like the job."""
         progress = list(job.progress.values())
+        missing = [f"{source} {name}: {why}" for (source, name), why in job.missing.items()]
         result = control_pb2.SyncResult(
             sync_id=job.id,
             requester=job.request.requester,
@@ -333,15 +532,27 @@ class SyncRunner:
             started_at_ms=job.started_ms,
             finished_at_ms=now_ms(),
             cancelled=job.cancelled.is_set(),
+            error=error,
+            missing=missing[:SHOWN_MISSING],
+            missing_total=len(missing),
         )
-        await self.bus.publish(
-            sync_result_subject(job.id), result.SerializeToString(), msg_id=f"sync-result:{job.id}"
+        await self._again(
+            job,
+            "publishing the result",
+            lambda: self.bus.publish(
+                sync_result_subject(job.id),
+                result.SerializeToString(),
+                msg_id=f"sync-result:{job.id}",
+            ),
+            stop=asyncio.Event(),  # a cancelled job still publishes its result
         )
         log.info(
-            "sync %s finished: %d imported, %d duplicates, %d rejected",
+            "sync %s finished: %d imported, %d duplicates, %d rejected, %d missing%s",
             job.id,
             result.imported,
             result.duplicates,
             result.rejected,
+            result.missing_total,
+            f" ({error})" if error else "",
             extra={"sync_id": job.id},
         )

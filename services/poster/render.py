@@ -25,6 +25,7 @@ from etstats.statsfile.values import (
 )
 from etstats.statsfile.writer import clock
 from services.common.discord_text import plain, safe
+from services.common.reports import sync_state
 
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
@@ -216,14 +217,19 @@ def fits(embeds: Sequence[disnake.Embed]) -> bool:
 def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
     seconds = max((result.finished_at_ms - result.started_at_ms) // 1000, 0)
     listed = sum(p.listed for p in result.sources)
-    state = "cancelled" if result.cancelled else "done"
+    elsewhere = sum(p.already_published for p in result.sources)
     embed = disnake.Embed(
-        title=f"Sync {state}: {result.imported} rounds imported",
+        title=f"Sync {sync_state(result)}: {result.imported} rounds imported",
         description=(
             f"{listed} files listed, {result.imported} imported, {result.duplicates} "
-            f"duplicates, {result.rejected} rejected, in {clock(seconds)}."
+            f"duplicates, {result.rejected} rejected"
+            + (f", {elsewhere} already in the pipeline" if elsewhere else "")
+            + (f", {result.missing_total} missing" if result.missing_total else "")
+            + f", in {clock(seconds)}."
         ),
     )
+    if result.error:
+        embed.add_field(name="Stopped", value=safe(result.error)[:FIELD_MAX], inline=False)
     if result.rounds_per_map:
         maps = sorted(result.rounds_per_map.items(), key=lambda kv: (-kv[1], kv[0]))
         lines = [f"{safe(name)}: {count}" for name, count in maps]
@@ -231,6 +237,13 @@ def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
     if result.rejections:
         lines = [safe(r)[:200] for r in result.rejections]
         embed.add_field(name="Rejected", value=_chunks(lines)[0], inline=False)
+    if result.missing:
+        lines = [safe(m)[:200] for m in result.missing]
+        if result.missing_total > len(lines):
+            lines.append(f"+{result.missing_total - len(lines)} more")
+        embed.add_field(
+            name=f"Still missing ({result.missing_total})", value=_chunks(lines)[0], inline=False
+        )
     failed = [p for p in result.sources if p.failed or p.error]
     for p in failed[:5]:
         embed.add_field(

@@ -36,7 +36,9 @@ PIPELINE_LATENCY = Histogram(
     "From file detection by the fetcher to the post.",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300),
 )
-POSTED_ORIGINS = (common_pb2.ORIGIN_MONITOR, common_pb2.ORIGIN_CATCH_UP)
+
+
+REJECTION_ACK_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,17 @@ class Poster:
         self.ledger = ledger
 
     async def _notify(self, title: str, text: str, nonce: str) -> None:
+        """Send a notice; an outage raises (the notice is tried again), a refusal for
+        good is logged instead, so its lines are not held forever."""
         if self.conf.admin_channel or isinstance(self.sink, ConsoleSink):
             embed = disnake.Embed(title=safe(title)[:256], description=safe(text)[:4096])
-            await self.sink.send(self.conf.admin_channel, [embed], nonce)
+            try:
+                await self.sink.send(self.conf.admin_channel, [embed], nonce)
+            except PermanentPostError as exc:
+                POSTS.labels(kind="notice", outcome="refused").inc()
+                log.error("admin notice %r not sent: %s; it said: %s", title, exc, text)
+                return
+            POSTS.labels(kind="notice", outcome="posted").inc()
 
     async def _posted(self, key: str) -> str | None:
         try:
@@ -112,11 +122,15 @@ class Poster:
         return True
 
     async def post_round(self, msg: Msg) -> None:
+        """Post a recent round once (the file's `recent` flag, whichever path
+        brought it in, and the ledger); a repaired round's post is corrected."""
         stored = decode(rounds_pb2.StoredRound, msg.data)
-        if stored.duplicate or stored.file.origin not in POSTED_ORIGINS or not stored.round_id:
+        if stored.duplicate or not stored.round_id:
             return
-        if stored.repaired:
+        if stored.repaired:  # the ledger says whether there is a post to correct
             await self._edit_round(stored)
+            return
+        if not stored.file.recent:
             return
         source = stored.file.source
         posted = await self._post_once(
@@ -166,12 +180,16 @@ class Poster:
         )
 
     async def note_rejection(self, msg: Msg) -> None:
+        """Into the next "Rejected files" notice; the message is acked once that
+        notice is sent (the consumer `acks_later`), so a restart loses none."""
         rejection = decode(files_pb2.Rejection, msg.data)
-        self.notices.add(
-            "Rejected files",
+        line = (
             f"{rejection.file.source} {rejection.file.filename}: "
-            f"{rejection.stage}: {rejection.reason}",
+            f"{rejection.stage}: {rejection.reason}"
         )
+        key = f"rejection-{msg.metadata.sequence.stream}" if msg.metadata.sequence else ""
+        if not self.notices.add("Rejected files", line, key, done=msg.ack):
+            await msg.ack()  # a redelivery of a line that was sent already
 
     async def flush_notices(self) -> None:
         while not await sleep_unless(self.rt.stop, 1.0):
@@ -220,6 +238,10 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
                 handler=poster.note_rejection,
                 stop=rt.stop,
                 publish_rejections=False,  # a rejection of a rejection would come back here
+                acks_later=True,
+                # Held until their notice is sent (grouped, one per cooldown): a
+                # redelivery meanwhile only renews the line's ack.
+                ack_wait=REJECTION_ACK_WAIT_S,
             ),
             poster.flush_notices(),
         )

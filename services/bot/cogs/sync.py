@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 
+import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
+from nats.js.errors import NoKeysError
 
 from etstats.contract import control_pb2
 from services.bot.context import (
@@ -16,9 +20,11 @@ from services.bot.context import (
     control_slash_command,
     requester,
 )
-from services.bot.replies import PrefixReply, Reply, SlashReply
+from services.bot.replies import MessageReply, PrefixReply, Reply, SlashReply
 from services.common.control import RequestFailed, SyncEvents
 from services.common.reports import already_running_text, progress_text, result_text, sync_text
+
+log = logging.getLogger(__name__)
 
 PERIOD_CHOICES = ["today", "yesterday", "2days", "1week", "1month", "all"]
 
@@ -46,17 +52,70 @@ async def run_sync(
             f" Cancel it with `{cancel_with} {accepted.sync_id}` or wait for it."
         )
         return
-    try:
-        await follow_sync(bot, reply, accepted, events)
-    except RequestFailed as exc:
-        await reply.edit(f"Sync {accepted.sync_id} lost: {exc}")
+    await follow_to_the_end(bot, reply, accepted.sync_id, events)
 
 
-async def follow_sync(
-    bot: BotContext, reply: Reply, accepted: control_pb2.SyncAccepted, events: SyncEvents
+async def follow_to_the_end(
+    bot: BotContext, reply: Reply, sync_id: str, events: SyncEvents
 ) -> None:
+    """Follow until the message shows a final state (done, failed, cancelled, lost);
+    meanwhile the message is remembered on the bus, so that a restarted bot ends it."""
+    await remember(bot, sync_id, reply)
+    try:
+        await follow_sync(bot, reply, sync_id, events)
+    except RequestFailed as exc:
+        await reply.edit(f"Sync {sync_id} lost: {exc}")
+    except disnake.HTTPException as exc:  # deleted, say: there is no message to end
+        log.warning("sync %s: its message cannot be edited: %s", sync_id, exc)
+    await forget(bot, sync_id)
+
+
+async def remember(bot: BotContext, sync_id: str, reply: Reply) -> None:
+    where = reply.where()
+    if bot.sync_messages is None or where is None:
+        return
+    value = control_pb2.SyncMessage(
+        sync_id=sync_id, channel_id=str(where[0]), message_id=str(where[1])
+    )
+    try:
+        await bot.sync_messages.put(sync_id, value.SerializeToString())
+    except Exception as exc:  # the bus away: followed all the same, only not after a restart
+        log.warning("sync %s: message not remembered: %s", sync_id, exc)
+
+
+async def forget(bot: BotContext, sync_id: str) -> None:
+    if bot.sync_messages is not None:
+        with contextlib.suppress(Exception):  # the next bot ends it again: no harm
+            await bot.sync_messages.delete(sync_id)
+
+
+async def resume_syncs(bot: BotContext, client: disnake.Client) -> None:
+    """At start: bring the messages of syncs a previous bot followed to their end."""
+    if bot.sync_messages is None:
+        return
+    try:
+        keys = await bot.sync_messages.keys()
+    except NoKeysError:
+        return
+    except Exception as exc:
+        log.warning("cannot read the sync messages to resume: %s", exc)
+        return
+    for key in keys:
+        try:
+            entry = await bot.sync_messages.get(key)
+            message = control_pb2.SyncMessage.FromString(entry.value or b"")
+            reply = MessageReply(client, int(message.channel_id), int(message.message_id))
+            events = await bot.control.follow(message.sync_id)
+        except Exception as exc:
+            log.warning("cannot resume the message of sync %s: %s", key, exc)
+            continue
+        log.info("following sync %s again", message.sync_id)
+        bot.keep(follow_to_the_end(bot, reply, message.sync_id, events))
+
+
+async def follow_sync(bot: BotContext, reply: Reply, sync_id: str, events: SyncEvents) -> None:
     """Keep the reply up to date with the job's progress, then its result."""
-    head = f"Sync {accepted.sync_id} running.\n"
+    head = f"Sync {sync_id} running.\n"
     latest: dict[str, str] = {}
     last_edit = 0.0
     async for item in events:

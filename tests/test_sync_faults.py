@@ -1,0 +1,110 @@
+"""A sync job outlives outages of its source and of NATS: what fails while they are
+away is tried again once they are back, within the same job, and the job always
+ends with a result that names what is still missing."""
+
+from __future__ import annotations
+
+import pytest
+from nats.js.errors import NotFoundError
+
+from etstats.contract import control_pb2
+from services.common.bus import Bus
+from services.common.control import Control
+from services.common.subjects import sync_result_subject
+from services.fetcher.service import main as fetcher_main
+from tests.inprocess import running
+from tests.sshservers import SshServer
+from tests.test_fetcher import AGES, Raw, conf, dated_file, request_sync, sample
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.service
+
+
+def serve_rounds(server: SshServer, seed: int) -> list[str]:
+    """One round per age in AGES; the names in the order a sync takes them."""
+    names = []
+    for age in AGES:
+        name, body = dated_file(seed + age, age)
+        (server.root / name).write_bytes(body)
+        names.append(name)
+    return sorted(names)
+
+
+async def stored_result(bus: Bus, sync_id: str) -> control_pb2.SyncResult:
+    """The job's result as the stream holds it (a core subscription could miss it
+    while the test's own connection is still reconnecting)."""
+    found: list[control_pb2.SyncResult] = []
+
+    async def ended() -> bool:
+        try:
+            msg = await bus.js.get_last_msg(bus.stream, sync_result_subject(sync_id))
+        except NotFoundError:
+            return False
+        found.append(control_pb2.SyncResult.FromString(msg.data or b""))
+        return True
+
+    await wait_until(ended, within=60, what=f"the result of sync {sync_id}")
+    return found[0]
+
+
+def complete(result: control_pb2.SyncResult, count: int) -> None:
+    ((progress),) = result.sources
+    assert (progress.fetched, progress.stored, progress.failed) == (count, count, 0)
+    assert not result.error, result.error
+    assert list(result.missing) == [] and result.missing_total == 0
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_sync_waits_for_its_source_to_come_back(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    names = serve_rounds(asyncssh_server, 800)
+    asyncssh_server.on_read[names[2]] = asyncssh_server.kill  # in the middle of a download
+    assert asyncssh_server.restart is not None
+    await Control(bus).set_monitoring("main", False, "test")
+    raw = await Raw().start(bus)
+    refused = sample("etstats_fetcher_ssh_errors_total", source="main", kind="connect")
+    settings = conf(asyncssh_server.source(), sync_concurrency=1)
+    async with running("fetcher", fetcher_main, settings, nats_server.url):
+        accepted = await request_sync(bus, "all")
+        await wait_until(
+            lambda: (
+                sample("etstats_fetcher_ssh_errors_total", source="main", kind="connect")
+                >= refused + 3
+            ),
+            within=60,
+            what="three connections refused while the server is away",
+        )
+        await asyncssh_server.restart()
+        result = await stored_result(bus, accepted.sync_id)
+    complete(result, len(names))
+    assert sorted(set(raw.names())) == names
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_sync_waits_for_nats_to_come_back_and_lets_go_of_its_source(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    names = serve_rounds(asyncssh_server, 900)
+    asyncssh_server.on_read[names[2]] = nats_server.stop  # read, then nowhere to publish
+    await Control(bus).set_monitoring("main", False, "test")
+    retried = sample("etstats_fetcher_sync_retries_total", cause="nats")
+    settings = conf(asyncssh_server.source(), sync_concurrency=1)
+    async with running("fetcher", fetcher_main, settings, nats_server.url):
+        accepted = await request_sync(bus, "all")
+        await wait_until(
+            lambda: sample("etstats_fetcher_sync_retries_total", cause="nats") >= retried + 2,
+            within=30,
+            what="publishing tried again while NATS is away",
+        )
+        nats_server.start()
+        result = await stored_result(bus, accepted.sync_id)
+        complete(result, len(names))
+
+        async def released() -> bool:
+            return await Control(bus).running_syncs() == []
+
+        await wait_until(released, what="the job's lock released")
+        again = await request_sync(bus, "all")
+        assert not again.already_running
+        complete(await stored_result(bus, again.sync_id), 0)
