@@ -164,6 +164,9 @@ class Storage:
         rejection = decode(files_pb2.Rejection, msg.data)
         async with self.pool.acquire() as conn:
             await record_rejection(conn, rejection)
+        # A rejected file has reached its outcome too: no stall alert waits on it.
+        if rejection.file.source:
+            mark_success("storage", rejection.file.source)
 
     async def record_event(self, msg: Msg) -> None:
         event = decode(control_pb2.PipelineEvent, msg.data)
