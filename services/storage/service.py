@@ -299,6 +299,8 @@ class Storage:
 
 
 async def main(rt: Runtime, conf: StorageConfig) -> None:
+    for outcome in ("done", "failed"):  # at 0 from the start (see zero_stage)
+        BACKUPS.labels(outcome=outcome)
     rt.health.add_check("postgres", lambda: False)  # not ready until the schema is current
     pool = await open_pool(conf, rt)
     if pool is None:
