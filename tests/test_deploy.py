@@ -908,3 +908,20 @@ async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: st
             await reader.execute("DELETE FROM rounds")
     finally:
         await reader.close()
+
+
+def test_a_kubernetes_backup_on_request_is_kept_or_said_to_be_temporary() -> None:
+    """`!backup` writes into storage's BACKUP_DIR: on the backup job's volume it lasts;
+    anywhere else in the pod it is lost with the pod, and the answer must say so."""
+    objects = kustomize(K8S / "overlays" / "example")
+    pods = pod_specs(objects)
+    [storage] = pods["storage"]["containers"]
+    env = {v["name"]: v.get("value") for v in storage["env"]}
+    lasting = {
+        m["mountPath"]
+        for m in storage.get("volumeMounts", [])
+        for v in pods["storage"]["volumes"]
+        if v["name"] == m["name"] and "persistentVolumeClaim" in v
+    }
+    kept = any(env["BACKUP_DIR"].startswith(path + "/") for path in lasting)
+    assert kept or env.get("BACKUP_DIR_TEMPORARY") == "true"
