@@ -258,6 +258,7 @@ ALLOWED_SECRETS = {
     "postgres": {"POSTGRES_PASSWORD", "GRAFANA_DB_PASSWORD"},
     "grafana": {"GRAFANA_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"},
     "prometheus": set(),
+    "ssh-keys": set(),
 }
 
 
@@ -304,9 +305,56 @@ def bind_mounts(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_only_the_fetcher_mounts_the_ssh_keys() -> None:
-    for name, service in compose()["services"].items():
+    """./ssh is read by the one-shot ssh-keys step, which hands its copies to the fetcher."""
+    services = compose()["services"]
+    for name, service in services.items():
         has_keys = any(m["source"] == "./ssh" for m in bind_mounts(service))
-        assert has_keys == (name == "fetcher"), name
+        assert has_keys == (name == "ssh-keys"), name
+        copies = any(str(v).startswith("ssh-keys:") for v in service.get("volumes", []))
+        assert copies == (name in ("ssh-keys", "fetcher")), name
+    fetcher = services["fetcher"]
+    assert "ssh-keys:/etc/etstats/ssh:ro" in fetcher["volumes"]
+    assert fetcher["depends_on"]["ssh-keys"] == {"condition": "service_completed_successfully"}
+    step = services["ssh-keys"]
+    assert step["network_mode"] == "none" and step["read_only"] is True
+    assert step["cap_drop"] == ["ALL"] and set(step["cap_add"]) == {"DAC_READ_SEARCH", "CHOWN"}
+
+
+def test_the_fetcher_can_read_a_key_made_as_the_readme_says(tmp_path) -> None:
+    """`ssh-keygen` writes the key 0600 for the deployer: the fetcher's user cannot
+    read it. The ssh-keys step's own script (run here as root, as in its container)
+    gives the fetcher a copy it alone can read, and replaces a stale one."""
+    if os.geteuid() != 0:
+        pytest.fail("this check runs as root, as the ssh-keys container does")
+    fetcher_uid = int(next(a for i, a in dockerfile() if i == "USER").split(":")[0])
+    ssh, keys = tmp_path / "ssh", tmp_path / "keys"
+    ssh.mkdir()
+    keys.mkdir()
+    done = run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh / "id_ed25519")
+    assert done.returncode == 0, done.stderr
+    (ssh / "known_hosts").write_text("[game.example]:22 ssh-ed25519 AAAA\n")
+    deployer = 1234
+    for path in (ssh, *ssh.iterdir()):
+        os.chown(path, deployer, deployer)
+    (keys / "old_key").write_text("a key no longer in ./ssh")
+    assert (ssh / "id_ed25519").stat().st_mode & 0o777 == 0o600
+
+    def as_fetcher(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["cat", str(path)], user=fetcher_uid, capture_output=True, text=True, timeout=10
+        )
+
+    assert as_fetcher(ssh / "id_ed25519").returncode != 0, "the fetcher reads it already"
+    script = compose()["services"]["ssh-keys"]["command"]
+    assert script[:2] == ["sh", "-ec"]
+    body = script[2].replace("$$", "$").replace("/ssh/", f"{ssh}/").replace("/keys", str(keys))
+    done = run("sh", "-ec", body)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in keys.iterdir()) == ["id_ed25519", "known_hosts"]
+    for copy in keys.iterdir():
+        info = copy.stat()
+        assert (info.st_uid, info.st_mode & 0o777) == (fetcher_uid, 0o400), copy.name
+        assert as_fetcher(copy).stdout == (ssh / copy.name).read_text()
 
 
 STATS_MOUNT = "/srv/gamestats"

@@ -112,7 +112,9 @@ def test_every_datasource_reference_names_a_provisioned_datasource_of_its_type()
     for path, dashboard in dashboards():
         for where, ref in datasource_refs(dashboard):
             assert isinstance(ref, dict), f"{path.name}{where}: a name, not a uid"
-            assert provisioned.get(ref.get("uid")) == ref.get("type"), f"{path.name}{where}: {ref}"
+            assert provisioned.get(str(ref.get("uid"))) == ref.get("type"), (
+                f"{path.name}{where}: {ref}"
+            )
             seen += 1
     assert seen > 40
 
