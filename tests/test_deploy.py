@@ -350,7 +350,7 @@ def test_the_fetcher_can_read_a_key_made_as_the_readme_says(tmp_path) -> None:
     body = script[2].replace("$$", "$").replace("/ssh/", f"{ssh}/").replace("/keys", str(keys))
     done = run("sh", "-ec", body)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in keys.iterdir()) == ["id_ed25519", "known_hosts"]
+    assert sorted(p.name for p in keys.iterdir()) == ["id_ed25519", "id_ed25519.pub", "known_hosts"]
     for copy in keys.iterdir():
         info = copy.stat()
         assert (info.st_uid, info.st_mode & 0o777) == (fetcher_uid, 0o400), copy.name
