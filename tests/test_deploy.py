@@ -14,9 +14,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -320,16 +322,25 @@ def test_only_the_fetcher_mounts_the_ssh_keys() -> None:
     assert step["cap_drop"] == ["ALL"] and set(step["cap_add"]) == {"DAC_READ_SEARCH", "CHOWN"}
 
 
-def test_the_fetcher_can_read_a_key_made_as_the_readme_says(tmp_path) -> None:
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A directory every user can reach (pytest's tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_the_fetcher_can_read_a_key_made_as_the_readme_says(open_tmp: Path) -> None:
     """`ssh-keygen` writes the key 0600 for the deployer: the fetcher's user cannot
     read it. The ssh-keys step's own script (run here as root, as in its container)
     gives the fetcher a copy it alone can read, and replaces a stale one."""
     if os.geteuid() != 0:
         pytest.fail("this check runs as root, as the ssh-keys container does")
     fetcher_uid = int(next(a for i, a in dockerfile() if i == "USER").split(":")[0])
-    ssh, keys = tmp_path / "ssh", tmp_path / "keys"
-    ssh.mkdir()
-    keys.mkdir()
+    ssh, keys = open_tmp / "ssh", open_tmp / "keys"
+    ssh.mkdir(mode=0o755)
+    keys.mkdir(mode=0o755)
     done = run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh / "id_ed25519")
     assert done.returncode == 0, done.stderr
     (ssh / "known_hosts").write_text("[game.example]:22 ssh-ed25519 AAAA\n")
@@ -354,7 +365,8 @@ def test_the_fetcher_can_read_a_key_made_as_the_readme_says(tmp_path) -> None:
     for copy in keys.iterdir():
         info = copy.stat()
         assert (info.st_uid, info.st_mode & 0o777) == (fetcher_uid, 0o400), copy.name
-        assert as_fetcher(copy).stdout == (ssh / copy.name).read_text()
+        read = as_fetcher(copy)
+        assert read.stdout == (ssh / copy.name).read_text(), read.stderr
 
 
 STATS_MOUNT = "/srv/gamestats"
