@@ -19,7 +19,7 @@ import tomllib
 import urllib.request
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -946,8 +946,13 @@ async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: st
     owner = await asyncpg.connect(database_url)
     try:
         await migrate(owner)
+        # Imported now: a round of an old evening (as a sync brings it) and one
+        # played two hours ago (the stamp is the game server's clock, UTC here).
         r1, _ = generate_match(random.Random(3), datetime(2026, 11, 24, 21, 0), players=6)
         await import_round(owner, parsed(r1))
+        played = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=2)
+        recent_r1, _ = generate_match(random.Random(4), played, players=6)
+        await import_round(owner, parsed(recent_r1))
     finally:
         await owner.close()
 
@@ -963,7 +968,13 @@ async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: st
             except asyncpg.PostgresError as exc:
                 raise AssertionError(f"{where}: {exc}") from None
         recent = next(sql for where, sql in queries if "Recent rounds" in where)
-        assert len(await reader.fetch(grafana_sql(recent))) == 1
+        assert len(await reader.fetch(grafana_sql(recent))) == 2  # both imported now
+        # By play time: the old evening's round is not in the last six hours.
+        per_hour = next(sql for where, sql in queries if "Rounds per hour" in where)
+        assert [r["rounds"] for r in await reader.fetch(grafana_sql(per_hour))] == [1]
+        maps = next(sql for where, sql in queries if "Maps played" in where)
+        rows = await reader.fetch(grafana_sql(maps))
+        assert [(r["map"], r["rounds"]) for r in rows] == [(recent_r1.header.map, 1)]
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await reader.execute("DELETE FROM rounds")
     finally:

@@ -174,3 +174,29 @@ def test_grafana_provisions_the_mounted_dashboards_and_its_home_exists() -> None
     assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert (GRAFANA / "dashboards" / home.removeprefix(files["options"]["path"] + "/")).exists()
+
+
+# Histograms observed once per file or post: a round comes every 5 to 15 minutes.
+ONCE_PER_FILE = (
+    "etstats_pipeline_latency_seconds",
+    "etstats_poster_post_seconds",
+    "etstats_handle_seconds",
+    "etstats_fetcher_download_seconds",
+    "etstats_storage_import_seconds",
+    "etstats_parser_parse_seconds",
+)
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def test_latency_panels_of_rounds_look_back_far_enough_not_to_go_blank_between_them() -> None:
+    windows = []
+    for path, dashboard in dashboards():
+        for panel in panels(dashboard):
+            for target in panel.get("targets", []):
+                for metric, n, unit in re.findall(
+                    r"(\w+)_bucket\{?[^\[]*\[(\d+)([smhd])\]", target.get("expr", "")
+                ):
+                    if metric in ONCE_PER_FILE:
+                        windows.append((f"{path.name}: {panel['title']}", int(n) * SECONDS[unit]))
+    assert len(windows) >= 8
+    assert [where for where, seconds in windows if seconds < 3600] == []
