@@ -299,6 +299,16 @@ def main() -> int:
             stored_and_posted(stack, first)
             say(f"{first}: stored and posted")
 
+            # pg_dump and pg_restore of the image against the stack's PostgreSQL.
+            made = stack.compose("exec", "-T", "storage", "etstats", "backup").strip()
+            dump = made.split()[2].rstrip(":")
+            assert made.startswith("Backup written: etstats-"), made
+            listed = stack.compose(
+                "exec", "-T", "storage", "pg_restore", "--list", f"/var/lib/etstats/backups/{dump}"
+            )
+            assert "TABLE DATA public rounds" in listed, listed[:500]
+            say(f"{dump}: written by pg_dump, read by pg_restore")
+
             stack.compose(
                 "up", "-d", "--no-build", "--no-recreate", "--scale", "parser=2", "parser"
             )
