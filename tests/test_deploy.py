@@ -95,6 +95,9 @@ def test_the_image_is_pinned_multi_stage_non_root_and_probes_itself() -> None:
         # pg_dump comes from the very PostgreSQL image the stack runs.
         assert image == postgres or re.fullmatch(r"[\w./-]+:\d+\.\d+\.\d+-slim-\w+", image), image
     assert args["POSTGRES_IMAGE"] == postgres
+    # No `# syntax=` directive: BuildKit would fetch a frontend image for it.
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert not re.search(r"^#\s*syntax\s*=", text, flags=re.MULTILINE | re.IGNORECASE)
     # Only the base image's apt repositories (PostgreSQL's own needs a network
     # the build may not have): nothing adds one.
     assert not [
