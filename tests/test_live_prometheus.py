@@ -13,6 +13,7 @@ import math
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import urllib.parse
@@ -160,7 +161,17 @@ def test_every_dashboard_query_and_alert_returns_data_on_the_live_stack(
     stack,  # noqa: F811
     prometheus,
 ) -> None:
-    _, output, var, base = stack
+    proc, output, var, base = stack
+    try:
+        check_every_query(output, var, base, prometheus)
+    finally:
+        # As Ctrl-C does: the stack stops its services and its PostgreSQL.
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
+
+
+def check_every_query(output: Any, var: Path, base: int, prometheus: Any) -> None:
     output.wait_for(r"all 4 services ready", timeout=120)
     prom = prometheus(base)
     nats_port = output.wait_for(r"embedded NATS with JetStream at nats://[\d.]+:(\d+)", 5)[1]
