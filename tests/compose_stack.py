@@ -44,7 +44,7 @@ CHANNEL = "111111111111111111"
 # What the stack is made of here: every service but Grafana, the game server and Discord.
 SERVICES = ["nats", "postgres", "ssh-keys", "fetcher", "parser", "storage", "poster", "bot"]
 SERVICES += ["prometheus", "gameserver", "fake-discord"]
-# The image's copy of the project, for the fake Discord (a test helper).
+# What the project directory needs: the build context, the compose file and deploy/
 COPIED = ["Dockerfile", ".dockerignore", "pyproject.toml", "constraints.txt", "README.md"]
 COPIED += ["docker-compose.yml", "etstats", "services", "etstats_cli", "deploy"]
 
