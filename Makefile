@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up demo test test-fast lint typecheck format proto bench chaos clean
+.PHONY: up demo test test-fast compose-test lint typecheck format proto bench chaos clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -42,6 +42,12 @@ test: lint typecheck
 # The unit tier only (pure functions: no servers, no processes), in well under a minute.
 test-fast: lint typecheck
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
+# The compose deployment for real: build, start with a test SFTP server and the
+# fake Discord, a round stored and posted, scale, stop and start, tear down.
+# Needs Docker and the images docker-compose.yml names; not part of `make test`.
+compose-test: $(INSTALLED)
+	$(BIN)/python -m tests.compose_stack
 
 # Figures go into BENCHMARKS.md; tests never assert timings.
 bench: $(INSTALLED)

@@ -17,6 +17,7 @@ from services.common.config import CommonConfig, ConfigError, Env
 from services.common.control import Control, RequestFailed, UnknownSource
 from services.common.reports import (
     already_running_text,
+    backup_text,
     health_text,
     progress_text,
     result_text,
@@ -124,7 +125,7 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
 
     async def backup(control: Control) -> int:
         reply = await control.backup(who())
-        print(f"backup written: {reply.filename} ({reply.size:,} bytes)", file=out)
+        print(backup_text(reply), file=out)
         return 0
 
     async def reimport(control: Control) -> int:

@@ -1,9 +1,15 @@
+import json
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import pytest
 
+from etstats_cli.embedded import free_port
 from services.common.config import CommonConfig, ConfigError, Env
+from tests.waiting import wait_until_sync
 
 
 @pytest.mark.unit
@@ -66,7 +72,7 @@ def test_bool_rejects_garbage() -> None:
     [
         ("parser", {"HTTP_PORT": "abc"}, "HTTP_PORT"),
         ("storage", {}, "DATABASE_URL"),
-        ("bot", {}, "DISCORD_TOKEN"),
+        ("bot", {"STALL_AFTER": "1s"}, "STALL_AFTER"),
         ("fetcher", {"POLL_INTERVAL": "fast"}, "POLL_INTERVAL"),
     ],
 )
@@ -86,3 +92,46 @@ def test_service_stops_with_one_line_naming_the_variable(
     assert len(lines) == 1, done.stderr
     assert named in lines[0]
     assert lines[0].startswith(f"etstats {service}: configuration error:")
+
+
+def probe(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+@pytest.mark.service
+def test_the_bot_without_a_token_waits_alive_and_not_ready(nats_server, tmp_path) -> None:
+    """Compose starts every service: a bot left without DISCORD_TOKEN must not
+    crash-loop (nor trip the down alert). One line says why it waits."""
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "NATS_URL": nats_server.url, "HTTP_PORT": str(port)}
+    log = tmp_path / "bot.log"
+    with log.open("w") as out:
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "services.bot"], env=env, stdout=out, stderr=out, text=True
+        )
+    try:
+        wait_until_sync(
+            lambda: bot.poll() is not None or probe(port, "/readyz")[0] == 503,
+            within=30,
+            what="the bot's probes",
+        )
+        assert bot.poll() is None, log.read_text()
+        assert probe(port, "/healthz")[0] == 200
+        status, body = probe(port, "/readyz")
+        ready = json.loads(body)
+        assert status == 503 and ready["checks"] == {"nats": True, "discord": False}, ready
+        assert probe(port, "/metrics")[0] == 200  # scraped: `up` is 1
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(30) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
+    said = [line for line in log.read_text().splitlines() if "DISCORD_TOKEN" in line]
+    assert len(said) == 1 and "set DISCORD_TOKEN and restart" in said[0], said

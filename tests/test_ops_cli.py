@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from etstats_cli.embedded import free_port
+from services.common.config import Env
 from services.common.sources import SourceConfig
 from services.fetcher.service import main as fetcher_main
 from services.parser.service import ParserConfig
@@ -120,7 +121,7 @@ async def test_operator_commands(nats_server, database_url: str, tmp_path: Path)
             assert services == {"fetcher", "parser", "poster", "storage"}
 
             code, out, err = await cli(url, "backup")
-            assert code == 0 and out.startswith("backup written: etstats-"), err
+            assert code == 0 and out.startswith("Backup written: etstats-"), err
 
             code, out, _ = await cli(url, "reimport", "--rejected", "--source", "box")
             assert (code, out.strip()) == (0, "0 rejected files requested again (syncs: none)")
@@ -142,3 +143,18 @@ async def test_without_a_stack_the_cli_says_where_it_looked(tmp_path: Path) -> N
     assert "()" not in line and line.endswith(
         "is the stack running (make up)? Set NATS_URL otherwise."
     )
+
+
+async def test_a_backup_on_a_temporary_disk_says_so(nats_server, database_url: str, tmp_path):
+    """On Kubernetes storage's backup directory is the pod's own (the backup job's
+    volume cannot be shared): `etstats backup` and `!backup` say the file will not last."""
+    env = {
+        "DATABASE_URL": database_url,
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "BACKUP_DIR_TEMPORARY": "true",  # as k8s/base/storage.yaml sets it
+    }
+    async with running("storage", storage_main, StorageConfig.from_env(Env(env)), nats_server.url):
+        code, out, err = await cli(nats_server.url, "backup")
+    assert code == 0, err
+    assert out.startswith("Backup written: etstats-")
+    assert "temporary disk and is lost with the pod: copy it out now" in out

@@ -263,12 +263,14 @@ class BackupRequest(_message.Message):
     def __init__(self, requested_by: _Optional[str] = ...) -> None: ...
 
 class BackupReply(_message.Message):
-    __slots__ = ("filename", "size")
+    __slots__ = ("filename", "size", "temporary")
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    TEMPORARY_FIELD_NUMBER: _ClassVar[int]
     filename: str
     size: int
-    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+    temporary: bool
+    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ..., temporary: _Optional[bool] = ...) -> None: ...
 
 class ReimportRequest(_message.Message):
     __slots__ = ("source", "requested_by")

@@ -36,6 +36,10 @@ _COLOUR = re.compile(r"\^.", re.DOTALL)
 _INT = re.compile(r"-?\d+", re.ASCII)
 
 
+# Every ParseError code: one metric label each, at 0 before the first rejection.
+CODES = ("malformed", "bad_name", "header", "no_players", "nul", "player")
+
+
 class ParseError(ValueError):
     """Why a file is not a valid round; the message names line and field."""
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BotConfig:
-    token: str
+    token: str | None  # None: the bot waits (see main)
     prefix: str
     api_base: str | None
     admins: Admins
@@ -52,7 +52,7 @@ class BotConfig:
     @classmethod
     def from_env(cls, env: Env) -> BotConfig:
         return cls(
-            token=env.str("DISCORD_TOKEN"),
+            token=env.optional("DISCORD_TOKEN"),
             prefix=env.str("COMMAND_PREFIX", "!"),
             api_base=env.optional("DISCORD_API_BASE"),
             admins=Admins(
@@ -164,11 +164,11 @@ async def intent_granted(bot: commands.Bot, every_s: float, stop: asyncio.Event)
 
 
 async def connect(
-    bot: commands.Bot, conf: BotConfig, stop: asyncio.Event, *, message_content: bool
+    bot: commands.Bot, token: str, conf: BotConfig, stop: asyncio.Event, *, message_content: bool
 ) -> bool:
     """Runs the bot until stopped (True) or until it must reconnect with other
     intents (False): refused Message Content, or granted it since."""
-    login = asyncio.create_task(bot.start(conf.token))
+    login = asyncio.create_task(bot.start(token))
     stopped = asyncio.create_task(stop.wait())
     waits: set[asyncio.Task[object]] = {login, stopped}
     if not message_content:
@@ -186,7 +186,18 @@ async def connect(
     return login in done or stopped in done  # else granted: reconnect with the intent
 
 
+NO_TOKEN = "no DISCORD_TOKEN: the bot waits, alive but not ready; set DISCORD_TOKEN and restart it"
+
+
 async def main(rt: Runtime, conf: BotConfig) -> None:
+    if conf.token is None:
+        # Left out on purpose (compose starts every service): no crash loop, no
+        # restarts, no down alert; the readiness check says what is missing.
+        log.warning(NO_TOKEN)
+        rt.health.add_check("discord", lambda: False)
+        await rt.stop.wait()
+        return
+    token = conf.token
     control = Control(rt.bus)
     # A sync's result stays in the stream as long: a message older than that is let go.
     messages = await rt.bus.key_value(SYNC_MESSAGES_BUCKET, ttl=STREAM_MAX_AGE_S)
@@ -197,7 +208,7 @@ async def main(rt: Runtime, conf: BotConfig) -> None:
     watching = asyncio.create_task(watchdog.run(rt.stop, conf.watchdog_every_s))
     message_content = True
     try:
-        while not await connect(bot, conf, rt.stop, message_content=message_content):
+        while not await connect(bot, token, conf, rt.stop, message_content=message_content):
             message_content = not message_content
             text = HOW_TO_GRANT.format(prefix=conf.prefix, minutes=conf.intent_recheck_s / 60)
             if message_content:

@@ -36,7 +36,13 @@ from services.common.backoff import backoff
 from services.common.bus import Bus, pull_consumer_config
 from services.common.errors import describe
 from services.common.events import report
-from services.common.metrics import CONSUMER_PENDING, HANDLE_SECONDS, MESSAGES, REJECTIONS
+from services.common.metrics import (
+    CONSUMER_PENDING,
+    HANDLE_SECONDS,
+    MESSAGES,
+    REJECTIONS,
+    zero_stage,
+)
 from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_subject
 
 log = logging.getLogger(__name__)
@@ -131,6 +137,7 @@ async def consume(
         tuple(permanent), OUTAGES + tuple(outages), file_of, publish_rejections, acks_later
     )
     durable = durable or stage
+    zero_stage(stage)
     sub: JetStreamContext.PullSubscription | None = None
     seen_reconnects = bus.reconnects
     failures = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -37,3 +38,19 @@ CONSUMER_PENDING = Gauge(
 
 def mark_success(stage: str, source: str) -> None:
     LAST_SUCCESS.labels(stage=stage, source=source).set(time.time())
+
+
+# What the consumer loop itself ends messages with, on every stage.
+OUTCOMES = ("ack", "nak", "term")
+CONSUMER_REASONS = ("bad_message", "invalid_data", "retries_exhausted")
+
+
+def zero_stage(stage: str, reasons: Iterable[str] = ()) -> None:
+    """A consumer stage's series at 0 from the start: rate() and increase() over
+    a series that its first event creates miss that event (a panel would read
+    0 after the first rejection, an alert miss the first failure)."""
+    for outcome in OUTCOMES:
+        MESSAGES.labels(stage=stage, outcome=outcome)
+    HANDLE_SECONDS.labels(stage=stage)
+    for reason in (*CONSUMER_REASONS, *reasons):
+        REJECTIONS.labels(stage=stage, reason=reason)

@@ -8,6 +8,17 @@ from etstats.contract import control_pb2
 from services.common.control import Health
 
 
+def backup_text(reply: control_pb2.BackupReply) -> str:
+    """What `!backup` and `etstats backup` answer; a temporary file is said to be one."""
+    text = f"Backup written: {reply.filename} ({reply.size:,} bytes)"
+    if reply.temporary:
+        text += (
+            ". It is on the storage pod's temporary disk and is lost with the pod:"
+            " copy it out now. Lasting backups are the scheduled backup job's."
+        )
+    return text
+
+
 def ago(ms: int, now: float | None = None) -> str:
     if not ms:
         return "never"

@@ -18,6 +18,7 @@ from etstats.contract import control_pb2
 from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.endpoints import FETCHER_STATUS, FETCHER_SYNC, FETCHER_SYNC_CANCEL
+from services.common.metrics import REJECTIONS
 from services.common.rpc import serve
 from services.common.runtime import Runtime
 from services.common.sources import SourceConfig, load_sources, require_key_files
@@ -29,10 +30,18 @@ from services.common.subjects import (
 from services.fetcher.control import Lease, monitoring_enabled
 from services.fetcher.known import StorageUnavailable
 from services.fetcher.localdir import DirectorySource
-from services.fetcher.monitor import Monitor
-from services.fetcher.sftp import SftpSource
+from services.fetcher.monitor import (
+    DETECTED,
+    HOSTILE,
+    POLL_ERRORS,
+    POLL_SECONDS,
+    POLLS,
+    Monitor,
+)
+from services.fetcher.publish import DOWNLOAD_SECONDS, FETCHED, FETCHED_BYTES, ORIGIN_LABELS
+from services.fetcher.sftp import RECONNECTS, SSH_ERROR_KINDS, SSH_ERRORS, SftpSource
 from services.fetcher.source import Source, SourceError
-from services.fetcher.sync import SyncJob, SyncRunner
+from services.fetcher.sync import SYNC_JOBS, SyncJob, SyncRunner
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +150,27 @@ class SourceWorker:
         return status
 
 
+def zero_metrics(sources: dict[str, Source]) -> None:
+    """Every labelled fetcher series at 0 from the start (see zero_stage)."""
+    REJECTIONS.labels(stage="fetcher", reason="too_big")
+    for outcome in ("done", "cancelled", "failed"):  # services/fetcher/sync.py
+        SYNC_JOBS.labels(outcome=outcome)
+    for name, source in sources.items():
+        for metric in (POLLS, POLL_ERRORS, POLL_SECONDS, DETECTED, HOSTILE):
+            metric.labels(source=name)
+        for per_source in (FETCHED_BYTES, DOWNLOAD_SECONDS):
+            per_source.labels(source=name)
+        for origin in ORIGIN_LABELS.values():
+            FETCHED.labels(source=name, origin=origin)
+        if isinstance(source, SftpSource):
+            RECONNECTS.labels(source=name)
+            for kind in SSH_ERROR_KINDS:
+                SSH_ERRORS.labels(source=name, kind=kind)
+
+
 async def main(rt: Runtime, conf: FetcherConfig) -> None:
     sources = {c.name: make_source(c, conf.ssh_keepalive_s) for c in conf.sources}
+    zero_metrics(sources)
     switches = await rt.bus.key_value(MONITORING_BUCKET)
     leases = await rt.bus.key_value(LEASE_BUCKET, ttl=conf.lease_s)
     sync_locks = await rt.bus.key_value(SYNC_BUCKET, ttl=600)

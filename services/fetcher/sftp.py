@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 SSH_ERRORS = Counter(
     "etstats_fetcher_ssh_errors_total", "SSH/SFTP errors, by kind.", ["source", "kind"]
 )
+# Every kind SSH_ERRORS counts (_failed's first argument).
+SSH_ERROR_KINDS = ("auth", "connect", "host_key", "io")
 RECONNECTS = Counter("etstats_fetcher_ssh_connects_total", "SSH connections opened.", ["source"])
 
 MAX_BACKOFF_S = 60.0

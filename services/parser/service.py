@@ -12,11 +12,12 @@ from prometheus_client import Counter, Histogram
 from etstats.contract import files_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import ParseError, parse
+from etstats.statsfile.parser import CODES
 from services.common.config import Env
 from services.common.consumer import Reject, consume, decode
 from services.common.errors import describe
 from services.common.events import report
-from services.common.metrics import mark_success
+from services.common.metrics import mark_success, zero_stage
 from services.common.runtime import Runtime
 from services.common.subjects import PARSED, RAW, all_sources, stage_msg_id, stage_subject
 
@@ -41,6 +42,7 @@ class ParserConfig:
 
 async def main(rt: Runtime, conf: ParserConfig) -> None:
     max_bytes = rt.cfg.max_file_bytes
+    zero_stage("parser", (*CODES, "too_big", "parser_error"))
 
     async def handle(msg: Msg) -> None:
         raw = decode(files_pb2.RawFile, msg.data)

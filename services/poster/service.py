@@ -206,7 +206,16 @@ async def make_sink(conf: PosterConfig) -> Sink:
     return sink
 
 
+def zero_posts() -> None:
+    """Every kind and outcome of a post at 0 from the start (see zero_stage)."""
+    for kind in ("round", "sync_summary"):
+        for outcome in ("posted", "refused", "already_posted"):
+            POSTS.labels(kind=kind, outcome=outcome)
+    POSTS.labels(kind="round", outcome="edited")
+
+
 async def main(rt: Runtime, conf: PosterConfig) -> None:
+    zero_posts()
     sink = await make_sink(conf)
     poster = Poster(rt, conf, sink, await rt.bus.key_value(POSTS_BUCKET))
     rounds = [

@@ -79,6 +79,7 @@ class StorageConfig:
     backup_keep: int = 7
     pg_dump: str | None = None
     event_retention_s: float = 7 * 86400.0
+    backup_dir_temporary: bool = False  # Kubernetes: the pod's own disk
 
     @classmethod
     def from_env(cls, env: Env) -> StorageConfig:
@@ -90,6 +91,7 @@ class StorageConfig:
             backup_keep=env.int("BACKUP_KEEP", 7, minimum=1, maximum=1000),
             pg_dump=env.optional("PG_DUMP"),
             event_retention_s=env.duration("EVENT_RETENTION", "7d", minimum_s=60),
+            backup_dir_temporary=env.bool("BACKUP_DIR_TEMPORARY", False),
         )
 
 
@@ -164,6 +166,9 @@ class Storage:
         rejection = decode(files_pb2.Rejection, msg.data)
         async with self.pool.acquire() as conn:
             await record_rejection(conn, rejection)
+        # A rejected file has reached its outcome too: no stall alert waits on it.
+        if rejection.file.source:
+            mark_success("storage", rejection.file.source)
 
     async def record_event(self, msg: Msg) -> None:
         event = decode(control_pb2.PipelineEvent, msg.data)
@@ -211,7 +216,11 @@ class Storage:
             path = await self.backup_now()
         except backup.BackupError as exc:
             raise ServiceError("503", str(exc)) from exc
-        return control_pb2.BackupReply(filename=path.name, size=path.stat().st_size)
+        return control_pb2.BackupReply(
+            filename=path.name,
+            size=path.stat().st_size,
+            temporary=self.conf.backup_dir_temporary,
+        )
 
     async def answer_reimport(
         self, query: control_pb2.ReimportRequest
@@ -296,6 +305,8 @@ class Storage:
 
 
 async def main(rt: Runtime, conf: StorageConfig) -> None:
+    for outcome in ("done", "failed"):  # at 0 from the start (see zero_stage)
+        BACKUPS.labels(outcome=outcome)
     rt.health.add_check("postgres", lambda: False)  # not ready until the schema is current
     pool = await open_pool(conf, rt)
     if pool is None:

@@ -12,6 +12,7 @@ from services.bot.context import (
     control_slash_command,
 )
 from services.common.control import RequestFailed
+from services.common.reports import backup_text
 
 
 class BackupCog(ControlCog, command_attrs=STRICT_ARGUMENTS):
@@ -20,7 +21,7 @@ class BackupCog(ControlCog, command_attrs=STRICT_ARGUMENTS):
             reply = await self.ctx.control.backup(f"{at.author} (discord)")
         except RequestFailed as exc:
             return f"No backup: {exc}."
-        return f"Backup written: {reply.filename} ({reply.size:,} bytes)"
+        return backup_text(reply)
 
     @commands.command(name="backup", help="Back the database up now")
     async def backup_command(self, ctx: commands.Context) -> None:
