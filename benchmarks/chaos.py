@@ -47,6 +47,7 @@ SERVICES = ("storage", "parser", "fetcher", "poster", "bot")
 ROUND_CHANNEL = "710000000000000001"
 ADMIN_CHANNEL = "710000000000000002"
 SETTLE_S = 180.0  # longest wait for the stack to settle after a fault
+GIVE_UP_S = 20.0  # files still missing this long after the sync ended: sync again
 FINAL_WORDS = (" done in ", "cancelled", "lost", "failed", "not started", "stopped")
 
 
@@ -361,7 +362,11 @@ async def run_scenario(scenario: Scenario, tmp: Path, old_files: int, live_round
         playing = asyncio.create_task(play_live(stack.sshd.root, live_rounds, rng, live))
         await asyncio.sleep(2)
         await stack.discord.message(f"!sync_stats {scenario.period}", admin=True)
-        await asyncio.sleep(3)  # mid-sync
+        conn = await connect_retrying(stack.database_url)
+        try:
+            await mid_sync(conn, old_files // 3)
+        finally:
+            await conn.close()
         if scenario.fault is not None:
             await scenario.fault(stack)
         fault_over = time.monotonic()
@@ -379,6 +384,15 @@ async def run_scenario(scenario: Scenario, tmp: Path, old_files: int, live_round
     finally:
         await stack.discord.stop()
         stack.stop()
+
+
+async def mid_sync(conn: asyncpg.Connection, stored: int, within_s: float = 30.0) -> None:
+    """Returns once `stored` rounds are in (the fault strikes mid-sync), or after a while."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await conn.fetchval("SELECT count(*) FROM rounds") >= stored:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def connect_retrying(url: str) -> asyncpg.Connection:
@@ -405,6 +419,7 @@ async def settle(
     actions = 0
     deadline = time.monotonic() + SETTLE_S
     asked_again = False
+    final_since: float | None = None
     while time.monotonic() < deadline:
         try:
             stored = await stored_files(conn)
@@ -417,7 +432,9 @@ async def settle(
         final = bool(messages) and all(any(w in m for w in FINAL_WORDS) for m in messages)
         if wanted <= set(stored) and live_posted and final:
             return time.monotonic(), actions
-        if final and not wanted <= set(stored) and not asked_again:
+        final_since = (final_since or time.monotonic()) if final else None
+        stuck = final_since is not None and time.monotonic() - final_since > GIVE_UP_S
+        if stuck and not wanted <= set(stored) and not asked_again:
             # The sync ended and files are missing: the operator syncs again.
             asked_again = True
             actions += 1
@@ -459,6 +476,7 @@ def measure(
         old_posted=len(posts) - len(live_posts),
         recovery_s=max(recovery_s, 0.0),
         operator_actions=actions,
+        notes=[m.splitlines()[0] for m in sync_messages(stack.discord)],
     )
 
 
@@ -491,6 +509,8 @@ async def run(names: Sequence[str], old_files: int, live_rounds: int) -> list[Re
             result = await run_scenario(scenario, Path(tmp), old_files, live_rounds)
         results.append(result)
         print(row(result), flush=True)
+        if not result.clean():
+            print("  sync messages: " + " / ".join(result.notes), file=sys.stderr)
     return results
 
 

@@ -18,5 +18,5 @@ pytestmark = pytest.mark.e2e
 async def test_a_fault_during_a_sync_loses_nothing(name: str, tmp_path: Path) -> None:
     assert ensure_sshd() is None, "the fault suite needs OpenSSH's sshd"
     [scenario] = [s for s in SCENARIOS if s.name == name]
-    result = await run_scenario(scenario, tmp_path, old_files=60, live_rounds=4)
+    result = await run_scenario(scenario, tmp_path, old_files=200, live_rounds=4)
     assert result.clean(), result
