@@ -4,12 +4,16 @@ ends with a result that names what is still missing."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nats.js.errors import NotFoundError
 
 from etstats.contract import control_pb2
 from services.common.bus import Bus
 from services.common.control import Control
+from services.common.endpoints import STORAGE_UNKNOWN_FILES
+from services.common.rpc import ask
 from services.common.subjects import sync_result_subject
 from services.fetcher.service import main as fetcher_main
 from tests.inprocess import running
@@ -108,3 +112,56 @@ async def test_a_sync_waits_for_nats_to_come_back_and_lets_go_of_its_source(
         again = await request_sync(bus, "all")
         assert not again.already_running
         complete(await stored_result(bus, again.sync_id), 0)
+
+
+async def unknown_to_storage(bus: Bus, names: list[str]) -> list[str]:
+    request = control_pb2.KnownFilesRequest(source="main", filenames=names)
+    return list((await ask(bus, STORAGE_UNKNOWN_FILES, request)).unknown)
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_sync_whose_fetcher_dies_is_resumed_by_another(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    names = serve_rounds(asyncssh_server, 900)
+    reached = asyncio.Event()
+    asyncssh_server.on_read[names[2]] = reached.set  # the job is under way
+    await Control(bus).set_monitoring("main", False, "test")
+    source = asyncssh_server.source()
+    first = conf(source, instance="fetcher-a", sync_concurrency=1)
+    second = conf(source, instance="fetcher-b", sync_concurrency=1)
+    async with running("fetcher", fetcher_main, first, nats_server.url) as a:
+        accepted = await request_sync(bus, "all")  # only fetcher-a runs: its job
+        await asyncio.wait_for(reached.wait(), 30)
+        async with running("fetcher", fetcher_main, second, nats_server.url):
+            await a.kill()  # as kill -9: no result, no lock released
+            refused = await request_sync(bus, "today")
+            assert refused.already_running and refused.sync_id == accepted.sync_id
+            result = await stored_result(bus, accepted.sync_id)  # from fetcher-b
+            assert not result.error and result.missing_total == 0, result
+            assert await unknown_to_storage(bus, names) == []
+
+            async def released() -> bool:
+                return await Control(bus).running_syncs() == []
+
+            await wait_until(released, within=10, what="the job's locks released")
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_sync_is_cancelled_from_a_fetcher_that_does_not_run_it(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    names = serve_rounds(asyncssh_server, 950)
+    asyncssh_server.on_read[names[1]] = asyncssh_server.kill  # the job waits for the source
+    await Control(bus).set_monitoring("main", False, "test")
+    source = asyncssh_server.source()
+    first = conf(source, instance="fetcher-a", sync_concurrency=1)
+    second = conf(source, instance="fetcher-b", sync_concurrency=1)
+    async with running("fetcher", fetcher_main, first, nats_server.url) as a:
+        accepted = await request_sync(bus, "all")
+        async with running("fetcher", fetcher_main, second, nats_server.url):
+            await a.runtime.micro.stop()  # from now on fetcher-b answers every request
+            assert await Control(bus).cancel_sync(accepted.sync_id)
+            result = await stored_result(bus, accepted.sync_id)  # from fetcher-a
+            assert result.cancelled
+            assert not await Control(bus).cancel_sync("nosuchsync")

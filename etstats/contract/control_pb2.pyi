@@ -47,14 +47,24 @@ class SyncAccepted(_message.Message):
     def __init__(self, sync_id: _Optional[str] = ..., already_running: _Optional[bool] = ..., sources: _Optional[_Iterable[str]] = ..., running: _Optional[_Union[RunningSync, _Mapping]] = ...) -> None: ...
 
 class RunningSync(_message.Message):
-    __slots__ = ("sync_id", "period", "requester")
+    __slots__ = ("sync_id", "period", "requester", "owner", "sources", "files", "started_at_ms", "cancel_requested")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     period: str
     requester: Requester
-    def __init__(self, sync_id: _Optional[str] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ...) -> None: ...
+    owner: str
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    files: _containers.RepeatedScalarFieldContainer[str]
+    started_at_ms: int
+    cancel_requested: bool
+    def __init__(self, sync_id: _Optional[str] = ..., period: _Optional[str] = ..., requester: _Optional[_Union[Requester, _Mapping]] = ..., owner: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ..., files: _Optional[_Iterable[str]] = ..., started_at_ms: _Optional[int] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
 
 class SyncMessage(_message.Message):
     __slots__ = ("sync_id", "channel_id", "message_id")

@@ -49,6 +49,11 @@ def sync_progress_subject(sync_id: str) -> str:
     return f"etstats.sync.progress.{sync_id}"
 
 
+def sync_cancel_subject(sync_id: str) -> str:
+    """Core NATS, heard by every fetcher: cancel that job wherever it runs."""
+    return f"etstats.sync.cancel.{sync_id}"
+
+
 def sync_result_subject(sync_id: str) -> str:
     """In the stream: the final result of a sync, for the poster's summary."""
     return f"stats.sync.result.{sync_id}"
@@ -58,7 +63,13 @@ def sync_result_subject(sync_id: str) -> str:
 # one fetcher lease per source, one running sync per source.
 MONITORING_BUCKET = "etstats_monitoring"
 LEASE_BUCKET = "etstats_leases"
-SYNC_BUCKET = "etstats_syncs"
+# A running sync's lock per source, renewed by its fetcher every heartbeat: a
+# lock whose fetcher died is gone within SYNC_LOCK_TTL_S.
+SYNC_BUCKET = "etstats_sync_locks"
+SYNC_LOCK_TTL_S = 3 * SYNC_HEARTBEAT_S
+# Every sync job until its result is out, by id: a job whose locks are gone (its
+# fetcher died) is resumed by another fetcher, or the restarted one.
+SYNC_JOBS_BUCKET = "etstats_sync_jobs"
 # The poster's ledger: round or sync -> Discord message id.
 POSTS_BUCKET = "etstats_posts"
 # The bot's sync progress messages: sync -> the Discord message following it.

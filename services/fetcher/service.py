@@ -16,6 +16,7 @@ from prometheus_client import Gauge
 
 from etstats.contract import control_pb2
 from services.common.aio import sleep_unless
+from services.common.bus import STREAM_MAX_AGE_S
 from services.common.config import Env
 from services.common.endpoints import FETCHER_STATUS, FETCHER_SYNC, FETCHER_SYNC_CANCEL
 from services.common.metrics import REJECTIONS
@@ -26,6 +27,8 @@ from services.common.subjects import (
     LEASE_BUCKET,
     MONITORING_BUCKET,
     SYNC_BUCKET,
+    SYNC_JOBS_BUCKET,
+    SYNC_LOCK_TTL_S,
 )
 from services.fetcher.control import Lease, monitoring_enabled
 from services.fetcher.known import StorageUnavailable
@@ -173,7 +176,9 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     zero_metrics(sources)
     switches = await rt.bus.key_value(MONITORING_BUCKET)
     leases = await rt.bus.key_value(LEASE_BUCKET, ttl=conf.lease_s)
-    sync_locks = await rt.bus.key_value(SYNC_BUCKET, ttl=600)
+    sync_locks = await rt.bus.key_value(SYNC_BUCKET, ttl=SYNC_LOCK_TTL_S)
+    # A result stays in the stream as long: a record older than that is let go.
+    sync_records = await rt.bus.key_value(SYNC_JOBS_BUCKET, ttl=STREAM_MAX_AGE_S)
     workers = {
         name: SourceWorker(
             Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup, settle_s=conf.settle_s),
@@ -193,6 +198,8 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         rt.bus,
         sources,
         sync_locks,
+        sync_records,
+        owner=conf.instance,
         max_bytes=rt.cfg.max_file_bytes,
         concurrency=conf.sync_concurrency,
         settle_timeout_s=conf.sync_settle_s,
@@ -204,7 +211,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         return await runner.start(request)
 
     async def cancel_sync(request: control_pb2.SyncCancel) -> control_pb2.SyncCancelled:
-        return control_pb2.SyncCancelled(found=runner.cancel(request.sync_id))
+        return control_pb2.SyncCancelled(found=await runner.cancel_anywhere(request.sync_id))
 
     async def status(_: Empty) -> control_pb2.StatusReply:
         return control_pb2.StatusReply(
@@ -240,5 +247,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     def syncing(name: str) -> bool:
         return any(name in job.sources for job in runner.jobs.values())
 
-    await asyncio.gather(*(w.run(rt.stop, syncing) for w in workers.values()))
+    await asyncio.gather(
+        runner.watch(rt.stop), *(w.run(rt.stop, syncing) for w in workers.values())
+    )
     await runner.stop()

@@ -15,7 +15,12 @@ from typing import TypeVar
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import (
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoKeysError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Gauge
@@ -35,6 +40,7 @@ from services.common.subjects import (
     STORED,
     SYNC_HEARTBEAT_S,
     stage_subject,
+    sync_cancel_subject,
     sync_progress_subject,
     sync_result_subject,
 )
@@ -81,8 +87,9 @@ class SyncJob:
     period: Period
     sources: list[str]
     progress: dict[str, control_pb2.SyncProgress]
-    lock: bytes  # a RunningSync: the value of this job's per-source locks
+    lock: bytes  # a RunningSync: the job's record and the value of its per-source locks
     revisions: dict[str, int]  # of this job's lock, per source
+    superseded: bool = False  # another fetcher resumed it: that one publishes the result
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     started_ms: int = field(default_factory=now_ms)
@@ -141,7 +148,9 @@ class SyncRunner:
         bus: Bus,
         sources: dict[str, Source],
         locks: KeyValue,
+        records: KeyValue,
         *,
+        owner: str,
         max_bytes: int,
         concurrency: int,
         settle_timeout_s: float,
@@ -152,6 +161,8 @@ class SyncRunner:
         self.bus = bus
         self.sources = sources
         self.locks = locks
+        self.records = records
+        self.owner = owner
         self.max_bytes = max_bytes
         self.concurrency = concurrency
         self.settle_timeout_s = settle_timeout_s
@@ -170,37 +181,156 @@ class SyncRunner:
         names = list(request.sources) or sorted(self.sources)
         if unknown := [n for n in names if n not in self.sources]:
             raise ServiceError("404", unknown_source(unknown[0], self.sources))
-        job_id = uuid.uuid4().hex[:12]
-        lock = control_pb2.RunningSync(
-            sync_id=job_id, period=request.period, requester=request.requester
-        ).SerializeToString()
-        taken: dict[str, int] = {}
-        for name in names:
-            try:
-                taken[name] = await self.locks.create(name, lock)
-            except KeyWrongLastSequenceError:
-                for other in taken:
-                    await self._unlock(other, job_id)
-                # Refused, not joined: the requester must not take that sync's
-                # result for his own period's.
-                running = await self._lock_holder(name)
-                return control_pb2.SyncAccepted(
-                    sync_id=running.sync_id, already_running=True, sources=[name], running=running
-                )
-        progress = {n: control_pb2.SyncProgress(sync_id=job_id, source=n) for n in names}
-        job = SyncJob(job_id, request, period, names, progress, lock, taken)
-        self.jobs[job_id] = job
-        task = asyncio.create_task(self._run(job), name=f"sync-{job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        record = control_pb2.RunningSync(
+            sync_id=uuid.uuid4().hex[:12],
+            period=request.period,
+            requester=request.requester,
+            owner=self.owner,
+            sources=names,
+            files=request.files,
+            started_at_ms=now_ms(),
+        )
+        taken, holder, held = await self._lock_all(record)
+        if holder is not None:  # refused, not joined: that sync's result is not this period's
+            return control_pb2.SyncAccepted(
+                sync_id=holder.sync_id, already_running=True, sources=[held], running=holder
+            )
+        await self.records.put(record.sync_id, record.SerializeToString())
+        self._launch(record, period, taken)
         log.info(
             "sync %s started: %s for %s",
-            job_id,
+            record.sync_id,
             period.text,
             ", ".join(names),
-            extra={"sync_id": job_id},
+            extra={"sync_id": record.sync_id},
         )
-        return control_pb2.SyncAccepted(sync_id=job_id, sources=names)
+        return control_pb2.SyncAccepted(sync_id=record.sync_id, sources=names)
+
+    async def _lock_all(
+        self, record: control_pb2.RunningSync
+    ) -> tuple[dict[str, int], control_pb2.RunningSync | None, str]:
+        """Every source's lock for the job, or none: then the sync holding one, and which."""
+        taken: dict[str, int] = {}
+        value = record.SerializeToString()
+        for name in record.sources:
+            try:
+                taken[name] = await self.locks.create(name, value)
+            except KeyWrongLastSequenceError:
+                for other in taken:
+                    await self._unlock(other, record.sync_id)
+                return {}, await self._lock_holder(name), name
+        return taken, None, ""
+
+    def _launch(
+        self, record: control_pb2.RunningSync, period: Period, taken: dict[str, int]
+    ) -> SyncJob:
+        request = control_pb2.SyncRequest(
+            period=record.period,
+            sources=record.sources,
+            requester=record.requester,
+            files=record.files,
+        )
+        names = list(record.sources)
+        progress = {n: control_pb2.SyncProgress(sync_id=record.sync_id, source=n) for n in names}
+        job = SyncJob(
+            record.sync_id,
+            request,
+            period,
+            names,
+            progress,
+            record.SerializeToString(),
+            taken,
+            started_ms=record.started_at_ms or now_ms(),
+        )
+        if record.cancel_requested:
+            job.cancelled.set()
+        self.jobs[job.id] = job
+        task = asyncio.create_task(self._run(job), name=f"sync-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Hear cancels meant for jobs here, and resume jobs whose fetcher died
+        (their locks expired), every heartbeat."""
+        sub = await self.bus.nc.subscribe(
+            sync_cancel_subject("*"), cb=self._cancel_heard
+        )
+        try:
+            while not await sleep_unless(stop, SYNC_HEARTBEAT_S):
+                try:
+                    await self.adopt_orphans()
+                except Exception as exc:  # NATS away: look again next time
+                    log.debug("sync jobs not checked: %s", describe(exc))
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _cancel_heard(self, msg: Msg) -> None:
+        self.cancel(msg.subject.rsplit(".", 1)[-1])
+
+    async def adopt_orphans(self) -> list[str]:
+        """Resume the jobs no fetcher holds a lock for any more; their ids."""
+        try:
+            ids = await self.records.keys()
+        except NoKeysError:
+            return []
+        adopted = []
+        for sync_id in ids:
+            if sync_id in self.jobs:
+                continue
+            try:
+                record = control_pb2.RunningSync.FromString(
+                    (await self.records.get(sync_id)).value or b""
+                )
+            except (KeyNotFoundError, NotFoundError, DecodeError):
+                continue
+            if await self._any_locked(record) or not record.sources:
+                continue
+            gone = record.owner
+            record.owner = self.owner
+            taken, holder, _ = await self._lock_all(record)
+            if holder is not None:
+                continue  # another fetcher was quicker
+            try:
+                period = parse_period(record.period or "all", self.now())
+            except PeriodError:
+                period = parse_period("all", self.now())
+            await self.records.put(sync_id, record.SerializeToString())
+            self._launch(record, period, taken)
+            adopted.append(sync_id)
+            log.warning(
+                "sync %s resumed here: its fetcher %s is gone",
+                sync_id,
+                gone or "?",
+                extra={"sync_id": sync_id},
+            )
+        return adopted
+
+    async def _any_locked(self, record: control_pb2.RunningSync) -> bool:
+        for name in record.sources:
+            try:
+                await self.locks.get(name)
+                return True
+            except (KeyNotFoundError, NotFoundError):
+                continue
+        return False
+
+    async def cancel_anywhere(self, sync_id: str) -> bool:
+        """Cancel a job here, or the one another fetcher runs (it hears it; should it
+        be gone, the job's record says so to whoever resumes it)."""
+        if self.cancel(sync_id):
+            return True
+        try:
+            entry = await self.records.get(sync_id)
+        except (KeyNotFoundError, NotFoundError):
+            return False
+        record = control_pb2.RunningSync.FromString(entry.value or b"")
+        record.cancel_requested = True
+        with contextlib.suppress(KeyWrongLastSequenceError):  # it ended or moved meanwhile
+            await self.records.update(sync_id, record.SerializeToString(), last=entry.revision)
+        await self.bus.nc.publish(sync_cancel_subject(sync_id), b"")
+        return True
 
     def cancel(self, sync_id: str) -> bool:
         job = self.jobs.get(sync_id)
@@ -235,12 +365,24 @@ class SyncRunner:
         can never bring back a lock that was released or taken over."""
         try:
             job.revisions[name] = await self.locks.update(name, job.lock, last=job.revisions[name])
+            return
+        except (KeyNotFoundError, NotFoundError):
+            # Expired while NATS was away: take it again unless someone else has.
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                job.revisions[name] = await self.locks.create(name, job.lock)
+                return
         except KeyWrongLastSequenceError:
-            # Our last renewal may have landed unanswered: adopt it if it is ours.
-            entry = await self.locks.get(name)
-            if running_sync(entry.value or b"").sync_id != job.id:
-                raise
-            job.revisions[name] = entry.revision or job.revisions[name]
+            pass
+        entry = await self.locks.get(name)
+        holder = running_sync(entry.value or b"")
+        if holder.sync_id == job.id and holder.owner not in ("", self.owner):
+            job.superseded = True  # another fetcher resumed it meanwhile: it goes on
+            job.cancelled.set()
+            job.news.set()
+        if holder.sync_id != job.id or job.superseded:
+            raise KeyWrongLastSequenceError()
+        # Our last renewal may have landed unanswered: adopt it.
+        job.revisions[name] = entry.revision or job.revisions[name]
 
     async def _run(self, job: SyncJob) -> None:
         """The job, then always its result (with the reason if it could not go on),
@@ -267,8 +409,14 @@ class SyncRunner:
                 log.exception("sync %s failed", job.id, extra={"sync_id": job.id})
             job.finished.set()  # the ticker ends its round: no lock write after this
             await ticker
+            if job.superseded:
+                log.warning("sync %s: resumed by another fetcher", job.id)
+                SYNC_JOBS.labels(outcome="handed_over").inc()
+                return
             await self._publish_progress(job, done=True)
             await self._publish_result(job, error)
+            with contextlib.suppress(Exception):  # nothing left to resume
+                await self.records.delete(job.id)
             outcome = "failed" if error else "cancelled" if job.cancelled.is_set() else "done"
             SYNC_JOBS.labels(outcome=outcome).inc()
         except Exception:
@@ -283,8 +431,9 @@ class SyncRunner:
             for sub in subs:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
-            for name in job.sources:
-                await self._unlock(name, job.id)
+            if not job.superseded:
+                for name in job.sources:
+                    await self._unlock(name, job.id)
             self.jobs.pop(job.id, None)
             self.on_done(job)
 
