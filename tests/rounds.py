@@ -7,6 +7,7 @@ from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import GeneratedFile
 from services.common.bus import Bus
+from services.common.subjects import RAW, stage_subject
 
 
 def parsed(
@@ -36,8 +37,12 @@ def ref(filename: str, source: str = "main") -> common_pb2.FileRef:
     )
 
 
-async def publish_raw(bus: Bus, filename: str, body: bytes, source: str = "main") -> None:
-    """A file as the fetcher publishes it."""
+async def publish_raw(
+    bus: Bus, filename: str, body: bytes, source: str = "main", *, recent: bool = False
+) -> None:
+    """A file as the fetcher publishes it (`recent`: a round to post)."""
     file = ref(filename, source)
+    file.recent = recent
     raw = files_pb2.RawFile(file=file, size=len(body), body=body)
-    await bus.publish(f"stats.raw.{source}", raw.SerializeToString(), msg_id=file.msg_id)
+    subject = stage_subject(RAW, source, live=recent)
+    await bus.publish(subject, raw.SerializeToString(), msg_id=file.msg_id)

@@ -23,7 +23,7 @@ from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from services.common.discord_text import plain, safe
 from services.common.sources import SourceConfig
-from services.common.subjects import stage_msg_id
+from services.common.subjects import stage_msg_id, stored_subject
 from services.poster.render import as_text, fits, round_embeds, sync_summary
 from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
@@ -172,7 +172,7 @@ def poster_conf(discord: FakeDiscord, *sources: SourceConfig) -> PosterConfig:
 
 async def publish(bus, s: rounds_pb2.StoredRound, attempt: int = 0) -> None:
     await bus.publish(
-        f"stats.stored.{s.file.source}",
+        stored_subject(s),
         s.SerializeToString(),
         msg_id=stage_msg_id("stored", f"{s.file.msg_id}:{attempt}"),
     )

@@ -4,6 +4,8 @@ Request/reply endpoints are in `services.common.endpoints`."""
 
 from __future__ import annotations
 
+from etstats.contract import rounds_pb2
+
 STREAM_SUBJECTS = ["stats.>"]
 
 RAW = "raw"
@@ -13,19 +15,31 @@ REJECTED = "rejected"
 EVENTS = "events"
 
 
-def stage_subject(kind: str, source: str) -> str:
-    """`stats.<kind>.<source>`; source names are restricted to [a-z0-9_-]."""
-    return f"stats.{kind}.{source}"
+# Rounds to post (FileRef.recent) travel in a lane of their own, `.live`, which
+# each stage takes in order and ahead of any backlog: a live round is posted in
+# seconds, in play order, while a sync's thousands of old files wait their turn.
+LIVE = "live"
 
 
-def all_sources(kind: str) -> str:
-    return f"stats.{kind}.>"
+def stage_subject(kind: str, source: str, *, live: bool = False) -> str:
+    """`stats.<kind>.<source>[.live]`; source names are restricted to [a-z0-9_-]."""
+    return f"stats.{kind}.{source}" + (f".{LIVE}" if live else "")
+
+
+def stored_subject(stored: rounds_pb2.StoredRound) -> str:
+    """Rounds to post, and corrections of posted ones, take the live lane."""
+    return stage_subject(STORED, stored.file.source, live=stored.file.recent or stored.repaired)
+
+
+def all_sources(kind: str, *, live: bool = False) -> str:
+    """Every source's subject of a stage, in one lane (kinds without lanes: the backlog's)."""
+    return f"stats.{kind}.*" + (f".{LIVE}" if live else "")
 
 
 def source_of(subject: str) -> str:
-    """The source token of a `stats.<kind>.<source>` subject."""
-    parts = subject.split(".", 2)
-    return parts[2] if len(parts) == 3 else ""
+    """The source token of a `stats.<kind>.<source>[.live]` subject."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) in (3, 4) else ""
 
 
 def raw_msg_id(source: str, filename: str, sha256: str) -> str:

@@ -109,7 +109,7 @@ async def publish_file(
         fetched_at_ms=now_ms(),
     )
     if not await bus.publish(
-        stage_subject(RAW, source), raw.SerializeToString(), msg_id=file.msg_id
+        stage_subject(RAW, source, live=file.recent), raw.SerializeToString(), msg_id=file.msg_id
     ):
         log.info(
             "%s was published already",

@@ -253,9 +253,7 @@ class SyncRunner:
     async def watch(self, stop: asyncio.Event) -> None:
         """Hear cancels meant for jobs here, and resume jobs whose fetcher died
         (their locks expired), every heartbeat."""
-        sub = await self.bus.nc.subscribe(
-            sync_cancel_subject("*"), cb=self._cancel_heard
-        )
+        sub = await self.bus.nc.subscribe(sync_cancel_subject("*"), cb=self._cancel_heard)
         try:
             while not await sleep_unless(stop, SYNC_HEARTBEAT_S):
                 try:
@@ -397,8 +395,11 @@ class SyncRunner:
         try:
             try:
                 for name in job.sources:
-                    for kind in (STORED, REJECTED):
-                        subject = stage_subject(kind, name)
+                    for subject in (
+                        stage_subject(STORED, name),
+                        stage_subject(STORED, name, live=True),
+                        stage_subject(REJECTED, name),
+                    ):
                         subs.append(await self.bus.nc.subscribe(subject, cb=on_event))
                 async with asyncio.TaskGroup() as group:
                     for name in job.sources:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
-from etstats.contract import files_pb2
+from etstats.contract import common_pb2, files_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import ParseError, parse
 from etstats.statsfile.parser import CODES
@@ -66,7 +67,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
             ) from exc
         PARSE_SECONDS.observe(time.perf_counter() - started)
         await rt.bus.publish(
-            stage_subject(PARSED, raw.file.source),
+            stage_subject(PARSED, raw.file.source, live=raw.file.recent),
             message.SerializeToString(),
             msg_id=stage_msg_id(PARSED, raw.file.msg_id),
         )
@@ -74,12 +75,27 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
         PARSED_FILES.labels(source=raw.file.source).inc()
         mark_success("parser", raw.file.source)
 
-    await consume(
-        rt.bus,
-        stage="parser",
-        subject=all_sources(RAW),
-        handler=handle,
-        stop=rt.stop,
-        batch=conf.batch,
-        file_of=lambda data: files_pb2.RawFile.FromString(data).file,
+    def file_of(data: bytes) -> common_pb2.FileRef:
+        return files_pb2.RawFile.FromString(data).file
+
+    await asyncio.gather(
+        consume(
+            rt.bus,
+            stage="parser",
+            subject=all_sources(RAW),
+            handler=handle,
+            stop=rt.stop,
+            batch=conf.batch,
+            file_of=file_of,
+        ),
+        consume(  # rounds to post: one at a time, in order, past the backlog
+            rt.bus,
+            stage="parser",
+            durable="parser-live",
+            subject=all_sources(RAW, live=True),
+            handler=handle,
+            stop=rt.stop,
+            ordered=True,
+            file_of=file_of,
+        ),
     )

@@ -222,8 +222,8 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
         consume(
             rt.bus,
             stage="poster",
-            subject=stage_subject(STORED, s.name),
-            durable=f"poster-{s.name}",
+            subject=stage_subject(STORED, s.name, live=True),  # only rounds to post
+            durable=f"poster-live-{s.name}",
             handler=poster.post_round,
             stop=rt.stop,
             ordered=True,

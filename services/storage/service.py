@@ -42,7 +42,7 @@ from services.common.subjects import (
     STORED,
     all_sources,
     stage_msg_id,
-    stage_subject,
+    stored_subject,
 )
 from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
@@ -147,7 +147,7 @@ class Storage:
                 duplicate=result.outcome is Outcome.DUPLICATE,
             )
         await self.rt.bus.publish(
-            stage_subject(STORED, parsed.file.source),
+            stored_subject(stored),
             stored.SerializeToString(),
             msg_id=stage_msg_id(STORED, parsed.file.msg_id),
         )
@@ -155,7 +155,7 @@ class Storage:
             # The round 2 posted before as an orphan: the poster edits that post.
             again.repaired = True
             await self.rt.bus.publish(
-                stage_subject(STORED, again.file.source),
+                stored_subject(again),
                 again.SerializeToString(),
                 msg_id=stage_msg_id(STORED, f"{again.file.msg_id}/paired/{parsed.file.msg_id}"),
             )
@@ -329,6 +329,18 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 stop=rt.stop,
                 permanent=DATA_ERRORS,
                 outages=DATABASE_OUTAGES,
+                file_of=lambda data: rounds_pb2.ParsedRound.FromString(data).file,
+            ),
+            consume(
+                rt.bus,
+                stage="storage",
+                durable="storage-live",
+                subject=all_sources(PARSED, live=True),
+                handler=storage.import_parsed,
+                stop=rt.stop,
+                permanent=DATA_ERRORS,
+                outages=DATABASE_OUTAGES,
+                ordered=True,
                 file_of=lambda data: rounds_pb2.ParsedRound.FromString(data).file,
             ),
             consume(
