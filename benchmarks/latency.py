@@ -1,7 +1,8 @@
 """Live latency: from a round file written on an SSH server to its terminal post.
 
 Runs `etstats up` as a user would, against OpenSSH's sshd (asyncssh when sshd
-is not installed) on loopback, with default poll settings.
+is not installed) on loopback, with default poll settings: once idle (the
+limit), once while a sync of 5,000 old files runs (live rounds go first).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from etstats_cli.embedded import free_port
 from tests.sshservers import SSHD, SshServer, start_asyncssh, start_sshd
 
 ROUNDS = 10
+BACKLOG = 5000  # old files a sync imports while live rounds are played
 
 
 def sources_yaml(server: SshServer, path: Path) -> None:
@@ -51,7 +53,21 @@ def sources_yaml(server: SshServer, path: Path) -> None:
     )
 
 
-def measure(tmp: Path, server: SshServer) -> list[float]:
+def write_backlog(root: Path, files: int) -> None:
+    """Rounds of last month, their files as old: only a sync imports them."""
+    rng = random.Random(99)
+    start = datetime.now() - timedelta(days=30)
+    for i in range(files // 2):
+        for g in generate_match(rng, start + timedelta(minutes=5 * i), players=rng.randint(8, 16)):
+            path = root / g.filename
+            path.write_bytes(g.body)
+            stamp = datetime.strptime(g.filename[:17], "%Y-%m-%d-%H%M%S").timestamp()
+            os.utime(path, (stamp, stamp))
+
+
+def measure(tmp: Path, server: SshServer, backlog: int = 0) -> list[float]:
+    """Seconds from each live file written to its post; with a backlog, a sync
+    of it runs meanwhile."""
     sources_yaml(server, tmp / "sources.yaml")
     env = dict(
         os.environ,
@@ -81,8 +97,18 @@ def measure(tmp: Path, server: SshServer) -> list[float]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the stack did not start:\n" + "".join(text for _, text in seen))
             time.sleep(0.1)
+        if backlog:
+            syncing = subprocess.Popen(
+                [sys.executable, "-m", "etstats_cli.cli", "sync", "all"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(2)  # the sync is under way
         latencies = []
-        for i in range(ROUNDS):
+        for i in range(ROUNDS * (3 if backlog else 1)):
+            if backlog and syncing.poll() is not None:
+                break  # timed while the sync ran, and only then
             r1, _ = generate_match(random.Random(i), datetime.now() - timedelta(minutes=20))
             written = time.monotonic()
             (server.root / r1.filename).write_bytes(r1.body)
@@ -92,8 +118,12 @@ def measure(tmp: Path, server: SshServer) -> list[float]:
                 time.sleep(0.01)
             latencies.append(posted[0] - written)
             time.sleep(random.Random(i).uniform(0.5, 2.5))  # land anywhere in the poll cycle
+        if len(latencies) < 5:
+            raise RuntimeError(f"only {len(latencies)} rounds timed during the sync: more backlog")
         return latencies
     finally:
+        if backlog:
+            syncing.kill()
         proc.send_signal(2)
         proc.wait(60)
 
@@ -102,16 +132,32 @@ async def start(tmp: Path) -> SshServer:
     return start_sshd(tmp) if SSHD.exists() and os.geteuid() == 0 else await start_asyncssh(tmp)
 
 
-def main() -> None:
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def run(backlog: int) -> tuple[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="etstats-latency-") as tmp:
         server = asyncio.run(start(Path(tmp)))
         try:
-            latencies = measure(Path(tmp), server)
+            if backlog:
+                write_backlog(server.root, backlog)
+            return server.kind, measure(Path(tmp), server, backlog)
         finally:
             server.close()
+
+
+def main() -> None:
+    kind, idle = run(0)
     print(
-        f"latency: {ROUNDS} rounds written on {server.kind} to the terminal post: "
-        f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s"
+        f"latency: {len(idle)} rounds written on {kind} to the terminal post: "
+        f"median {statistics.median(idle):.2f} s, p95 {p95(idle):.2f} s, max {max(idle):.2f} s"
+    )
+    _, busy = run(BACKLOG)
+    print(
+        f"latency during a sync of {BACKLOG:,} old files: {len(busy)} rounds, median "
+        f"{statistics.median(busy):.2f} s, p95 {p95(busy):.2f} s, max {max(busy):.2f} s "
+        f"(p95 {p95(busy) / p95(idle):.2f}x the idle p95 of this run)"
     )
 
 
