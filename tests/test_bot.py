@@ -209,11 +209,13 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
             assert fetcher is not None and not fetcher.sources[0].monitoring
             name, body = dated_file(900, 0)
             polls = fetcher.sources[0].last_poll_ms
+            imported = fetcher.sources[0].files_total  # the sync's, above
             (box / name).write_bytes(body)
             await asyncio.sleep(1.5)  # a negative check: nothing may poll the source meanwhile
             (fetcher, _) = await control.statuses()
             assert fetcher is not None
-            assert fetcher.sources[0].files_total == 0 and fetcher.sources[0].last_poll_ms == polls
+            assert fetcher.sources[0].files_total == imported
+            assert fetcher.sources[0].last_poll_ms == polls
             start = await discord.slash("monitoring", monitoring("start", "box"), admin=True)
             await wait_until(
                 lambda: answer(discord, start) == "Monitoring on for box.",
@@ -222,7 +224,7 @@ async def test_commands_end_to_end(nats_server, database_url, discord, tmp_path:
 
             async def fetched_the_new_file() -> bool:
                 (fetcher, _) = await control.statuses()
-                return fetcher is not None and fetcher.sources[0].files_total == 1
+                return fetcher is not None and fetcher.sources[0].files_total == imported + 1
 
             await wait_until(fetched_the_new_file, within=10, what="monitoring resumed")
             refused = await discord.slash("monitoring", monitoring("stop"))

@@ -5,6 +5,9 @@ ends with a result that names what is still missing."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
+from datetime import timedelta
 
 import pytest
 from nats.js.errors import NotFoundError
@@ -13,6 +16,7 @@ from etstats.contract import control_pb2
 from services.common.bus import Bus
 from services.common.control import Control
 from services.common.endpoints import STORAGE_UNKNOWN_FILES
+from services.common.reports import status_text
 from services.common.rpc import ask
 from services.common.subjects import sync_result_subject
 from services.fetcher.service import main as fetcher_main
@@ -165,3 +169,45 @@ async def test_a_sync_is_cancelled_from_a_fetcher_that_does_not_run_it(
             result = await stored_result(bus, accepted.sync_id)  # from fetcher-a
             assert result.cancelled
             assert not await Control(bus).cancel_sync("nosuchsync")
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_status_counts_what_a_sync_imported_and_no_advice_to_sync_during_one(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    names = serve_rounds(asyncssh_server, 990)
+    old = time.time() - 2 * 86400  # files of rounds played two days ago
+    for name in names:
+        os.utime(asyncssh_server.root / name, (old, old))
+    asyncssh_server.on_read[names[2]] = asyncssh_server.kill  # the job waits for the source
+    settings = conf(asyncssh_server.source(), sync_concurrency=1, catchup=timedelta(hours=1))
+    control = Control(bus)
+    async with running("fetcher", fetcher_main, settings, nats_server.url):
+
+        async def older_counted() -> bool:
+            (fetcher, _) = await control.statuses()
+            return fetcher is not None and fetcher.sources[0].older_unimported > 0
+
+        await wait_until(older_counted, what="the old files counted, not imported")
+        accepted = await request_sync(bus, "all")
+        (fetcher, _) = await control.statuses()
+        assert fetcher is not None and fetcher.sources[0].older_unimported == 0
+        assert "older files not imported" not in status_text(fetcher, None)
+        restart = asyncssh_server.restart
+        assert restart is not None
+
+        async def back() -> bool:
+            try:
+                await restart()
+            except OSError:  # the old listener is still closing
+                return False
+            return True
+
+        await wait_until(back, what="the server back")
+        result = await stored_result(bus, accepted.sync_id)
+        assert result.missing_total == 0
+        (fetcher, _) = await control.statuses()
+        assert fetcher is not None
+        imported = sum(p.fetched for p in result.sources)
+        assert fetcher.sources[0].files_total == imported > 0
+        assert fetcher.sources[0].last_new_file_ms > 0

@@ -17,6 +17,22 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
+def code_blocks(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """`text` as code blocks of whole lines, each one message: long reports are
+    split, never cut (a line longer than a message is, with "…")."""
+    room = limit - len("```\n\n```")
+    blocks: list[list[str]] = [[]]
+    size = 0
+    for line in text.split("\n"):
+        line = line if len(line) <= room else line[: room - 1] + "…"
+        if blocks[-1] and size + len(line) + 1 > room:
+            blocks.append([])
+            size = 0
+        blocks[-1].append(line)
+        size += len(line) + 1
+    return ["```\n" + "\n".join(lines) + "\n```" for lines in blocks]
+
+
 class Reply:
     async def send(self, text: str) -> None: ...
 

@@ -60,12 +60,16 @@ class SourceStats:
     downloads: int = 0
 
     def fetched(self, seconds: float) -> None:
+        self.synced()
+        self.download_seconds += seconds
+        self.downloads += 1
+
+    def synced(self) -> None:
+        """A new file in, by monitoring or a sync: both count."""
         if self.today != date.today():
             self.today, self.fetched_today = date.today(), 0
         self.fetched_total += 1
         self.fetched_today += 1
-        self.download_seconds += seconds
-        self.downloads += 1
         self.last_new_file_ms = now_ms()
 
 

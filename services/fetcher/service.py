@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from google.protobuf.empty_pb2 import Empty
+from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
@@ -205,6 +206,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         settle_timeout_s=conf.sync_settle_s,
         catchup=conf.catchup,
         on_done=tell_monitors,
+        on_fetched=lambda name: workers[name].monitor.stats.synced(),
     )
 
     async def start_sync(request: control_pb2.SyncRequest) -> control_pb2.SyncAccepted:
@@ -213,12 +215,20 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     async def cancel_sync(request: control_pb2.SyncCancel) -> control_pb2.SyncCancelled:
         return control_pb2.SyncCancelled(found=await runner.cancel_anywhere(request.sync_id))
 
+    async def synced_anywhere(name: str) -> bool:
+        """A sync holds the source, on whichever replica."""
+        try:
+            await sync_locks.get(name)
+            return True
+        except (KeyNotFoundError, NotFoundError):
+            return False
+
     async def status(_: Empty) -> control_pb2.StatusReply:
-        return control_pb2.StatusReply(
-            service="fetcher",
-            instance=conf.instance,
-            sources=[await w.status() for w in workers.values()],
-        )
+        sources = [await w.status() for w in workers.values()]
+        for s in sources:
+            if s.older_unimported and await synced_anywhere(s.source):
+                s.older_unimported = 0  # a sync is importing them now: no advice to sync
+        return control_pb2.StatusReply(service="fetcher", instance=conf.instance, sources=sources)
 
     await serve(rt.micro, FETCHER_SYNC, start_sync)
     await serve(rt.micro, FETCHER_SYNC_CANCEL, cancel_sync)

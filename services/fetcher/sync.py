@@ -157,6 +157,7 @@ class SyncRunner:
         catchup: timedelta,
         now: Callable[[], datetime] = datetime.now,
         on_done: Callable[[SyncJob], None] = lambda _: None,
+        on_fetched: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.bus = bus
         self.sources = sources
@@ -169,6 +170,7 @@ class SyncRunner:
         self.catchup = catchup
         self.now = now
         self.on_done = on_done
+        self.on_fetched = on_fetched
         self.jobs: dict[str, SyncJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -552,6 +554,7 @@ class SyncRunner:
         job.fetched_names.add(entry.name)
         if new or tries > 1:  # a retry's duplicate is this job's own earlier try
             progress.fetched += 1
+            self.on_fetched(source.name)
         else:  # monitoring (or another job) was first: that path imports it
             job.awaiting.discard(key)
             progress.already_published += 1

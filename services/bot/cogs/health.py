@@ -6,6 +6,7 @@ from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
 from services.bot.context import STRICT_ARGUMENTS, ReadCog
+from services.bot.replies import code_blocks
 from services.common.reports import health_text, status_text
 
 HELP = """etstats commands
@@ -22,21 +23,34 @@ Control commands work for etstats admins, in the bot's home server only."""
 
 
 class HealthCog(ReadCog, command_attrs=STRICT_ARGUMENTS):
-    async def health(self) -> str:
+    async def health(self) -> list[str]:
         result = await self.ctx.control.health()  # answers within ~2 s, services up or down
-        return "```\n" + (health_text(result) or "no service answered")[:1900] + "\n```"
+        return code_blocks(health_text(result) or "no service answered")
 
-    async def status(self) -> str:
+    async def status(self) -> list[str]:
         fetcher, storage = await self.ctx.control.statuses()
-        return "```\n" + status_text(fetcher, storage)[:1900] + "\n```"
+        return code_blocks(status_text(fetcher, storage))
+
+    @staticmethod
+    async def send(ctx: commands.Context, messages: list[str]) -> None:
+        for message in messages:
+            await ctx.send(message)
+
+    @staticmethod
+    async def answer(inter: ApplicationCommandInteraction, messages: list[str]) -> None:
+        """The deferred response, then a follow-up per further message."""
+        first, *rest = messages
+        await inter.edit_original_response(content=first)
+        for message in rest:
+            await inter.followup.send(message)
 
     @commands.command(name="health", help="Every service instance, and any that does not answer")
     async def health_command(self, ctx: commands.Context) -> None:
-        await ctx.send(await self.health())
+        await self.send(ctx, await self.health())
 
     @commands.command(name="ssh_stats", help="Sources, connections and import counters")
     async def ssh_stats(self, ctx: commands.Context) -> None:
-        await ctx.send(await self.status())
+        await self.send(ctx, await self.status())
 
     @commands.command(name="help", help="The commands")
     async def help_command(self, ctx: commands.Context) -> None:
@@ -47,9 +61,9 @@ class HealthCog(ReadCog, command_attrs=STRICT_ARGUMENTS):
     )
     async def health_slash(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()  # the health round takes ~2 s, the fetcher longer
-        await inter.edit_original_response(content=await self.health())
+        await self.answer(inter, await self.health())
 
     @commands.slash_command(name="status", description="Sources, connections and counters")
     async def status_slash(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()  # the fetcher may take longer than Discord's 3 s
-        await inter.edit_original_response(content=await self.status())
+        await self.answer(inter, await self.status())
