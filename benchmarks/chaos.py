@@ -382,8 +382,8 @@ async def run_scenario(scenario: Scenario, tmp: Path, old_files: int, live_round
             await conn.close()
         return measure(scenario, stack, wanted, live, stored, settled_at - fault_over, actions)
     finally:
+        stack.stop()  # the bot first: Discord waits for its gateway to close
         await stack.discord.stop()
-        stack.stop()
 
 
 async def mid_sync(conn: asyncpg.Connection, stored: int, within_s: float = 30.0) -> None:
@@ -506,7 +506,10 @@ async def run(names: Sequence[str], old_files: int, live_rounds: int) -> list[Re
     print("|---" * 9 + "|")
     for scenario in chosen:
         with tempfile.TemporaryDirectory(prefix="etstats-chaos-") as tmp:
-            result = await run_scenario(scenario, Path(tmp), old_files, live_rounds)
+            try:
+                result = await run_scenario(scenario, Path(tmp), old_files, live_rounds)
+            except Exception as exc:  # the harness's own trouble: say so, go on
+                result = Result(scenario.name, -1, -1, -1, -1, -1, -1, 0.0, -1, [repr(exc)])
         results.append(result)
         print(row(result), flush=True)
         if not result.clean():
