@@ -36,8 +36,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import yaml
 
+from benchmarks.latency import sources_yaml
 from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_open
 from tests.fake_discord import ADMIN_ROLE_ID, GUILD_ID, FakeDiscord
@@ -282,28 +282,8 @@ async def start_stack(tmp: Path, replicas: int) -> Stack:
     database_url = postgres.start()
     sshd = start_sshd(tmp)
     discord = await FakeDiscord().start()
-    ssh = sshd.source().ssh
-    assert ssh is not None
     sources = tmp / "sources.yaml"
-    sources.write_text(
-        yaml.safe_dump(
-            {
-                "sources": [
-                    {
-                        "name": "main",
-                        "ssh": {
-                            "host": ssh.host,
-                            "port": ssh.port,
-                            "user": ssh.user,
-                            "key_file": str(ssh.key_file),
-                            "known_hosts_file": str(ssh.known_hosts_file),
-                            "path": ssh.path,
-                        },
-                    }
-                ]
-            }
-        )
-    )
+    sources_yaml(sshd, sources)
     env = {
         **os.environ,
         "NATS_URL": nats.url,
