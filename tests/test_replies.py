@@ -1,10 +1,14 @@
-"""Long reports are split into messages of whole lines, never cut (pure)."""
+"""Long reports are split into messages of whole lines, or say how much more
+there is: never cut silently (pure)."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from etstats.contract import control_pb2
 from services.bot.replies import MAX_MESSAGE, code_blocks
+from services.common.reports import result_text
+from services.poster.render import sync_summary
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +34,21 @@ def test_nine_sources_of_status_fit_in_two_messages() -> None:
     text = "\n".join(f"source{i}: " + "x" * 200 for i in range(9 * 5))
     blocks = code_blocks(text)
     assert len(blocks) > 1 and sum(b.count("source") for b in blocks) == 45
+
+
+def test_a_sync_of_hundreds_of_maps_says_how_many_more_it_does_not_list() -> None:
+    result = control_pb2.SyncResult(
+        sync_id="s1",
+        imported=900,
+        rounds_per_map={f"map_{i:03d}": 3 for i in range(300)},
+        rejections=[f"file{i}: bad" for i in range(50)],
+        rejected=70,
+    )
+    text = result_text(result)
+    assert len(text) <= MAX_MESSAGE
+    assert "and 292 more maps" in text and "and 62 more rejected" in text
+    summary = sync_summary(result).to_dict()
+    maps = next(f for f in summary["fields"] if f["name"] == "Rounds per map")["value"]
+    assert len(maps) <= 1024 and maps.endswith("more maps")
+    listed = maps.count("\n")
+    assert maps.endswith(f"+{300 - listed} more maps")

@@ -96,6 +96,18 @@ def sync_state(result: control_pb2.SyncResult) -> str:
     return "failed" if result.error else "cancelled" if result.cancelled else "done"
 
 
+SHOWN_LINES = 8  # per list in a result: it must fit one Discord message
+LINE_MAX = 160
+
+
+def shown(lines: list[str], what: str, total: int | None = None) -> list[str]:
+    """The first SHOWN_LINES of a list, and how many more there are: never cut silently."""
+    total = max(total or 0, len(lines))
+    kept = [line if len(line) <= LINE_MAX else line[: LINE_MAX - 1] + "…" for line in lines]
+    kept = kept[:SHOWN_LINES]
+    return kept + ([f"  and {total - len(kept)} more {what}"] if total > len(kept) else [])
+
+
 def result_text(r: control_pb2.SyncResult) -> str:
     seconds = max((r.finished_at_ms - r.started_at_ms) / 1000, 0)
     elsewhere = sum(p.already_published for p in r.sources)
@@ -107,12 +119,11 @@ def result_text(r: control_pb2.SyncResult) -> str:
     ]
     if r.error:
         lines.append(f"  stopped: {r.error}")
-    lines += [f"  {name}: {count} rounds" for name, count in sorted(r.rounds_per_map.items())]
-    lines += [f"  rejected {line}" for line in r.rejections]
+    maps = sorted(r.rounds_per_map.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines += shown([f"  {name}: {count} rounds" for name, count in maps], "maps")
+    lines += shown([f"  rejected {line}" for line in r.rejections], "rejected", r.rejected)
     lines += [f"  {p.source}: {p.error}" for p in r.sources if p.error]
-    lines += [f"  missing {line}" for line in r.missing]
-    if r.missing_total > len(r.missing):
-        lines.append(f"  +{r.missing_total - len(r.missing)} more missing")
+    lines += shown([f"  missing {line}" for line in r.missing], "missing", r.missing_total)
     return "\n".join(lines)
 
 

@@ -71,6 +71,14 @@ def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
     return [*chunks, current] if current else chunks
 
 
+def _first_chunk(lines: Sequence[str], what: str) -> str:
+    """As many lines as one field holds, and how many more there are."""
+    parts = _chunks(lines, FIELD_MAX - 30)
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]}\n+{len(lines) - parts[0].count(chr(10)) - 1} more {what}"
+
+
 def _team_fields(
     players: Sequence[rounds_pb2.PlayerStats], compact: bool, keep: int | None
 ) -> list[tuple[str, str]]:
@@ -233,10 +241,10 @@ def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
     if result.rounds_per_map:
         maps = sorted(result.rounds_per_map.items(), key=lambda kv: (-kv[1], kv[0]))
         lines = [f"{safe(name)}: {count}" for name, count in maps]
-        embed.add_field(name="Rounds per map", value=_chunks(lines)[0], inline=False)
+        embed.add_field(name="Rounds per map", value=_first_chunk(lines, "maps"), inline=False)
     if result.rejections:
         lines = [safe(r)[:200] for r in result.rejections]
-        embed.add_field(name="Rejected", value=_chunks(lines)[0], inline=False)
+        embed.add_field(name="Rejected", value=_first_chunk(lines, "rejected"), inline=False)
     if result.missing:
         lines = [safe(m)[:200] for m in result.missing]
         if result.missing_total > len(lines):
