@@ -23,6 +23,7 @@ from services.fetcher.service import main as fetcher_main
 from tests.inprocess import running
 from tests.sshservers import SshServer
 from tests.test_fetcher import AGES, Raw, conf, dated_file, request_sync, sample
+from tests.test_ops_cli import cli
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
@@ -211,3 +212,26 @@ async def test_status_counts_what_a_sync_imported_and_no_advice_to_sync_during_o
         imported = sum(p.fetched for p in result.sources)
         assert fetcher.sources[0].files_total == imported > 0
         assert fetcher.sources[0].last_new_file_ms > 0
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_reimport_while_a_sync_holds_the_source_is_refused_clearly(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    names = serve_rounds(asyncssh_server, 970)
+    bad = names[0].replace("round-1", "round-2")  # a round 2 file that is not one
+    (asyncssh_server.root / bad).write_bytes(b"not a stats file\n")
+    await Control(bus).set_monitoring("main", False, "test")
+    settings = conf(asyncssh_server.source(), sync_concurrency=1)
+    async with running("fetcher", fetcher_main, settings, nats_server.url):
+        first = await stored_result(bus, (await request_sync(bus, "all")).sync_id)
+        assert first.rejected == 1
+        (asyncssh_server.root / names[1]).unlink()  # a sync that waits for the source
+        new, body = dated_file(975, 2)
+        (asyncssh_server.root / new).write_bytes(body)
+        asyncssh_server.on_read[new] = asyncssh_server.kill
+        holding = await request_sync(bus, "all")
+        code, out, err = await cli(nats_server.url, "reimport", "--rejected", "--source", "main")
+        assert (code, out) == (2, ""), err
+        assert f"sync {holding.sync_id}" in err and "is running for main" in err
+        assert "rejected files are forgotten now, so the next sync of their days" in err
