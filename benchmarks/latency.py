@@ -53,6 +53,11 @@ def sources_yaml(server: SshServer, path: Path) -> None:
     )
 
 
+def footer_stamp(filename: str) -> str:
+    """The round's stamp as its post's footer shows it."""
+    return f"{datetime.strptime(filename[:17], '%Y-%m-%d-%H%M%S'):%Y-%m-%d %H:%M:%S}"
+
+
 def write_backlog(root: Path, files: int) -> None:
     """Rounds of last month, their files as old: only a sync imports them."""
     rng = random.Random(99)
@@ -112,9 +117,10 @@ def measure(tmp: Path, server: SshServer, backlog: int = 0) -> list[float]:
             r1, _ = generate_match(random.Random(i), datetime.now() - timedelta(minutes=20))
             written = time.monotonic()
             (server.root / r1.filename).write_bytes(r1.body)
-            while not (
-                posted := [t for t, text in seen if "round #" in text and r1.filename in text]
-            ):
+            footer = f"{footer_stamp(r1.filename)} · round #"  # the post's last line
+            while not (posted := [t for t, text in seen if footer in text]):
+                if time.monotonic() - written > 60:
+                    raise RuntimeError(f"{r1.filename} was not posted within 60 s")
                 time.sleep(0.01)
             latencies.append(posted[0] - written)
             time.sleep(random.Random(i).uniform(0.5, 2.5))  # land anywhere in the poll cycle
@@ -151,7 +157,8 @@ def main() -> None:
     kind, idle = run(0)
     print(
         f"latency: {len(idle)} rounds written on {kind} to the terminal post: "
-        f"median {statistics.median(idle):.2f} s, p95 {p95(idle):.2f} s, max {max(idle):.2f} s"
+        f"median {statistics.median(idle):.2f} s, p95 {p95(idle):.2f} s, max {max(idle):.2f} s",
+        flush=True,
     )
     _, busy = run(BACKLOG)
     print(
