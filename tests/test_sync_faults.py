@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -119,6 +120,21 @@ async def test_a_sync_waits_for_nats_to_come_back_and_lets_go_of_its_source(
         complete(await stored_result(bus, again.sync_id), 0)
 
 
+def server_back(server: SshServer) -> Callable[[], Awaitable[bool]]:
+    """Starts the killed server again once its old listener has closed."""
+    restart = server.restart
+    assert restart is not None
+
+    async def back() -> bool:
+        try:
+            await restart()
+        except OSError:  # the old listener is still closing
+            return False
+        return True
+
+    return back
+
+
 async def unknown_to_storage(bus: Bus, names: list[str]) -> list[str]:
     request = control_pb2.KnownFilesRequest(source="main", filenames=names)
     return list((await ask(bus, STORAGE_UNKNOWN_FILES, request)).unknown)
@@ -130,7 +146,12 @@ async def test_a_sync_whose_fetcher_dies_is_resumed_by_another(
 ) -> None:
     names = serve_rounds(asyncssh_server, 900)
     reached = asyncio.Event()
-    asyncssh_server.on_read[names[2]] = reached.set  # the job is under way
+
+    def stall() -> None:  # the job is under way, and waits for its source
+        reached.set()
+        asyncssh_server.kill()
+
+    asyncssh_server.on_read[names[2]] = stall
     await Control(bus).set_monitoring("main", False, "test")
     source = asyncssh_server.source()
     first = conf(source, instance="fetcher-a", sync_concurrency=1)
@@ -142,6 +163,7 @@ async def test_a_sync_whose_fetcher_dies_is_resumed_by_another(
             await a.kill()  # as kill -9: no result, no lock released
             refused = await request_sync(bus, "today")
             assert refused.already_running and refused.sync_id == accepted.sync_id
+            await wait_until(server_back(asyncssh_server), what="the server back")
             result = await stored_result(bus, accepted.sync_id)  # from fetcher-b
             assert not result.error and result.missing_total == 0, result
             assert await unknown_to_storage(bus, names) == []
@@ -194,17 +216,7 @@ async def test_status_counts_what_a_sync_imported_and_no_advice_to_sync_during_o
         (fetcher, _) = await control.statuses()
         assert fetcher is not None and fetcher.sources[0].older_unimported == 0
         assert "older files not imported" not in status_text(fetcher, None)
-        restart = asyncssh_server.restart
-        assert restart is not None
-
-        async def back() -> bool:
-            try:
-                await restart()
-            except OSError:  # the old listener is still closing
-                return False
-            return True
-
-        await wait_until(back, what="the server back")
+        await wait_until(server_back(asyncssh_server), what="the server back")
         result = await stored_result(bus, accepted.sync_id)
         assert result.missing_total == 0
         (fetcher, _) = await control.statuses()
