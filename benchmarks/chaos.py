@@ -90,7 +90,6 @@ class Replica:
 
 @dataclass
 class Stack:
-    tmp: Path
     nats: EmbeddedNats
     postgres: EmbeddedPostgres
     database_url: str
@@ -300,7 +299,7 @@ async def start_stack(tmp: Path, replicas: int) -> Stack:
         "ADMIN_ROLE_IDS": ADMIN_ROLE_ID,
     }
     argv = [str(SSHD), "-D", "-E", str(tmp / "sshd.log"), "-f", str(tmp / "sshd_config")]
-    stack = Stack(tmp, nats, postgres, database_url, sshd, argv, discord)
+    stack = Stack(nats, postgres, database_url, sshd, argv, discord)
     for name in SERVICES:
         count = 1 if name == "bot" else replicas  # one gateway session per bot token
         stack.replicas[name] = [Replica(name, env, tmp / f"{name}-{i}.log") for i in range(count)]

@@ -269,7 +269,7 @@ def test_readme_command_reference_matches_the_bot() -> None:
     async def commands() -> tuple[set[str], set[str]]:
         unconnected = Client()  # the bot is only built here: nothing is ever asked of it
         control = Control(Bus(unconnected, unconnected.jetstream(), "unused"))
-        bot = make_bot(
+        bot, _ = make_bot(
             BotConfig("t", "!", None, Admins(frozenset(), frozenset()), True, frozenset()), control
         )
         return {c.name for c in bot.commands}, {c.name for c in bot.slash_commands}

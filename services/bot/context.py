@@ -65,6 +65,12 @@ class BotContext:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def stop(self) -> None:
+        """End the background work of a bot being replaced (its client is closed):
+        the next bot resumes following the syncs."""
+        for task in self._background:
+            task.cancel()
+
     def source_names(self, typed: str) -> list[str]:
         """For autocomplete, which Discord wants within 3 s: the cached sources, refreshed
         in the background when stale, so a slow or absent fetcher never delays it."""

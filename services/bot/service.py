@@ -80,7 +80,7 @@ def make_bot(
     sync_messages: KeyValue | None = None,
     *,
     message_content: bool = True,
-) -> commands.Bot:
+) -> tuple[commands.Bot, BotContext]:
     if conf.api_base:
         Route.BASE = conf.api_base.rstrip("/")
     intents = disnake.Intents.default()
@@ -124,7 +124,7 @@ def make_bot(
 
     bot.add_listener(on_ready)
     bot.add_listener(on_command_error)
-    return bot
+    return bot, context
 
 
 def admin_notices(bot: Callable[[], commands.Bot], conf: BotConfig) -> Notices:
@@ -201,7 +201,7 @@ async def main(rt: Runtime, conf: BotConfig) -> None:
     control = Control(rt.bus)
     # A sync's result stays in the stream as long: a message older than that is let go.
     messages = await rt.bus.key_value(SYNC_MESSAGES_BUCKET, ttl=STREAM_MAX_AGE_S)
-    bot = make_bot(conf, control, messages)
+    bot, context = make_bot(conf, control, messages)
     rt.health.add_check("discord", lambda: bot.is_ready())
     notices = admin_notices(lambda: bot, conf)
     watchdog = Watchdog(control, notices, conf.stall_after_s)
@@ -216,6 +216,7 @@ async def main(rt: Runtime, conf: BotConfig) -> None:
             else:
                 log.warning("%s: %s", NO_MESSAGE_CONTENT, text)
                 notices.add(NO_MESSAGE_CONTENT, text)
-            bot = make_bot(conf, control, messages, message_content=message_content)
+            context.stop()
+            bot, context = make_bot(conf, control, messages, message_content=message_content)
     finally:
         watching.cancel()

@@ -41,7 +41,7 @@ def mark_success(stage: str, source: str) -> None:
 
 
 # What the consumer loop itself ends messages with, on every stage.
-OUTCOMES = ("ack", "nak", "term")
+OUTCOMES = ("ack", "nak", "term", "held")
 CONSUMER_REASONS = ("bad_message", "invalid_data", "retries_exhausted")
 
 

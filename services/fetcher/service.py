@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from google.protobuf.empty_pb2 import Empty
-from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
@@ -157,7 +156,7 @@ class SourceWorker:
 def zero_metrics(sources: dict[str, Source]) -> None:
     """Every labelled fetcher series at 0 from the start (see zero_stage)."""
     REJECTIONS.labels(stage="fetcher", reason="too_big")
-    for outcome in ("done", "cancelled", "failed"):  # services/fetcher/sync.py
+    for outcome in ("done", "cancelled", "failed", "handed_over"):  # services/fetcher/sync.py
         SYNC_JOBS.labels(outcome=outcome)
     for name, source in sources.items():
         for metric in (POLLS, POLL_ERRORS, POLL_SECONDS, DETECTED, HOSTILE):
@@ -215,18 +214,10 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     async def cancel_sync(request: control_pb2.SyncCancel) -> control_pb2.SyncCancelled:
         return control_pb2.SyncCancelled(found=await runner.cancel_anywhere(request.sync_id))
 
-    async def synced_anywhere(name: str) -> bool:
-        """A sync holds the source, on whichever replica."""
-        try:
-            await sync_locks.get(name)
-            return True
-        except (KeyNotFoundError, NotFoundError):
-            return False
-
     async def status(_: Empty) -> control_pb2.StatusReply:
         sources = [await w.status() for w in workers.values()]
         for s in sources:
-            if s.older_unimported and await synced_anywhere(s.source):
+            if s.older_unimported and await runner.locked(s.source):
                 s.older_unimported = 0  # a sync is importing them now: no advice to sync
         return control_pb2.StatusReply(service="fetcher", instance=conf.instance, sources=sources)
 

@@ -285,7 +285,7 @@ class SyncRunner:
                 )
             except (KeyNotFoundError, NotFoundError, DecodeError):
                 continue
-            if await self._any_locked(record) or not record.sources:
+            if not record.sources or await self._any_locked(record):
                 continue
             gone = record.owner
             record.owner = self.owner
@@ -308,13 +308,15 @@ class SyncRunner:
         return adopted
 
     async def _any_locked(self, record: control_pb2.RunningSync) -> bool:
-        for name in record.sources:
-            try:
-                await self.locks.get(name)
-                return True
-            except (KeyNotFoundError, NotFoundError):
-                continue
-        return False
+        return any([await self.locked(name) for name in record.sources])
+
+    async def locked(self, name: str) -> bool:
+        """A sync holds the source, on whichever fetcher."""
+        try:
+            await self.locks.get(name)
+            return True
+        except (KeyNotFoundError, NotFoundError):
+            return False
 
     async def cancel_anywhere(self, sync_id: str) -> bool:
         """Cancel a job here, or the one another fetcher runs (it hears it; should it

@@ -212,6 +212,8 @@ def zero_posts() -> None:
         for outcome in ("posted", "refused", "already_posted"):
             POSTS.labels(kind=kind, outcome=outcome)
     POSTS.labels(kind="round", outcome="edited")
+    for outcome in ("posted", "refused"):
+        POSTS.labels(kind="notice", outcome=outcome)
 
 
 async def main(rt: Runtime, conf: PosterConfig) -> None:
