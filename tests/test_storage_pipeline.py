@@ -29,7 +29,7 @@ from services.common.endpoints import STORAGE_ROUND, STORAGE_UNKNOWN_FILES
 from services.common.rpc import ServiceFailed, ask
 from services.poster.render import OUTCOMES, round_embeds
 from services.storage.backup import find_pg_dump
-from services.storage.importer import Outcome, import_round
+from services.storage.importer import Outcome, import_batch, import_round
 from services.storage.migrations import migrate
 from services.storage.queries import stored_round
 from services.storage.service import StorageConfig
@@ -456,6 +456,75 @@ def test_stored_pairing_is_the_truth_in_any_arrival_order(
             await conn.close()
 
     asyncio.run(scenario())
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example resets the db
+)
+@given(
+    seed=st.integers(0, 2**32),
+    shuffle=st.randoms(),
+    sizes=st.lists(st.integers(1, 16), min_size=1, max_size=30),
+    repeats=st.lists(st.integers(0, 29), max_size=4),
+)
+def test_batches_of_any_size_and_order_store_the_truth_once(
+    database_url: str, seed: int, shuffle: random.Random, sizes: list[int], repeats: list[int]
+) -> None:
+    """Storage imports a batch per transaction: however the arrivals are cut into
+    batches, with files delivered twice (in one batch or two), pairing and the
+    values are the truth and every file is stored once."""
+    evening = generate_evening(random.Random(seed), EVENING_START, 10, pool=MAPS[:2])
+    arrival = [parsed(g) for g in evening.files]
+    shuffle.shuffle(arrival)
+    for index in repeats:  # redelivered: a second copy further on
+        arrival.insert(shuffle.randrange(len(arrival) + 1), arrival[index % len(arrival)])
+    batches, start = [], 0
+    for size in sizes * len(arrival):
+        if start >= len(arrival):
+            break
+        batches.append(arrival[start : start + size])
+        start += size
+
+    async def scenario() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await migrate(conn)
+            await reset(conn)
+            outcomes = [r.outcome for b in batches for r in await import_batch(conn, b)]
+            await assert_matches_truth(conn, evening, "main")
+            assert await conn.fetchval("SELECT count(*) FROM files") == len(evening.files)
+        finally:
+            await conn.close()
+        assert outcomes.count(Outcome.IMPORTED) == len(evening.files)
+        assert outcomes.count(Outcome.REDELIVERED) == len(arrival) - len(evening.files)
+
+    asyncio.run(scenario())
+
+
+async def test_a_batch_with_a_copy_under_another_name_stores_it_as_a_duplicate(
+    db: asyncpg.Connection,
+) -> None:
+    await migrate(db)
+    r1, r2 = generate_match(random.Random(5), datetime(2026, 11, 24, 20, 0))
+    copy = parsed(r1)
+    copy.file.filename = "2026-11-24-200000-copy-round-1.txt"
+    copy.file.msg_id = "main/copy"
+    results = await import_batch(db, [parsed(r1), copy, parsed(r2)])
+    assert [r.outcome for r in results] == [Outcome.IMPORTED, Outcome.DUPLICATE, Outcome.IMPORTED]
+    assert results[1].round_id == results[0].round_id
+    for result in (results[0], results[2]):  # the post built in memory is the one read back
+        assert result.stored is not None and result.round_id is not None
+        again = await stored_round(db, result.round_id)
+        assert again is not None
+        assert list(again.players) == list(result.stored.players)
+        assert list(again.match_totals) == list(result.stored.match_totals)
+        assert again.map_result == result.stored.map_result
+    assert results[2].stored is not None and results[2].stored.paired_round_id
+    later = await import_batch(db, [copy])
+    assert later[0].outcome is Outcome.REDELIVERED and later[0].round_id == results[0].round_id
+    assert await db.fetchval("SELECT count(*) FROM matches") == 1
 
 
 async def test_the_same_map_twice_in_the_order_r1a_r2a_r2b_r1b_keeps_both_matches(

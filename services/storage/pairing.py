@@ -8,7 +8,7 @@ whose round 1 changed. Imports of one source and map are serialised.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -129,11 +129,14 @@ async def _round(conn: Conn, round_id: int) -> asyncpg.Record:
     return found(row, f"round {round_id}")
 
 
-async def lock_map(conn: Conn, source: str, map_name: str) -> None:
+async def lock_maps(conn: Conn, maps: Iterable[tuple[str, str]]) -> None:
     """Serialise imports that can pair with each other (same source and map)
-    until the transaction ends, whichever replica runs them."""
+    until the transaction ends, whichever replica runs them. Locks are taken
+    in one order, so two batches that share maps cannot deadlock."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"pairing/{source}/{map_name}"
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+        " FROM unnest($1::text[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
+        sorted({f"pairing/{source}/{map_name}" for source, map_name in maps}),
     )
 
 
@@ -146,10 +149,11 @@ class Neighbour:
     paired_with: int | None  # its round 1 now, for a round 2
 
 
-async def neighbours(conn: Conn, source: str, map_name: str, stamp: datetime) -> list[Neighbour]:
-    """The stored rounds of the map chained to `stamp` by gaps within the
-    window: pairing among them does not depend on any round outside."""
-    low = high = stamp
+async def neighbours(
+    conn: Conn, source: str, map_name: str, low: datetime, high: datetime
+) -> list[Neighbour]:
+    """The stored rounds of the map chained to the stamps `low`..`high` by gaps
+    within the window: pairing among them does not depend on any round outside."""
     while True:
         rows = await conn.fetch(
             "SELECT r.id, r.round, r.stamp, r.time_limit_s, r.next_time_limit_s, f.filename,"
@@ -192,7 +196,8 @@ class RoundValues:
     pairing: Pairing | None = None
 
 
-async def _pairing(conn: Conn, r1_id: int, r2_header: Header) -> Pairing:
+async def stored_pairing(conn: Conn, r1_id: int, r2_header: Header) -> Pairing:
+    """A round 2's pairing with a round 1 read back from the database."""
     r1 = await conn.fetchrow(
         f"SELECT {ROUND_COLUMNS}, (SELECT filename FROM files WHERE files.id = rounds.file_id)"
         " AS filename FROM rounds WHERE id = $1",
@@ -203,49 +208,61 @@ async def _pairing(conn: Conn, r1_id: int, r2_header: Header) -> Pairing:
     return Pairing(r1_id, r1["filename"], players, map_result(header_of(r1), r2_header))
 
 
-async def round_values(
-    conn: Conn, header: Header, players: Sequence[Player], r1_id: int | None
-) -> RoundValues:
-    """Round values for a round, given the round 1 pairing found for it."""
+def round_values(header: Header, players: Sequence[Player], pairing: Pairing | None) -> RoundValues:
+    """Round values for a round, given the round 1 pairing found for it (pure)."""
     if header.round == 1:  # round values never list unused weapons
         used = [replace(p, weapons=tuple(w for w in p.weapons if any(w[1:]))) for p in players]
         return RoundValues([(p, Basis.ROUND1.value) for p in used])
-    if header.shutdown_path or r1_id is None:
+    if header.shutdown_path or pairing is None:
         return RoundValues(None)
-    pairing = await _pairing(conn, r1_id, header)
     rows = round_two(pairing.r1_players, players)
     return RoundValues([(row.player, row.basis.value) for row in rows], pairing)
 
 
-async def link_match(conn: Conn, source: str, map_name: str, r2_id: int, pairing: Pairing) -> None:
-    r = pairing.result
+async def link_matches(conn: Conn, links: Sequence[tuple[str, str, int, Pairing]]) -> None:
+    """Match rows for (source, map, round 2 id, pairing), replacing any earlier
+    match of either round."""
+    if not links:
+        return
     await conn.execute(
-        "DELETE FROM matches WHERE r2_round_id = $1 OR r1_round_id = $2", r2_id, pairing.r1_round_id
+        "DELETE FROM matches"
+        " WHERE r2_round_id = ANY($1::bigint[]) OR r1_round_id = ANY($2::bigint[])",
+        [r2 for _, _, r2, _ in links],
+        [p.r1_round_id for _, _, _, p in links],
     )
-    await conn.execute(
+    await conn.executemany(
         "INSERT INTO matches (source, map, r1_round_id, r2_round_id, outcome, time_to_beat_s,"
         " round2_time_s, fullhold) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        source,
-        map_name,
-        pairing.r1_round_id,
-        r2_id,
-        r.outcome.value,
-        r.time_to_beat_s,
-        r.round2_time_s,
-        r.fullhold,
+        [
+            (
+                source,
+                map_name,
+                p.r1_round_id,
+                r2,
+                p.result.outcome.value,
+                p.result.time_to_beat_s,
+                p.result.round2_time_s,
+                p.result.fullhold,
+            )
+            for source, map_name, r2, p in links
+        ],
     )
 
 
 async def repair(conn: Conn, r2_id: int, r1_id: int | None) -> None:
     """Redo a round 2's values, orphan flag and match row for its round 1 now."""
     r2 = await _round(conn, r2_id)
-    values = await round_values(conn, header_of(r2), await load_players(conn, r2_id), r1_id)
+    header = header_of(r2)
+    pairing = None
+    if r1_id is not None and not header.shutdown_path:
+        pairing = await stored_pairing(conn, r1_id, header)
+    values = round_values(header, await load_players(conn, r2_id), pairing)
     await _store_round_values(conn, r2_id, values.rows)
     await conn.execute("UPDATE rounds SET orphan = $2 WHERE id = $1", r2_id, values.rows is None)
     if values.pairing is None:
         await conn.execute("DELETE FROM matches WHERE r2_round_id = $1", r2_id)
     else:
-        await link_match(conn, r2["source"], r2["map"], r2_id, values.pairing)
+        await link_matches(conn, [(r2["source"], r2["map"], r2_id, values.pairing)])
 
 
 async def repair_changed(
@@ -266,4 +283,4 @@ async def repair_changed(
 
 async def load_pairing(conn: Conn, r2_id: int, r2_header: Header) -> Pairing | None:
     r1_id = await conn.fetchval("SELECT r1_round_id FROM matches WHERE r2_round_id = $1", r2_id)
-    return None if r1_id is None else await _pairing(conn, r1_id, r2_header)
+    return None if r1_id is None else await stored_pairing(conn, r1_id, r2_header)
