@@ -1,9 +1,19 @@
-"""Sync throughput over SFTP on loopback: 2,000 files through the running stack.
+"""Catch-up over SFTP: a sync of old files through the running stack, next to
+its limits measured in the same run on the same files.
 
-Starts nats-server, PostgreSQL, an SSH server (OpenSSH's sshd when installed,
-else asyncssh) and the fetcher, parser and storage services as processes,
-then asks for a sync of everything and times it: until every file is fetched
-and published (fetch throughput), and until storage has committed them all.
+Starts nats-server, PostgreSQL, OpenSSH's sshd (asyncssh's server when sshd is
+not installed) and the fetcher, parser and storage services as processes, as
+`make up` does. For 1,000, 5,000 and 20,000 new files in turn:
+
+- the limit: a plain SFTP copy of the same files (asyncssh, each file read
+  whole into memory, as many in flight as the fetcher's SYNC_CONCURRENCY);
+- the second limit: parsing the same files in this process plus one binary
+  COPY of all their player rows into PostgreSQL;
+- the stack: `sync all` from the request until the result (every file in
+  PostgreSQL), the CPU every stack process spent per file, and each
+  process's memory after the phase (flat, or it grows with files synced).
+
+`BENCH_SIZES=1000,5000` runs fewer phases.
 """
 
 from __future__ import annotations
@@ -11,51 +21,132 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import aiohttp
+import asyncpg
+import asyncssh
+import psutil
 import yaml
 from nats.aio.msg import Msg
 
-from etstats.contract import control_pb2
+from etstats.contract.common_pb2 import FileRef
+from etstats.contract.rounds import parsed_round
+from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import connect
 from services.common.config import CommonConfig, Env
 from services.common.control import Control
-from services.common.subjects import sync_progress_subject, sync_result_subject
-from tests.sshservers import SSHD, start_asyncssh, start_sshd
+from services.common.subjects import sync_result_subject
+from services.storage.importer import PLAYER_COLUMNS
+from tests.sshservers import SSHD, SshServer, start_asyncssh, start_sshd
 
-FILES = 2000
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,5000,20000").split(",")]
+CONCURRENCY = 4  # the fetcher's default SYNC_CONCURRENCY
 
 
-def write_corpus(root: Path) -> None:
-    rng = random.Random(7)
-    start = datetime.now() - timedelta(days=30)
-    for i in range(FILES // 2):
-        for generated in generate_match(
-            rng, start + timedelta(minutes=20 * i), players=rng.randint(12, 20)
-        ):
+def write_files(root: Path, count: int, start: datetime, seed: int) -> list[str]:
+    """`count` files of rounds played from `start` on, their files as old:
+    only a sync imports them."""
+    rng = random.Random(seed)
+    names = []
+    for i in range(count // 2):
+        played = start + timedelta(minutes=20 * i)
+        for generated in generate_match(rng, played, players=rng.randint(12, 20)):
             path = root / generated.filename
             path.write_bytes(generated.body)
-            played = (start + timedelta(minutes=20 * i)).timestamp()
-            os.utime(path, (played, played))  # old files: the sync's, not the catch-up's
+            os.utime(path, (played.timestamp(), played.timestamp()))
+            names.append(generated.filename)
+    return names
 
 
-async def import_seconds(port: int) -> float:
-    """Storage's own time: the sum of its per-file import histogram."""
+async def sftp_copy(server: SshServer, names: list[str]) -> float:
+    """Seconds to read every file whole over one SFTP session, CONCURRENCY in flight."""
+    ssh = server.source().ssh
+    assert ssh is not None
     async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"http://127.0.0.1:{port}/metrics") as resp,
+        asyncssh.connect(
+            ssh.host,
+            ssh.port,
+            username=ssh.user,
+            client_keys=[str(ssh.key_file)],
+            known_hosts=str(ssh.known_hosts_file),
+        ) as conn,
+        conn.start_sftp_client() as sftp,
     ):
-        text = await resp.text()
-    match = re.search(r"^etstats_storage_import_seconds_sum ([0-9.e+-]+)$", text, re.MULTILINE)
-    return float(match[1]) if match else float("nan")
+        slots = asyncio.Semaphore(CONCURRENCY)
+
+        async def copy(name: str) -> int:
+            async with slots, sftp.open(f"{ssh.path}/{name}", "rb") as fh:
+                return len(await fh.read())
+
+        started = time.perf_counter()
+        await asyncio.gather(*(copy(name) for name in names))
+        return time.perf_counter() - started
+
+
+async def parse_and_copy(root: Path, names: list[str], database_url: str) -> float:
+    """Seconds to parse every file here and COPY all their player rows at once."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TEMP TABLE rows (LIKE player_rounds)")
+        started = time.perf_counter()
+        records = []
+        for round_id, name in enumerate(names):
+            body = (root / name).read_bytes()
+            parsed = parse(body, name)
+            parsed_round(parsed, FileRef(source="main", filename=name), len(body))
+            for slot, p in enumerate(parsed.players):
+                records.append(
+                    (round_id, slot, p.guid, p.name, p.clean_name, p.rounds, p.team, p.bot,
+                     p.kills, p.deaths, p.headshots, list(p.values), None, None, None, None,
+                     None)
+                )  # fmt: skip
+        await conn.copy_records_to_table("rows", columns=PLAYER_COLUMNS, records=records)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Stack:
+    """The processes whose CPU and memory count: services, nats-server, PostgreSQL."""
+
+    processes: dict[str, psutil.Process]
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.processes.values():
+            for p in (proc, *proc.children(recursive=True)):
+                try:
+                    t = p.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += t.user + t.system + t.children_user + t.children_system
+        return total
+
+    def memory_mb(self) -> dict[str, float]:
+        """Proportional set size of each process with its children (PostgreSQL's backends)."""
+        sizes = {}
+        for name, proc in self.processes.items():
+            pss = 0
+            for p in (proc, *proc.children(recursive=True)):
+                try:
+                    pss += p.memory_full_info().pss
+                except psutil.NoSuchProcess:
+                    continue
+            sizes[name] = pss / 2**20
+        return sizes
+
+
+def postmaster(data_dir: Path) -> psutil.Process:
+    pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    return psutil.Process(pid)
 
 
 async def run(tmp: Path) -> None:
@@ -64,9 +155,8 @@ async def run(tmp: Path) -> None:
     postgres = EmbeddedPostgres(tmp / "pg")
     database_url = postgres.start()
     server = start_sshd(tmp) if SSHD.exists() and os.geteuid() == 0 else await start_asyncssh(tmp)
-    write_corpus(server.root)
-    source = server.source()
-    assert source.ssh is not None
+    ssh = server.source().ssh
+    assert ssh is not None
     (tmp / "sources.yaml").write_text(
         yaml.safe_dump(
             {
@@ -74,12 +164,12 @@ async def run(tmp: Path) -> None:
                     {
                         "name": "main",
                         "ssh": {
-                            "host": source.ssh.host,
-                            "port": source.ssh.port,
-                            "user": source.ssh.user,
-                            "key_file": str(source.ssh.key_file),
-                            "known_hosts_file": str(source.ssh.known_hosts_file),
-                            "path": source.ssh.path,
+                            "host": ssh.host,
+                            "port": ssh.port,
+                            "user": ssh.user,
+                            "key_file": str(ssh.key_file),
+                            "known_hosts_file": str(ssh.known_hosts_file),
+                            "path": ssh.path,
                         },
                     }
                 ]
@@ -92,62 +182,69 @@ async def run(tmp: Path) -> None:
         DATABASE_URL=database_url,
         HTTP_PORT="0",
         SOURCES_FILE=str(tmp / "sources.yaml"),
-        MONITOR_CATCHUP="1s",
         LOG_LEVEL="WARNING",
     )
-    storage_port = free_port()
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            f"services.{name}",
-            env={**env, "HTTP_PORT": str(storage_port if name == "storage" else 0)},
+    services = {
+        name: await asyncio.create_subprocess_exec(
+            sys.executable, "-m", f"services.{name}", env=env
         )
         for name in ("storage", "parser", "fetcher")
-    ]
+    }
+    assert nats.proc is not None
+    stack = Stack(
+        {
+            **{name: psutil.Process(proc.pid) for name, proc in services.items()},
+            "nats-server": psutil.Process(nats.proc.pid),
+            "postgres": postmaster(tmp / "pg"),
+        }
+    )
     bus = await connect(
         CommonConfig.from_env("fetcher", Env({"NATS_URL": nats.url, "HTTP_PORT": "0"})),
         asyncio.Event(),
     )
     assert bus is not None
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} before the run")
     try:
-        fetched_at: list[float] = []
-        done = asyncio.Event()
-
-        async def on_progress(msg: Msg) -> None:
-            progress = control_pb2.SyncProgress.FromString(msg.data)
-            if progress.fetched >= FILES and not fetched_at:
-                fetched_at.append(time.perf_counter())
-
-        async def on_result(msg: Msg) -> None:
-            done.set()
-
         await asyncio.sleep(3)  # services start
-        started = time.perf_counter()
-        sync_id = (await Control(bus).sync("all")).sync_id
-        await bus.nc.subscribe(sync_progress_subject(sync_id), cb=on_progress)
-        await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
-        await asyncio.wait_for(done.wait(), timeout=600)
-        finished = time.perf_counter()
-        fetch_s = (fetched_at[0] if fetched_at else finished) - started
-        print(
-            f"fetch: {FILES} files over SFTP ({server.kind} on loopback): "
-            f"{FILES / fetch_s:,.0f} files/s fetched and published ({fetch_s:.1f} s)"
-        )
-        storage_s = await import_seconds(storage_port)
-        print(
-            f"storage: {FILES} files imported in {storage_s:.2f} s of storage time "
-            f"({FILES / storage_s:,.0f} files/s, one transaction per file)"
-        )
-        print(
-            f"fetch: sync until storage committed all: {FILES / (finished - started):,.0f} "
-            f"files/s ({finished - started:.1f} s)"
-        )
+        memory = {"start": stack.memory_mb()}
+        start = datetime.now() - timedelta(days=400)
+        for phase, size in enumerate(SIZES):
+            names = write_files(server.root, size, start, seed=phase)
+            start += timedelta(minutes=20 * size)
+            copy_s = await sftp_copy(server, names)
+            parse_s = await parse_and_copy(server.root, names, database_url)
+            done = asyncio.Event()
+
+            async def on_result(msg: Msg, done: asyncio.Event = done) -> None:
+                done.set()
+
+            cpu = stack.cpu_seconds()
+            started = time.perf_counter()
+            sync_id = (await Control(bus).sync("all")).sync_id
+            sub = await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
+            await asyncio.wait_for(done.wait(), timeout=1800)
+            stack_s = time.perf_counter() - started
+            cpu_ms = (stack.cpu_seconds() - cpu) * 1000 / size
+            await sub.unsubscribe()
+            await asyncio.sleep(2)  # the services settle before memory is read
+            memory[f"after {size:,}"] = stack.memory_mb()
+            print(
+                f"catch-up of {size:,} files: stack {stack_s:.2f} s"
+                f" ({size / stack_s:,.0f} files/s),"
+                f" SFTP copy {copy_s:.2f} s ({size / copy_s:,.0f} files/s):"
+                f" {copy_s / stack_s:.0%} of the wire;"
+                f" parse + one COPY {parse_s:.2f} s: {parse_s / stack_s:.0%};"
+                f" stack CPU {cpu_ms:.1f} ms per file"
+            )
+        print("memory (PSS, MB):")
+        for when, sizes in memory.items():
+            print(f"  {when:>14}: " + ", ".join(f"{n} {mb:.0f}" for n, mb in sizes.items()))
     finally:
         await bus.close()
-        for proc in procs:
+        for proc in services.values():
             proc.terminate()
-        for proc in procs:
+        for proc in services.values():
             await proc.wait()
         server.close()
         postgres.stop()

@@ -58,6 +58,12 @@ class Bus:
         )
         return not ack.duplicate
 
+    async def send(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Into the stream without waiting for its ack: for best-effort messages
+        (pipeline events), where a round trip per message would cost more than
+        the rare loss of one."""
+        await self.nc.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+
     async def key_value(
         self, bucket: str, *, history: int = 1, ttl: float | None = None
     ) -> KeyValue:

@@ -12,7 +12,12 @@
   nothing is retried forever (a message that crashes or hangs its handler is
   rejected once delivered `MAX_SILENT_DELIVERIES` times, before the handler runs);
 - fetches are bounded by timeouts and the subscription is recreated after a
-  reconnect, because pull subscriptions can stall silently otherwise.
+  reconnect, because pull subscriptions can stall silently otherwise;
+- with a `batch_handler`, the messages of one fetch seen for the first time are
+  handled together (one transaction for storage) and acked once it returned;
+  when it raises, they are handled one by one with the rules above, so a bad
+  message costs its batch a retry and nothing else. A redelivered message is
+  always handled alone.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from services.common.subjects import REJECTED, source_of, stage_msg_id, stage_su
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Msg], Awaitable[None]]
+BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 FileOf = Callable[[bytes], common_pb2.FileRef]
 M = TypeVar("M", bound=Message)
 
@@ -107,6 +113,7 @@ async def consume(
     subject: str,
     handler: Handler,
     stop: asyncio.Event,
+    batch_handler: BatchHandler | None = None,
     durable: str | None = None,
     batch: int = 16,
     fetch_timeout: float = 2.0,
@@ -129,6 +136,8 @@ async def consume(
     itself name it (and storage can record it in the ledger).
     `publish_rejections=False` for the consumers of rejections and events:
     a rejection they published would come back to them; they log and count.
+    `batch_handler`: handles the first deliveries of a fetch at once (see above);
+    `handler` stays the rule for each message.
     `acks_later`: a handler that returns has taken the message but its effect is
     not durable yet (a notice sent later, in a group): it acks the message itself
     once it is; until then JetStream redelivers it after `ack_wait`.
@@ -181,6 +190,8 @@ async def consume(
             sub = None
             await sleep_unless(stop, delay)
             continue
+        if batch_handler is not None and not stop.is_set():
+            msgs = await _handle_batch(stage, batch_handler, msgs)
         for index, msg in enumerate(msgs):
             if stop.is_set():
                 # Stop taking work: hand the rest back for another replica.
@@ -265,6 +276,35 @@ async def handle(
     MESSAGES.labels(stage=stage, outcome=outcome).inc()
     HANDLE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
     return outcome
+
+
+async def _handle_batch(stage: str, batch_handler: BatchHandler, msgs: list[Msg]) -> list[Msg]:
+    """Handle the first deliveries together; returns the messages left to handle alone."""
+    first = [m for m in msgs if (m.metadata.num_delivered or 1) == 1]
+    if len(first) < 2:
+        return msgs
+    started = time.perf_counter()
+    try:
+        await batch_handler(first)
+    except asyncio.CancelledError:
+        for msg in msgs:
+            await _quietly(msg.nak())
+        raise
+    except Exception as exc:
+        log.info(
+            "%s: a batch of %d failed (%s); handling them one by one",
+            stage,
+            len(first),
+            describe(exc),
+            extra={"stage": stage},
+        )
+        return msgs
+    seconds = (time.perf_counter() - started) / len(first)
+    for msg in first:
+        await _quietly(msg.ack())
+        MESSAGES.labels(stage=stage, outcome="ack").inc()
+        HANDLE_SECONDS.labels(stage=stage).observe(seconds)
+    return [m for m in msgs if (m.metadata.num_delivered or 1) != 1]
 
 
 async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject, policy: _Policy) -> str:

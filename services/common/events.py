@@ -20,7 +20,8 @@ async def report(
     seconds: float = 0.0,
     detail: str = "",
 ) -> None:
-    """Best effort: a lost event must never fail the work it describes."""
+    """Best effort, without waiting for the stream's ack: a lost event must never
+    fail (or slow down) the work it describes."""
     event = control_pb2.PipelineEvent(
         file=file,
         stage=stage,
@@ -30,7 +31,7 @@ async def report(
         at_ms=int(time.time() * 1000),
     )
     try:
-        await bus.publish(
+        await bus.send(
             stage_subject(EVENTS, file.source or "unknown"),
             event.SerializeToString(),
             msg_id=f"event:{stage}:{outcome}:{file.msg_id or file.filename}",

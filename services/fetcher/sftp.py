@@ -158,8 +158,16 @@ class SftpSource:
 
         async def fetch(sftp: asyncssh.SFTPClient) -> bytes:
             try:
-                async with sftp.open(path, "rb") as fh:
-                    return await fh.read(max_bytes + 1)
+                # One read request at a time (block_size=0): a parallel read of
+                # max_bytes would send dozens of requests for a file of a few KB.
+                async with sftp.open(path, "rb", block_size=0) as fh:
+                    body = b""
+                    while len(body) <= max_bytes:
+                        chunk: bytes = await fh.read(max_bytes + 1 - len(body))
+                        if not chunk:
+                            break
+                        body += chunk
+                    return body
             except FILE_ERRORS as exc:
                 raise self.problems.unreadable(name, exc.reason or type(exc).__name__) from None
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,6 +66,9 @@ PROGRESS_EVERY_S = 1.0
 # A file fails for good after this many failed reads while its source answers;
 # while the source does not answer at all, the job waits for it instead.
 FETCH_ATTEMPTS = 3
+# Published files whose stream ack a sync has not seen yet: enough to keep the
+# bus busy, few enough that a NATS outage leaves little to publish again.
+PUBLISHES_IN_FLIGHT = 64
 RETRY_CAP_S = 30.0
 SHOWN_MISSING = 50
 # What a job waits out: the source, storage or NATS away for a while.
@@ -493,24 +496,46 @@ class SyncRunner:
         entries = [wanted[n][1] for n in sorted(unknown, key=lambda n: (wanted[n][0], n))]
         progress.unknown = len(entries)
         job.changed = True
-        for start in range(0, len(entries), self.concurrency):
-            window = entries[start : start + self.concurrency]
-            try:
-                if job.cancelled.is_set():
-                    raise Cancelled
-                async with asyncio.TaskGroup() as group:  # one stalls: the others stop too
-                    bodies = [group.create_task(self._download(job, source, e)) for e in window]
-                for entry, body in zip(window, bodies, strict=True):  # published oldest first
-                    if (got := body.result()) is not None:
-                        await self._publish(job, source, entry, got)
-            except (Stalled, Cancelled, BaseExceptionGroup) as exc:
-                why = first_error(exc)
-                if not isinstance(why, Stalled | Cancelled):
-                    raise
-                self._give_up(job, name, entries[start:], why)
-                return
-            finally:
-                job.changed = True
+        try:
+            async with asyncio.TaskGroup() as group:  # one stalls: the others stop too
+                await self._pipeline(job, source, entries, group)
+        except (Stalled, Cancelled, BaseExceptionGroup) as exc:
+            why = first_error(exc)
+            if not isinstance(why, Stalled | Cancelled):
+                raise
+            self._give_up(job, name, entries, why)
+        finally:
+            job.changed = True
+
+    async def _pipeline(
+        self, job: SyncJob, source: Source, entries: list[Entry], group: asyncio.TaskGroup
+    ) -> None:
+        """Download `concurrency` files at a time, a new one as soon as the oldest
+        is in, and publish them oldest first without waiting for each ack: up to
+        PUBLISHES_IN_FLIGHT are on their way at once."""
+        ahead = iter(entries)
+        downloads: deque[tuple[Entry, asyncio.Task[bytes | None]]] = deque()
+        publishes: deque[asyncio.Task[None]] = deque()
+
+        def download_next() -> None:
+            if (entry := next(ahead, None)) is not None:
+                downloads.append((entry, group.create_task(self._download(job, source, entry))))
+
+        for _ in range(self.concurrency):
+            download_next()
+        while downloads:
+            if job.cancelled.is_set():
+                raise Cancelled
+            entry, download = downloads.popleft()
+            body = await download
+            download_next()
+            if body is not None:
+                publishes.append(group.create_task(self._publish(job, source, entry, body)))
+            while publishes and (len(publishes) > PUBLISHES_IN_FLIGHT or publishes[0].done()):
+                await publishes.popleft()
+            job.changed = True
+        for publish in publishes:
+            await publish
 
     def _give_up(
         self, job: SyncJob, name: str, left: list[Entry], why: Stalled | Cancelled

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
-from etstats.contract import common_pb2, files_pb2
+from etstats.contract import common_pb2, files_pb2, rounds_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import ParseError, parse
 from etstats.statsfile.parser import CODES
@@ -45,7 +45,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
     max_bytes = rt.cfg.max_file_bytes
     zero_stage("parser", (*CODES, "too_big", "parser_error"))
 
-    async def handle(msg: Msg) -> None:
+    def parse_one(msg: Msg) -> tuple[files_pb2.RawFile, rounds_pb2.ParsedRound, float]:
         raw = decode(files_pb2.RawFile, msg.data)
         if len(raw.body) > max_bytes:
             raise Reject(
@@ -65,15 +65,30 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
             raise Reject(
                 "parser_error", f"{type(exc).__name__}: {describe(exc)}", raw.file
             ) from exc
-        PARSE_SECONDS.observe(time.perf_counter() - started)
-        await rt.bus.publish(
-            stage_subject(PARSED, raw.file.source, live=raw.file.recent),
-            message.SerializeToString(),
-            msg_id=stage_msg_id(PARSED, raw.file.msg_id),
+        seconds = time.perf_counter() - started
+        PARSE_SECONDS.observe(seconds)
+        return raw, message, seconds
+
+    async def handle_batch(msgs: list[Msg]) -> None:
+        """Parse every file, then publish the parsed rounds all in flight at once."""
+        done = [parse_one(msg) for msg in msgs]
+        await asyncio.gather(
+            *(
+                rt.bus.publish(
+                    stage_subject(PARSED, raw.file.source, live=raw.file.recent),
+                    message.SerializeToString(),
+                    msg_id=stage_msg_id(PARSED, raw.file.msg_id),
+                )
+                for raw, message, _ in done
+            )
         )
-        await report(rt.bus, raw.file, "parser", "parsed", time.perf_counter() - started)
-        PARSED_FILES.labels(source=raw.file.source).inc()
-        mark_success("parser", raw.file.source)
+        for raw, _, seconds in done:
+            await report(rt.bus, raw.file, "parser", "parsed", seconds)
+            PARSED_FILES.labels(source=raw.file.source).inc()
+            mark_success("parser", raw.file.source)
+
+    async def handle(msg: Msg) -> None:
+        await handle_batch([msg])
 
     def file_of(data: bytes) -> common_pb2.FileRef:
         return files_pb2.RawFile.FromString(data).file
@@ -84,6 +99,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
             stage="parser",
             subject=all_sources(RAW),
             handler=handle,
+            batch_handler=handle_batch,
             stop=rt.stop,
             batch=conf.batch,
             file_of=file_of,

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from etstats.contract import control_pb2
 from services.storage.db import Conn
 
 
-async def record(conn: Conn, event: control_pb2.PipelineEvent) -> None:
-    f = event.file
+async def record(conn: Conn, events: Sequence[control_pb2.PipelineEvent]) -> None:
+    """Events in one statement; one already logged (a redelivery) is skipped."""
     await conn.execute(
-        "INSERT INTO pipeline_events"
-        " (at, stage, outcome, source, filename, msg_id, seconds, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        datetime.fromtimestamp(event.at_ms / 1000, UTC),
-        event.stage,
-        event.outcome,
-        f.source,
-        f.filename,
-        f.msg_id or f.filename,
-        event.seconds,
-        event.detail[:2000],
+        "INSERT INTO pipeline_events (at, stage, outcome, source, filename, msg_id, seconds,"
+        " detail) SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[],"
+        " $5::text[], $6::text[], $7::float8[], $8::text[]) ON CONFLICT DO NOTHING",
+        [datetime.fromtimestamp(e.at_ms / 1000, UTC) for e in events],
+        [e.stage for e in events],
+        [e.outcome for e in events],
+        [e.file.source for e in events],
+        [e.file.filename for e in events],
+        [e.file.msg_id or e.file.filename for e in events],
+        [e.seconds for e in events],
+        [e.detail[:2000] for e in events],
     )
 
 

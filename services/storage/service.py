@@ -46,7 +46,13 @@ from services.common.subjects import (
 )
 from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
-from services.storage.importer import Outcome, import_round, record_rejection, unknown_files
+from services.storage.importer import (
+    ImportResult,
+    Outcome,
+    import_batch,
+    record_rejection,
+    unknown_files,
+)
 from services.storage.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,10 @@ IMPORT_SECONDS = Histogram(
 DATA_ERRORS = (asyncpg.DataError, OverflowError)
 # The database unreachable or the pool closing: the file waits for it, unbounded.
 DATABASE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# Rounds per import transaction, pipeline events per INSERT: a sync's thousands
+# of files cost a few hundred transactions, a live round still goes alone.
+IMPORT_BATCH = 64
+EVENT_BATCH = 256
 BACKUPS = Counter("etstats_storage_backups_total", "Database backups, by outcome.", ["outcome"])
 LAST_BACKUP = Gauge(
     "etstats_storage_last_backup_timestamp_seconds", "When the last backup succeeded."
@@ -123,44 +133,74 @@ class Storage:
         self.last_backup = 0.0  # epoch seconds of the newest backup known
 
     async def import_parsed(self, msg: Msg) -> None:
-        parsed = decode(rounds_pb2.ParsedRound, msg.data)
+        await self.import_batch([msg])
+
+    async def import_batch(self, msgs: list[Msg]) -> None:
+        """Import parsed rounds in one transaction, then tell the bus: a stored
+        event per round (and one per repaired round 2), all in flight at once."""
+        batch = [decode(rounds_pb2.ParsedRound, msg.data) for msg in msgs]
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
-            result = await import_round(conn, parsed)
-            stored = result.stored
-            if stored is None and result.round_id is not None:
-                stored = await queries.stored_round(
-                    conn,
-                    result.round_id,
-                    parsed.file,
-                    redelivered=result.outcome is Outcome.REDELIVERED,
-                    duplicate=result.outcome is Outcome.DUPLICATE,
+            results = await import_batch(conn, batch)
+            events = [
+                await self._stored_event(conn, p, r) for p, r in zip(batch, results, strict=True)
+            ]
+            repaired = [await queries.stored_round(conn, r2) for r in results for r2 in r.repaired]
+        seconds = (time.perf_counter() - started) / len(batch)
+        publishes = []
+        for parsed, result, stored in zip(batch, results, events, strict=True):
+            IMPORT_SECONDS.observe(seconds)
+            IMPORTS.labels(source=parsed.file.source, outcome=result.outcome.value).inc()
+            publishes.append(
+                self.rt.bus.publish(
+                    stored_subject(stored),
+                    stored.SerializeToString(),
+                    msg_id=stage_msg_id(STORED, parsed.file.msg_id),
                 )
-            repaired = [await queries.stored_round(conn, r2) for r2 in result.repaired]
-        seconds = time.perf_counter() - started
-        IMPORT_SECONDS.observe(seconds)
-        IMPORTS.labels(source=parsed.file.source, outcome=result.outcome.value).inc()
-        if stored is None:
-            stored = rounds_pb2.StoredRound(
-                file=parsed.file,
-                header=parsed.header,
-                duplicate=result.outcome is Outcome.DUPLICATE,
             )
-        await self.rt.bus.publish(
-            stored_subject(stored),
-            stored.SerializeToString(),
-            msg_id=stage_msg_id(STORED, parsed.file.msg_id),
-        )
+        paired_by = {
+            r2: p.file.msg_id for p, r in zip(batch, results, strict=True) for r2 in r.repaired
+        }
         for again in filter(None, repaired):
             # The round 2 posted before as an orphan: the poster edits that post.
             again.repaired = True
-            await self.rt.bus.publish(
-                stored_subject(again),
-                again.SerializeToString(),
-                msg_id=stage_msg_id(STORED, f"{again.file.msg_id}/paired/{parsed.file.msg_id}"),
+            publishes.append(
+                self.rt.bus.publish(
+                    stored_subject(again),
+                    again.SerializeToString(),
+                    msg_id=stage_msg_id(
+                        STORED, f"{again.file.msg_id}/paired/{paired_by[again.round_id]}"
+                    ),
+                )
             )
-        await report(self.rt.bus, parsed.file, "storage", "stored", seconds, result.outcome.value)
-        mark_success("storage", parsed.file.source)
+        await asyncio.gather(*publishes)
+        for parsed, result in zip(batch, results, strict=True):
+            await report(
+                self.rt.bus, parsed.file, "storage", "stored", seconds, result.outcome.value
+            )
+            mark_success("storage", parsed.file.source)
+
+    async def _stored_event(
+        self, conn: Conn, parsed: rounds_pb2.ParsedRound, result: ImportResult
+    ) -> rounds_pb2.StoredRound:
+        """The stored round: built by the import, else read back, else the bare file."""
+        if result.stored is not None:
+            return result.stored
+        if result.round_id is not None:
+            stored = await queries.stored_round(
+                conn,
+                result.round_id,
+                parsed.file,
+                redelivered=result.outcome is Outcome.REDELIVERED,
+                duplicate=result.outcome is Outcome.DUPLICATE,
+            )
+            if stored is not None:
+                return stored
+        return rounds_pb2.StoredRound(
+            file=parsed.file,
+            header=parsed.header,
+            duplicate=result.outcome is Outcome.DUPLICATE,
+        )
 
     async def record_rejection(self, msg: Msg) -> None:
         rejection = decode(files_pb2.Rejection, msg.data)
@@ -171,9 +211,12 @@ class Storage:
             mark_success("storage", rejection.file.source)
 
     async def record_event(self, msg: Msg) -> None:
-        event = decode(control_pb2.PipelineEvent, msg.data)
+        await self.record_events([msg])
+
+    async def record_events(self, msgs: list[Msg]) -> None:
+        events = [decode(control_pb2.PipelineEvent, msg.data) for msg in msgs]
         async with self.pool.acquire() as conn:
-            await eventlog.record(conn, event)
+            await eventlog.record(conn, events)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
@@ -326,6 +369,8 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 stage="storage",
                 subject=all_sources(PARSED),
                 handler=storage.import_parsed,
+                batch_handler=storage.import_batch,
+                batch=IMPORT_BATCH,
                 stop=rt.stop,
                 permanent=DATA_ERRORS,
                 outages=DATABASE_OUTAGES,
@@ -358,6 +403,8 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 stage="storage-events",
                 subject=all_sources(EVENTS),
                 handler=storage.record_event,
+                batch_handler=storage.record_events,
+                batch=EVENT_BATCH,
                 stop=rt.stop,
                 permanent=DATA_ERRORS,
                 outages=DATABASE_OUTAGES,
