@@ -14,6 +14,7 @@ from etstats_cli.embedded import EmbeddedNats
 from services.common import consumer
 from services.common.bus import Bus, ensure_stream
 from services.common.consumer import Reject, consume, nak_delay
+from services.common.durables import Durable
 from services.common.subjects import raw_msg_id
 from tests.waiting import wait_until
 
@@ -55,7 +56,12 @@ async def _run_until(
     stop = asyncio.Event()
     task = asyncio.create_task(
         consume(
-            bus, stage=stage, subject="stats.raw.>", handler=handler, stop=stop, fetch_timeout=0.5
+            bus,
+            stage=stage,
+            consumer=Durable(stage, "stats.raw.>"),
+            handler=handler,
+            stop=stop,
+            fetch_timeout=0.5,
         )
     )
     try:
@@ -129,7 +135,12 @@ async def test_consumer_survives_a_nats_restart(nats_server: EmbeddedNats, bus: 
     stop = asyncio.Event()
     task = asyncio.create_task(
         consume(
-            bus, stage="t", subject="stats.raw.>", handler=handler, stop=stop, fetch_timeout=0.5
+            bus,
+            stage="t",
+            consumer=Durable("t", "stats.raw.>"),
+            handler=handler,
+            stop=stop,
+            fetch_timeout=0.5,
         )
     )
     try:
@@ -172,7 +183,7 @@ async def test_a_message_failing_on_every_delivery_is_rejected_after_the_bound(
         consume(
             bus,
             stage="t",
-            subject="stats.raw.>",
+            consumer=Durable("t", "stats.raw.>"),
             handler=always_fails,
             stop=stop,
             fetch_timeout=0.5,
@@ -239,7 +250,7 @@ async def test_permanent_exception_types_are_rejected_at_once(bus: Bus) -> None:
         consume(
             bus,
             stage="t",
-            subject="stats.raw.>",
+            consumer=Durable("t", "stats.raw.>"),
             handler=refused,
             stop=stop,
             fetch_timeout=0.5,

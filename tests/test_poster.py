@@ -22,6 +22,7 @@ from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from services.common.discord_text import plain, safe
+from services.common.durables import poster_live
 from services.common.sources import SourceConfig
 from services.common.subjects import stage_msg_id, stored_subject
 from services.poster.render import as_text, fits, round_embeds, sync_summary
@@ -171,6 +172,8 @@ def poster_conf(discord: FakeDiscord, *sources: SourceConfig) -> PosterConfig:
 
 
 async def publish(bus, s: rounds_pb2.StoredRound, attempt: int = 0) -> None:
+    """As storage publishes: the poster's consumer of the source exists first."""
+    await bus.ensure_consumer(poster_live(s.file.source))
     await bus.publish(
         stored_subject(s),
         s.SerializeToString(),

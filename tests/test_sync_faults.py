@@ -19,7 +19,7 @@ from services.common.control import Control
 from services.common.endpoints import STORAGE_UNKNOWN_FILES
 from services.common.reports import status_text
 from services.common.rpc import ask
-from services.common.subjects import sync_result_subject
+from services.common.subjects import SYNC_RESULT_TTL_S, SYNC_RESULTS_BUCKET
 from services.fetcher.service import main as fetcher_main
 from tests.inprocess import running
 from tests.sshservers import SshServer
@@ -41,16 +41,17 @@ def serve_rounds(server: SshServer, seed: int) -> list[str]:
 
 
 async def stored_result(bus: Bus, sync_id: str) -> control_pb2.SyncResult:
-    """The job's result as the stream holds it (a core subscription could miss it
-    while the test's own connection is still reconnecting)."""
+    """The job's result as late followers find it (a core subscription could miss
+    it while the test's own connection is still reconnecting)."""
     found: list[control_pb2.SyncResult] = []
 
     async def ended() -> bool:
+        results = await bus.key_value(SYNC_RESULTS_BUCKET, ttl=SYNC_RESULT_TTL_S)
         try:
-            msg = await bus.js.get_last_msg(bus.stream, sync_result_subject(sync_id))
+            entry = await results.get(sync_id)
         except NotFoundError:
             return False
-        found.append(control_pb2.SyncResult.FromString(msg.data or b""))
+        found.append(control_pb2.SyncResult.FromString(entry.value or b""))
         return True
 
     await wait_until(ended, within=60, what=f"the result of sync {sync_id}")

@@ -11,9 +11,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
-    AckPolicy,
-    ConsumerConfig,
-    DeliverPolicy,
+    DiscardPolicy,
     KeyValueConfig,
     RetentionPolicy,
     StorageType,
@@ -25,12 +23,16 @@ from nats.js.kv import KeyValue
 from services.common.aio import sleep_unless
 from services.common.backoff import backoff
 from services.common.config import CommonConfig
+from services.common.durables import PIPELINE, Durable
 from services.common.errors import describe
 from services.common.subjects import STREAM_SUBJECTS
 
 log = logging.getLogger(__name__)
 
 STREAM_MAX_AGE_S = 7 * 24 * 3600
+# When the stream is full, publishing waits (publishers retry, as in an
+# outage) rather than dropping messages no stage has taken yet.
+STREAM_MAX_BYTES = 1 << 30
 DUPLICATE_WINDOW_S = 10 * 60
 
 
@@ -43,6 +45,7 @@ class Bus:
     stream: str
     reconnects: int = 0
     _kv: dict[str, KeyValue] = field(default_factory=dict)
+    _consumers: set[str] = field(default_factory=set)
 
     @property
     def connected(self) -> bool:
@@ -63,6 +66,12 @@ class Bus:
         (pipeline events), where a round trip per message would cost more than
         the rare loss of one."""
         await self.nc.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+
+    async def ensure_consumer(self, durable: Durable) -> None:
+        """Create a consumer, or bring it to its declared configuration; once per process."""
+        if durable.name not in self._consumers:
+            await self.js.add_consumer(self.stream, durable.config())
+            self._consumers.add(durable.name)
 
     async def key_value(
         self, bucket: str, *, history: int = 1, ttl: float | None = None
@@ -181,13 +190,16 @@ def _safe_url(url: str) -> str:
 
 
 async def ensure_stream(js: JetStreamContext, name: str) -> None:
-    """Create the pipeline stream, or bring an existing one to our config."""
+    """Create the pipeline stream and its consumers, or bring existing ones to
+    our config (an older install's stream kept every message for a week)."""
     config = StreamConfig(
         name=name,
         subjects=STREAM_SUBJECTS,
-        retention=RetentionPolicy.LIMITS,
+        retention=RetentionPolicy.INTEREST,
         storage=StorageType.FILE,
         max_age=STREAM_MAX_AGE_S,
+        max_bytes=STREAM_MAX_BYTES,
+        discard=DiscardPolicy.NEW,
         duplicate_window=DUPLICATE_WINDOW_S,
     )
     try:
@@ -195,20 +207,8 @@ async def ensure_stream(js: JetStreamContext, name: str) -> None:
     except NotFoundError:
         try:
             await js.add_stream(config)
-            return
         except Exception:
             log.debug("stream %s created concurrently", name)
     await js.update_stream(config)
-
-
-def pull_consumer_config(
-    durable: str, filter_subject: str, ack_wait_s: float, max_ack_pending: int = 1000
-) -> ConsumerConfig:
-    return ConsumerConfig(
-        durable_name=durable,
-        filter_subject=filter_subject,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=ack_wait_s,
-        max_ack_pending=max_ack_pending,
-    )
+    for durable in PIPELINE:
+        await js.add_consumer(name, durable.config())

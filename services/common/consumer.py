@@ -33,12 +33,14 @@ from google.protobuf.message import DecodeError, Message
 from nats import errors as nats_errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js import errors as js_errors
 
 from etstats.contract import common_pb2, files_pb2
 from etstats.text import one_line
 from services.common.aio import sleep_unless
 from services.common.backoff import backoff
-from services.common.bus import Bus, pull_consumer_config
+from services.common.bus import Bus
+from services.common.durables import Durable
 from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import (
@@ -76,6 +78,8 @@ OUTAGES: tuple[type[Exception], ...] = (
     nats_errors.NoServersError,
     nats_errors.OutboundBufferLimitError,
     nats_errors.StaleConnectionError,
+    # JetStream unavailable, or the stream full (STREAM_MAX_BYTES): wait for room.
+    js_errors.ServiceUnavailableError,
 )
 MAX_REASON_CHARS = 1000
 LAG_EVERY_S = 5.0
@@ -110,25 +114,22 @@ async def consume(
     bus: Bus,
     *,
     stage: str,
-    subject: str,
+    consumer: Durable,
     handler: Handler,
     stop: asyncio.Event,
     batch_handler: BatchHandler | None = None,
-    durable: str | None = None,
     batch: int = 16,
     fetch_timeout: float = 2.0,
-    ack_wait: float = 30.0,
-    ordered: bool = False,
     permanent: Sequence[type[Exception]] = (),
     outages: Sequence[type[Exception]] = (),
     file_of: FileOf | None = None,
     publish_rejections: bool = True,
     acks_later: bool = False,
 ) -> None:
-    """Run `handler` on every message of `subject` until `stop` is set.
+    """Run `handler` on every message of the `consumer` until `stop` is set.
 
-    `ordered` keeps one message in flight across all replicas, so messages are
-    handled strictly in stream order even when some are redelivered.
+    An ordered consumer keeps one message in flight across all replicas, so
+    messages are handled strictly in stream order even when some are redelivered.
     `permanent`: exception types that retrying cannot cure, rejected at once.
     `outages`: exception types of the world around (beyond OUTAGES), retried
     without a bound.
@@ -140,12 +141,12 @@ async def consume(
     `handler` stays the rule for each message.
     `acks_later`: a handler that returns has taken the message but its effect is
     not durable yet (a notice sent later, in a group): it acks the message itself
-    once it is; until then JetStream redelivers it after `ack_wait`.
+    once it is; until then JetStream redelivers it after the consumer's ack wait.
     """
     policy = _Policy(
         tuple(permanent), OUTAGES + tuple(outages), file_of, publish_rejections, acks_later
     )
-    durable = durable or stage
+    durable = consumer.name
     zero_stage(stage)
     sub: JetStreamContext.PullSubscription | None = None
     seen_reconnects = bus.reconnects
@@ -160,16 +161,12 @@ async def consume(
                 if sub is not None:
                     await _quietly_unsubscribe(sub)
                 seen_reconnects = bus.reconnects
+                await bus.ensure_consumer(consumer)
                 sub = await bus.js.pull_subscribe(
-                    subject,
-                    durable=durable,
-                    stream=bus.stream,
-                    config=pull_consumer_config(
-                        durable, subject, ack_wait, max_ack_pending=1 if ordered else 1000
-                    ),
+                    consumer.subject, durable=durable, stream=bus.stream, config=consumer.config()
                 )
             msgs = await asyncio.wait_for(
-                sub.fetch(1 if ordered else batch, timeout=fetch_timeout),
+                sub.fetch(1 if consumer.ordered else batch, timeout=fetch_timeout),
                 timeout=fetch_timeout + 5,
             )
             failures = 0

@@ -32,6 +32,8 @@ from services.common.subjects import (
     MONITORING_BUCKET,
     SYNC_BUCKET,
     SYNC_HEARTBEAT_S,
+    SYNC_RESULT_TTL_S,
+    SYNC_RESULTS_BUCKET,
     sync_progress_subject,
     sync_result_subject,
 )
@@ -115,13 +117,14 @@ class Control:
 
     async def follow(self, sync_id: str) -> SyncEvents:
         """Follow a sync started earlier (by a bot before its restart, say): its
-        result at once if it has ended (the stream keeps results), else its
+        result at once if it has ended (results are kept a week), else its
         progress and result as they come; SyncLost when it falls silent."""
         queue, subs = await self._listen(sync_id)
         try:
-            msg = await self.bus.js.get_last_msg(self.bus.stream, sync_result_subject(sync_id))
-            queue.put_nowait((sync_result_subject(sync_id), msg.data or b""))
-        except NotFoundError:
+            results = await self.bus.key_value(SYNC_RESULTS_BUCKET, ttl=SYNC_RESULT_TTL_S)
+            entry = await results.get(sync_id)
+            queue.put_nowait((sync_result_subject(sync_id), entry.value or b""))
+        except NotFoundError:  # KeyNotFoundError too
             pass  # still running, or lost: the follower tells
         except BaseException:
             await _unsubscribe(subs)

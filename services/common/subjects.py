@@ -68,9 +68,12 @@ def sync_cancel_subject(sync_id: str) -> str:
     return f"etstats.sync.cancel.{sync_id}"
 
 
+SYNC_RESULTS = "stats.sync.result"
+
+
 def sync_result_subject(sync_id: str) -> str:
     """In the stream: the final result of a sync, for the poster's summary."""
-    return f"stats.sync.result.{sync_id}"
+    return f"{SYNC_RESULTS}.{sync_id}"
 
 
 # KV buckets: monitoring on/off per source (written by the bot and the CLI),
@@ -84,6 +87,10 @@ SYNC_LOCK_TTL_S = 3 * SYNC_HEARTBEAT_S
 # Every sync job until its result is out, by id: a job whose locks are gone (its
 # fetcher died) is resumed by another fetcher, or the restarted one.
 SYNC_JOBS_BUCKET = "etstats_sync_jobs"
+# Every sync's result by id, for a week: a follower that comes late (a bot
+# restarted meanwhile) still finds it.
+SYNC_RESULTS_BUCKET = "etstats_sync_results"
+SYNC_RESULT_TTL_S = 7 * 24 * 3600.0
 # The poster's ledger: round or sync -> Discord message id.
 POSTS_BUCKET = "etstats_posts"
 # The bot's sync progress messages: sync -> the Discord message following it.

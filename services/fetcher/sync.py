@@ -39,6 +39,8 @@ from services.common.subjects import (
     REJECTED,
     STORED,
     SYNC_HEARTBEAT_S,
+    SYNC_RESULT_TTL_S,
+    SYNC_RESULTS_BUCKET,
     stage_subject,
     sync_cancel_subject,
     sync_progress_subject,
@@ -716,16 +718,19 @@ class SyncRunner:
             missing=missing[:SHOWN_MISSING],
             missing_total=len(missing),
         )
-        await self._again(
-            job,
-            "publishing the result",
-            lambda: self.bus.publish(
+
+        async def publish() -> None:
+            # Kept for late followers first, then to the poster for its summary.
+            results = await self.bus.key_value(SYNC_RESULTS_BUCKET, ttl=SYNC_RESULT_TTL_S)
+            await results.put(job.id, result.SerializeToString())
+            await self.bus.publish(
                 sync_result_subject(job.id),
                 result.SerializeToString(),
                 msg_id=f"sync-result:{job.id}",
-            ),
-            stop=asyncio.Event(),  # a cancelled job still publishes its result
-        )
+            )
+
+        # A cancelled job still publishes its result.
+        await self._again(job, "publishing the result", publish, stop=asyncio.Event())
         log.info(
             "sync %s finished: %d imported, %d duplicates, %d rejected, %d missing%s",
             job.id,

@@ -16,11 +16,12 @@ from etstats.statsfile import ParseError, parse
 from etstats.statsfile.parser import CODES
 from services.common.config import Env
 from services.common.consumer import Reject, consume, decode
+from services.common.durables import PARSER, PARSER_LIVE
 from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success, zero_stage
 from services.common.runtime import Runtime
-from services.common.subjects import PARSED, RAW, all_sources, stage_msg_id, stage_subject
+from services.common.subjects import PARSED, stage_msg_id, stage_subject
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
         consume(
             rt.bus,
             stage="parser",
-            subject=all_sources(RAW),
+            consumer=PARSER,
             handler=handle,
             batch_handler=handle_batch,
             stop=rt.stop,
@@ -107,11 +108,9 @@ async def main(rt: Runtime, conf: ParserConfig) -> None:
         consume(  # rounds to post: one at a time, in order, past the backlog
             rt.bus,
             stage="parser",
-            durable="parser-live",
-            subject=all_sources(RAW, live=True),
+            consumer=PARSER_LIVE,
             handler=handle,
             stop=rt.stop,
-            ordered=True,
             file_of=file_of,
         ),
     )

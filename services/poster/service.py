@@ -19,12 +19,13 @@ from services.common.aio import sleep_unless
 from services.common.config import Env
 from services.common.consumer import consume, decode
 from services.common.discord_text import safe
+from services.common.durables import POSTER_REJECTIONS, POSTER_SYNCS, poster_live
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.notices import Notices
 from services.common.runtime import Runtime
 from services.common.sources import SourceConfig, load_sources
-from services.common.subjects import POSTS_BUCKET, REJECTED, STORED, all_sources, stage_subject
+from services.common.subjects import POSTS_BUCKET
 from services.poster.render import round_embeds, sync_summary
 from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
 
@@ -36,9 +37,6 @@ PIPELINE_LATENCY = Histogram(
     "From file detection by the fetcher to the post.",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300),
 )
-
-
-REJECTION_ACK_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -224,11 +222,9 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
         consume(
             rt.bus,
             stage="poster",
-            subject=stage_subject(STORED, s.name, live=True),  # only rounds to post
-            durable=f"poster-live-{s.name}",
+            consumer=poster_live(s.name),  # only rounds to post
             handler=poster.post_round,
             stop=rt.stop,
-            ordered=True,
         )
         for s in conf.sources
     ]
@@ -238,21 +234,20 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
             consume(
                 rt.bus,
                 stage="poster-syncs",
-                subject="stats.sync.result.>",
+                consumer=POSTER_SYNCS,
                 handler=poster.post_summary,
                 stop=rt.stop,
             ),
             consume(
                 rt.bus,
                 stage="poster-rejections",
-                subject=all_sources(REJECTED),
+                consumer=POSTER_REJECTIONS,
                 handler=poster.note_rejection,
                 stop=rt.stop,
                 publish_rejections=False,  # a rejection of a rejection would come back here
                 acks_later=True,
                 # Held until their notice is sent (grouped, one per cooldown): a
                 # redelivery meanwhile only renews the line's ack.
-                ack_wait=REJECTION_ACK_WAIT_S,
             ),
             poster.flush_notices(),
         )

@@ -22,6 +22,13 @@ from services.common.backoff import backoff
 from services.common.config import Env
 from services.common.consumer import consume, decode
 from services.common.control import Control
+from services.common.durables import (
+    STORAGE,
+    STORAGE_EVENTS,
+    STORAGE_LIVE,
+    STORAGE_REJECTIONS,
+    poster_live,
+)
 from services.common.endpoints import (
     STORAGE_BACKUP,
     STORAGE_REIMPORT,
@@ -36,11 +43,7 @@ from services.common.reports import sync_text
 from services.common.rpc import ServiceError, serve
 from services.common.runtime import Runtime
 from services.common.subjects import (
-    EVENTS,
-    PARSED,
-    REJECTED,
     STORED,
-    all_sources,
     stage_msg_id,
     stored_subject,
 )
@@ -147,6 +150,9 @@ class Storage:
             ]
             repaired = [await queries.stored_round(conn, r2) for r in results for r2 in r.repaired]
         seconds = (time.perf_counter() - started) / len(batch)
+        for source in sorted({s.file.source for s in (*events, *filter(None, repaired))}):
+            # Rounds to post are kept only for a consumer that exists: the poster's.
+            await self.rt.bus.ensure_consumer(poster_live(source))
         publishes = []
         for parsed, result, stored in zip(batch, results, events, strict=True):
             IMPORT_SECONDS.observe(seconds)
@@ -367,7 +373,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
             consume(
                 rt.bus,
                 stage="storage",
-                subject=all_sources(PARSED),
+                consumer=STORAGE,
                 handler=storage.import_parsed,
                 batch_handler=storage.import_batch,
                 batch=IMPORT_BATCH,
@@ -379,19 +385,17 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
             consume(
                 rt.bus,
                 stage="storage",
-                durable="storage-live",
-                subject=all_sources(PARSED, live=True),
+                consumer=STORAGE_LIVE,
                 handler=storage.import_parsed,
                 stop=rt.stop,
                 permanent=DATA_ERRORS,
                 outages=DATABASE_OUTAGES,
-                ordered=True,
                 file_of=lambda data: rounds_pb2.ParsedRound.FromString(data).file,
             ),
             consume(
                 rt.bus,
                 stage="storage-rejections",
-                subject=all_sources(REJECTED),
+                consumer=STORAGE_REJECTIONS,
                 handler=storage.record_rejection,
                 stop=rt.stop,
                 permanent=DATA_ERRORS,
@@ -401,7 +405,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
             consume(
                 rt.bus,
                 stage="storage-events",
-                subject=all_sources(EVENTS),
+                consumer=STORAGE_EVENTS,
                 handler=storage.record_event,
                 batch_handler=storage.record_events,
                 batch=EVENT_BATCH,
