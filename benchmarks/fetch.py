@@ -35,6 +35,7 @@ import psutil
 import yaml
 from nats.aio.msg import Msg
 
+from etstats.contract import control_pb2
 from etstats.contract.common_pb2 import FileRef
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
@@ -211,6 +212,8 @@ async def run(tmp: Path) -> None:
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} before the run")
     try:
         await asyncio.sleep(3)  # services start
+        # Files appear while the stack runs: only the sync may fetch them.
+        await Control(bus).set_monitoring("main", False, "benchmark")
         memory = {"start": stack.memory_mb()}
         start = datetime.now() - timedelta(days=400)
         for phase, size in enumerate(SIZES):
@@ -219,8 +222,14 @@ async def run(tmp: Path) -> None:
             copy_s = await sftp_copy(server, names)
             parse_s = await parse_and_copy(server.root, names, database_url)
             done = asyncio.Event()
+            results: list[control_pb2.SyncResult] = []
 
-            async def on_result(msg: Msg, done: asyncio.Event = done) -> None:
+            async def on_result(
+                msg: Msg,
+                done: asyncio.Event = done,
+                results: list[control_pb2.SyncResult] = results,
+            ) -> None:
+                results.append(control_pb2.SyncResult.FromString(msg.data))
                 done.set()
 
             cpu = stack.cpu_seconds()
@@ -232,6 +241,13 @@ async def run(tmp: Path) -> None:
             spent = {n: s - cpu[n] for n, s in stack.cpu_seconds().items()}
             cpu_ms = sum(spent.values()) * 1000 / size
             await sub.unsubscribe()
+            (result,) = results
+            if result.imported != size or result.error:
+                raise SystemExit(
+                    f"the sync imported {result.imported} of {size} files"
+                    f" ({result.duplicates} duplicates, {result.rejected} rejected,"
+                    f" {result.missing_total} missing: {list(result.missing)[:3]}) {result.error}"
+                )
             # The limits again after the stack's run, the faster counts: load that
             # came and went must not flatter the ratio.
             copy_s = min(copy_s, await sftp_copy(server, names))

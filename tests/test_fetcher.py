@@ -21,7 +21,7 @@ from services.common.control import Control
 from services.common.reports import status_text
 from services.common.rpc import ServiceFailed
 from services.common.sources import SourceConfig
-from services.fetcher.service import FetcherConfig
+from services.fetcher.service import FetcherConfig, make_source
 from services.fetcher.service import main as fetcher_main
 from tests.inprocess import Running, running
 from tests.sshservers import SshServer, ensure_sshd, start_asyncssh, start_sshd
@@ -536,3 +536,24 @@ async def test_a_missing_directory_makes_the_fetcher_not_ready(
         await wait_until(lambda: not checks["sources"](), what="not ready again")
     assert text.splitlines()[0].startswith("box: NOT connected")
     assert f"(last: directory {box} does not exist)" in text.splitlines()[1]
+
+
+@pytest.mark.service
+async def test_a_file_is_read_whole_whatever_its_size_against_the_server_s_read_limit(
+    ssh_server: SshServer,
+) -> None:
+    """The fetcher stops reading at a short answer instead of asking once more
+    for end-of-file; a file longer than one answer (OpenSSH: 255 KiB) must still
+    come whole, and one over the cap one byte over it."""
+    max_bytes = 1_000_000
+    sizes = [0, 1, 3600, 261_119, 261_120, 261_121, 700_000, max_bytes, max_bytes + 5]
+    rng = random.Random(3)
+    bodies = {f"f{size}.txt": rng.randbytes(size) for size in sizes}
+    for name, body in bodies.items():
+        (ssh_server.root / name).write_bytes(body)
+    source = make_source(ssh_server.source(), keepalive_s=15)
+    try:
+        for name, body in bodies.items():
+            assert await source.read(name, max_bytes) == body[: max_bytes + 1], name
+    finally:
+        await source.close()
