@@ -232,12 +232,22 @@ async def run(tmp: Path) -> None:
                 results.append(control_pb2.SyncResult.FromString(msg.data))
                 done.set()
 
+            peak = [0, 0]
+
+            async def watch_stream(peak: list[int] = peak) -> None:
+                while True:
+                    state = (await bus.js.stream_info(bus.stream)).state
+                    peak[:] = max(peak[0], state.messages), max(peak[1], state.bytes)
+                    await asyncio.sleep(0.5)
+
+            watcher = asyncio.create_task(watch_stream())
             cpu = stack.cpu_seconds()
             started = time.perf_counter()
             sync_id = (await Control(bus).sync("all")).sync_id
             sub = await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
             await asyncio.wait_for(done.wait(), timeout=1800)
             stack_s = time.perf_counter() - started
+            watcher.cancel()
             spent = {n: s - cpu[n] for n, s in stack.cpu_seconds().items()}
             cpu_ms = sum(spent.values()) * 1000 / size
             await sub.unsubscribe()
@@ -254,6 +264,10 @@ async def run(tmp: Path) -> None:
             parse_s = min(parse_s, await parse_and_copy(server.root, names, database_url))
             await asyncio.sleep(2)  # the services settle before memory is read
             memory[f"after {size:,}"] = stack.memory_mb()
+            print(
+                f"  the stream at most {peak[0]:,} messages, {peak[1] / 2**20:.1f} MB"
+                " during the sync (what the stages had yet to take)"
+            )
             print(
                 f"catch-up of {size:,} files: stack {stack_s:.2f} s"
                 f" ({size / stack_s:,.0f} files/s),"

@@ -25,7 +25,7 @@ async def test_stream_setup_is_idempotent(bus: Bus) -> None:
     await ensure_stream(bus.js, bus.stream)
     info = await bus.js.stream_info(bus.stream)
     assert info.config.subjects == ["stats.>"]
-    assert info.config.duplicate_window == 600
+    assert info.config.duplicate_window == 120
 
 
 @pytest.mark.service

@@ -511,7 +511,8 @@ async def test_a_batch_with_a_copy_under_another_name_stores_it_as_a_duplicate(
     copy = parsed(r1)
     copy.file.filename = "2026-11-24-200000-copy-round-1.txt"
     copy.file.msg_id = "main/copy"
-    results = await import_batch(db, [parsed(r1), copy, parsed(r2)])
+    # Rounds to post: their stored events carry every player.
+    results = await import_batch(db, [parsed(r1, recent=True), copy, parsed(r2, recent=True)])
     assert [r.outcome for r in results] == [Outcome.IMPORTED, Outcome.DUPLICATE, Outcome.IMPORTED]
     assert results[1].round_id == results[0].round_id
     for result in (results[0], results[2]):  # the post built in memory is the one read back

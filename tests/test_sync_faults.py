@@ -20,7 +20,12 @@ from services.common.endpoints import STORAGE_UNKNOWN_FILES
 from services.common.reports import status_text
 from services.common.rpc import ask
 from services.common.subjects import SYNC_RESULT_TTL_S, SYNC_RESULTS_BUCKET
+from services.fetcher import sync
 from services.fetcher.service import main as fetcher_main
+from services.parser.service import ParserConfig
+from services.parser.service import main as parser_main
+from services.storage.service import StorageConfig
+from services.storage.service import main as storage_main
 from tests.inprocess import running
 from tests.sshservers import SshServer
 from tests.test_fetcher import AGES, Raw, conf, dated_file, request_sync, sample
@@ -248,3 +253,25 @@ async def test_a_reimport_while_a_sync_holds_the_source_is_refused_clearly(
         assert (code, out) == (2, ""), err
         assert f"sync {holding.sync_id}" in err and "is running for main" in err
         assert "rejected files are forgotten now, so the next sync of their days" in err
+
+
+async def test_a_sync_runs_at_most_sync_ahead_files_ahead_of_storage(
+    asyncssh_server: SshServer, nats_server, bus, database_url: str, monkeypatch
+) -> None:
+    """The stream holds what the stages have yet to take: a sync publishes no more
+    than SYNC_AHEAD files that storage has not confirmed, so a stage that is away
+    or slow bounds the stream instead of the whole sync piling up in it."""
+    monkeypatch.setattr(sync, "SYNC_AHEAD", 3)
+    names = serve_rounds(asyncssh_server, 1000)
+    await Control(bus).set_monitoring("main", False, "test")
+    raw = await Raw().start(bus)
+    storage = running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url)
+    fetcher = running("fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url)
+    async with storage, fetcher:
+        accepted = await request_sync(bus, "all")
+        await wait_until(lambda: len(raw.names()) >= 3, what="three files published")
+        await asyncio.sleep(1.5)  # the parser is away: nothing is confirmed
+        assert len(raw.names()) == 3 < len(names)
+        async with running("parser", parser_main, ParserConfig(batch=16), nats_server.url):
+            result = await stored_result(bus, accepted.sync_id)
+    complete(result, len(names))

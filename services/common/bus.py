@@ -33,7 +33,10 @@ STREAM_MAX_AGE_S = 7 * 24 * 3600
 # When the stream is full, publishing waits (publishers retry, as in an
 # outage) rather than dropping messages no stage has taken yet.
 STREAM_MAX_BYTES = 1 << 30
-DUPLICATE_WINDOW_S = 10 * 60
+# Ids are remembered this long: every stage is idempotent on its own (storage's
+# ledger, the poster's), the window only spares them repeats. nats-server's
+# memory grows with the ids published within it.
+DUPLICATE_WINDOW_S = 2 * 60
 
 
 @dataclass
@@ -61,11 +64,12 @@ class Bus:
         )
         return not ack.duplicate
 
-    async def send(self, subject: str, payload: bytes, msg_id: str) -> None:
-        """Into the stream without waiting for its ack: for best-effort messages
-        (pipeline events), where a round trip per message would cost more than
-        the rare loss of one."""
-        await self.nc.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+    async def send(self, subject: str, payload: bytes) -> None:
+        """Into the stream without waiting for its ack, and without a message id:
+        for best-effort messages whose consumer drops repeats itself (pipeline
+        events), where a round trip per message, or an id the stream remembers
+        for its duplicate window, would cost more than the rare loss of one."""
+        await self.nc.publish(subject, payload)
 
     async def ensure_consumer(self, durable: Durable) -> None:
         """Create a consumer, or bring it to its declared configuration; once per process."""

@@ -31,10 +31,7 @@ async def report(
         at_ms=int(time.time() * 1000),
     )
     try:
-        await bus.send(
-            stage_subject(EVENTS, file.source or "unknown"),
-            event.SerializeToString(),
-            msg_id=f"event:{stage}:{outcome}:{file.msg_id or file.filename}",
-        )
+        # A repeat (a redelivered file's) is dropped by the event log's unique key.
+        await bus.send(stage_subject(EVENTS, file.source or "unknown"), event.SerializeToString())
     except Exception as exc:
         log.warning("could not report %s/%s: %s", stage, outcome, exc)

@@ -26,9 +26,13 @@ def stage_subject(kind: str, source: str, *, live: bool = False) -> str:
     return f"stats.{kind}.{source}" + (f".{LIVE}" if live else "")
 
 
+def to_post(stored: rounds_pb2.StoredRound) -> bool:
+    """A round to post, or a correction of a posted one: it takes the live lane."""
+    return stored.file.recent or stored.repaired
+
+
 def stored_subject(stored: rounds_pb2.StoredRound) -> str:
-    """Rounds to post, and corrections of posted ones, take the live lane."""
-    return stage_subject(STORED, stored.file.source, live=stored.file.recent or stored.repaired)
+    return stage_subject(STORED, stored.file.source, live=to_post(stored))
 
 
 def all_sources(kind: str, *, live: bool = False) -> str:

@@ -71,6 +71,9 @@ FETCH_ATTEMPTS = 3
 # Published files whose stream ack a sync has not seen yet: enough to keep the
 # bus busy, few enough that a NATS outage leaves little to publish again.
 PUBLISHES_IN_FLIGHT = 64
+# Files of a sync published but not stored yet, at most: enough to keep every
+# stage busy, and what bounds the stream while a sync runs.
+SYNC_AHEAD = 512
 RETRY_CAP_S = 30.0
 SHOWN_MISSING = 50
 # What a job waits out: the source, storage or NATS away for a while.
@@ -532,12 +535,32 @@ class SyncRunner:
             body = await download
             download_next()
             if body is not None:
+                await self._room(job)
+                job.awaiting.add((source.name, entry.name))  # a verdict may come back at once
                 publishes.append(group.create_task(self._publish(job, source, entry, body)))
             while publishes and (len(publishes) > PUBLISHES_IN_FLIGHT or publishes[0].done()):
                 await publishes.popleft()
             job.changed = True
         for publish in publishes:
             await publish
+
+    async def _room(self, job: SyncJob) -> None:
+        """Wait while SYNC_AHEAD files are published and not yet stored: the stream
+        holds the backlog, so its size (and nats-server's memory) stays bounded
+        however many files the sync has; Stalled when storage stops answering."""
+        since = time.monotonic()
+        while (waiting := len(job.awaiting)) >= SYNC_AHEAD:
+            job.news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.news.wait(), 1.0)
+            if job.cancelled.is_set():
+                raise Cancelled
+            if len(job.awaiting) < waiting:
+                since = time.monotonic()
+            elif time.monotonic() - since >= self.settle_timeout_s:
+                raise Stalled(
+                    f"storage confirmed none of {waiting} files in {self.settle_timeout_s:.0f}s"
+                )
 
     def _give_up(
         self, job: SyncJob, name: str, left: list[Entry], why: Stalled | Cancelled
@@ -556,8 +579,7 @@ class SyncRunner:
     async def _publish(self, job: SyncJob, source: Source, entry: Entry, body: bytes) -> None:
         """Publish one file, waiting out an outage of NATS."""
         progress = job.progress[source.name]
-        key = (source.name, entry.name)
-        job.awaiting.add(key)  # before the publish: a verdict may come back at once
+        key = (source.name, entry.name)  # awaiting its verdict since before the publish
         tries = 0
 
         async def publish() -> bool:

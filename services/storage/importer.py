@@ -26,7 +26,7 @@ from services.storage.pairing import (
     round_values,
     stored_pairing,
 )
-from services.storage.stored import Pairing, build_stored
+from services.storage.stored import Pairing, bare_stored, build_stored
 
 ORIGIN_NAMES = {
     common_pb2.ORIGIN_MONITOR: "monitor",
@@ -273,6 +273,8 @@ def _by_weapon(players: list[Player]) -> list[Player]:
 
 def _stored(f: _Fresh) -> rounds_pb2.StoredRound:
     assert f.values is not None and f.flags is not None
+    if not f.parsed.file.recent:
+        return bare_stored(f.parsed.file, f.round_id, f.parsed.stamp, f.parsed.header, f.flags)
     rows = f.values.rows
     return build_stored(
         f.parsed.file,

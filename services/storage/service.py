@@ -46,6 +46,7 @@ from services.common.subjects import (
     STORED,
     stage_msg_id,
     stored_subject,
+    to_post,
 )
 from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
@@ -57,6 +58,7 @@ from services.storage.importer import (
     unknown_files,
 )
 from services.storage.migrations import migrate
+from services.storage.stored import bare_stored
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +159,16 @@ class Storage:
         for parsed, result, stored in zip(batch, results, events, strict=True):
             IMPORT_SECONDS.observe(seconds)
             IMPORTS.labels(source=parsed.file.source, outcome=result.outcome.value).inc()
-            publishes.append(
-                self.rt.bus.publish(
-                    stored_subject(stored),
-                    stored.SerializeToString(),
-                    msg_id=stage_msg_id(STORED, parsed.file.msg_id),
+            if to_post(stored):
+                publishes.append(
+                    self.rt.bus.publish(
+                        stored_subject(stored),
+                        stored.SerializeToString(),
+                        msg_id=stage_msg_id(STORED, parsed.file.msg_id),
+                    )
                 )
-            )
+            else:  # no consumer keeps it: only a sync that fetched the file hears it
+                await self.rt.bus.send(stored_subject(stored), stored.SerializeToString())
         paired_by = {
             r2: p.file.msg_id for p, r in zip(batch, results, strict=True) for r2 in r.repaired
         }
@@ -189,9 +194,19 @@ class Storage:
     async def _stored_event(
         self, conn: Conn, parsed: rounds_pb2.ParsedRound, result: ImportResult
     ) -> rounds_pb2.StoredRound:
-        """The stored round: built by the import, else read back, else the bare file."""
+        """The stored round: built by the import, else read back (a round to post),
+        else the bare file."""
         if result.stored is not None:
             return result.stored
+        if result.round_id is not None and not parsed.file.recent:
+            return bare_stored(
+                parsed.file,
+                result.round_id,
+                parsed.stamp,
+                parsed.header,
+                redelivered=result.outcome is Outcome.REDELIVERED,
+                duplicate=result.outcome is Outcome.DUPLICATE,
+            )
         if result.round_id is not None:
             stored = await queries.stored_round(
                 conn,

@@ -67,3 +67,28 @@ def build_stored(
             player_to_message(p) for p in match_totals(pairing.r1_players, players)
         )
     return stored
+
+
+def bare_stored(
+    file: common_pb2.FileRef,
+    round_id: int,
+    stamp: str,
+    header: rounds_pb2.RoundHeader,
+    flags: rounds_pb2.RoundFlags | None = None,
+    *,
+    redelivered: bool = False,
+    duplicate: bool = False,
+) -> rounds_pb2.StoredRound:
+    """The stored-round event of a round not to post, without its players: only
+    the sync that fetched it hears of it, to count it (by map), and nothing
+    keeps it; building and sending every player would be most of an import."""
+    return rounds_pb2.StoredRound(
+        file=file,
+        round_id=round_id,
+        stamp=stamp,
+        header=header,
+        flags=flags,
+        redelivered=redelivered,
+        duplicate=duplicate,
+        stored_at_ms=int(time.time() * 1000),
+    )
