@@ -32,9 +32,9 @@ from pathlib import Path
 import asyncpg
 import asyncssh
 import psutil
-import yaml
 from nats.aio.msg import Msg
 
+from benchmarks.latency import sources_yaml
 from etstats.contract import control_pb2
 from etstats.contract.common_pb2 import FileRef
 from etstats.contract.rounds import parsed_round
@@ -160,27 +160,7 @@ async def run(tmp: Path) -> None:
     postgres = EmbeddedPostgres(tmp / "pg")
     database_url = postgres.start()
     server = start_sshd(tmp) if SSHD.exists() and os.geteuid() == 0 else await start_asyncssh(tmp)
-    ssh = server.source().ssh
-    assert ssh is not None
-    (tmp / "sources.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "sources": [
-                    {
-                        "name": "main",
-                        "ssh": {
-                            "host": ssh.host,
-                            "port": ssh.port,
-                            "user": ssh.user,
-                            "key_file": str(ssh.key_file),
-                            "known_hosts_file": str(ssh.known_hosts_file),
-                            "path": ssh.path,
-                        },
-                    }
-                ]
-            }
-        )
-    )
+    sources_yaml(server, tmp / "sources.yaml")
     env = dict(
         os.environ,
         NATS_URL=nats.url,

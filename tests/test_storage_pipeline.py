@@ -349,12 +349,25 @@ async def test_event_built_at_import_equals_the_one_read_back(
     await migrate(db)
     r1, r2 = generate_match(random.Random(21), datetime(2026, 11, 24, 20), players=7, churn=True)
     for generated in (r1, r2) if order == "r1_first" else (r2, r1):
-        result = await import_round(db, parsed(generated))
+        result = await import_round(db, parsed(generated, recent=True))  # rounds to post
         assert result.stored is not None and result.round_id is not None
         again = await stored_round(db, result.round_id, result.stored.file)
         assert again is not None
         again.stored_at_ms = result.stored.stored_at_ms
         assert again == result.stored
+
+
+async def test_a_round_not_to_post_is_announced_without_its_players(
+    db: asyncpg.Connection,
+) -> None:
+    """Only the sync that fetched an old file hears of its round, to count it by map."""
+    await migrate(db)
+    r1, _ = generate_match(random.Random(22), datetime(2026, 11, 24, 20), players=7)
+    result = await import_round(db, parsed(r1))
+    assert result.stored is not None and result.round_id is not None
+    assert not result.stored.players and not result.stored.match_totals
+    assert (result.stored.round_id, result.stored.header.map) == (result.round_id, "supply")
+    assert result.stored.file.filename == r1.filename
 
 
 async def test_backups_are_scheduled_and_rotated(nats_server, database_url: str, tmp_path) -> None:
