@@ -15,6 +15,7 @@ memory (PSS) are measured too, and the sshd serving the fetcher's connection.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -24,7 +25,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -183,7 +184,7 @@ def measure(tmp: Path, server: SshServer, backlog: int = 0) -> Phase:
         ETSTATS_HTTP_PORT_BASE=str(free_port()),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "etstats_cli.cli", "up"],
+        [sys.executable, "-m", "etstats_cli.cli", "up", "--json-logs"],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -198,6 +199,18 @@ def measure(tmp: Path, server: SshServer, backlog: int = 0) -> Phase:
 
     def first(text: str) -> float | None:
         return next((t for t, line in seen if text in line), None)
+
+    def logged_at(msg: str) -> float:
+        """When a service logged `msg`, on this process's monotonic clock: its log
+        line can reach the console after a later line of another service."""
+        deadline = time.monotonic() + 10
+        while not (found := [line for _, line in seen if f'"msg": "{msg}"' in line]):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no log line {msg!r}")
+            time.sleep(0.01)
+        ts = json.loads(found[0].split(" | ", 1)[1])["ts"]
+        wall = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+        return wall - time.time() + time.monotonic()
 
     threading.Thread(target=read, daemon=True).start()
     phase = Phase()
@@ -226,9 +239,7 @@ def measure(tmp: Path, server: SshServer, backlog: int = 0) -> Phase:
                 if time.monotonic() - written > 60:
                     raise RuntimeError(f"{r1.filename} was not posted within 60 s")
                 time.sleep(0.01)
-            published = first(f"published {r1.filename}")
-            if published is None:
-                raise RuntimeError(f"no log line of {r1.filename}'s publication")
+            published = logged_at(f"published {r1.filename}")
             look = asyncio.run(one_look(server, r1.filename))
             phase.latencies.append(posted - written)
             phase.limits.append(look + posted - published)
