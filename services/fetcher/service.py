@@ -67,7 +67,7 @@ class FetcherConfig:
     sync_concurrency: int
     sync_settle_s: float
     ssh_keepalive_s: float
-    settle_s: float
+    stable_s: float
 
     @classmethod
     def from_env(cls, env: Env) -> FetcherConfig:
@@ -75,14 +75,14 @@ class FetcherConfig:
         require_key_files(sources)
         return cls(
             sources=sources,
-            poll_interval=env.float("POLL_INTERVAL", 2.0, minimum=0.1, maximum=300),
+            poll_interval=env.float("POLL_INTERVAL", 0.5, minimum=0.1, maximum=300),
             catchup=timedelta(seconds=env.duration("MONITOR_CATCHUP", "48h")),
             lease_s=env.duration("LEASE_TIME", "15s", minimum_s=3),
             instance=env.str("INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}"),
             sync_concurrency=env.int("SYNC_CONCURRENCY", 4, minimum=1, maximum=32),
             sync_settle_s=env.duration("SYNC_SETTLE_TIMEOUT", "300s", minimum_s=1),
             ssh_keepalive_s=env.duration("SSH_KEEPALIVE", "15s", minimum_s=1),
-            settle_s=env.float("STABLE_DELAY", 0.5, minimum=0.05, maximum=30),
+            stable_s=env.float("STABLE_DELAY", 1.0, minimum=0.05, maximum=30),
         )
 
 
@@ -181,7 +181,7 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     sync_records = await rt.bus.key_value(SYNC_JOBS_BUCKET, ttl=STREAM_MAX_AGE_S)
     workers = {
         name: SourceWorker(
-            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup, settle_s=conf.settle_s),
+            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup, stable_s=conf.stable_s),
             Lease(leases, name, conf.instance, conf.lease_s),
             switches,
             conf.poll_interval,
