@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -140,6 +141,28 @@ async def test_a_file_written_in_one_go_is_published_without_waiting_for_it_to_h
         await polled("main")
     assert raw.names() == [name]
     assert raw.files[0].body == body
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_an_idle_poll_is_one_directory_stat(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    """Nothing new: a poll asks the server for one stat of the directory and
+    neither lists it nor opens a file, so polling often stays cheap."""
+    name, body = round_file(82, datetime.now() - timedelta(minutes=1))
+    (asyncssh_server.root / name).write_bytes(body)
+    async with running(
+        "fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url
+    ) as fetcher:
+        await caught_up(fetcher, bus, "main")
+        await polled("main", times=5)  # the directory's last second is surely over
+        before = Counter(asyncssh_server.requests)
+        await polled("main", times=4)
+        after = Counter(asyncssh_server.requests)
+    assert after["scandir"] == before["scandir"], "an idle poll listed the directory"
+    assert after["open"] == before["open"], "an idle poll opened a file"
+    # 4 polls, and the stat of the ones under way at either end
+    assert 4 <= after["stat"] - before["stat"] <= 6
 
 
 @pytest.mark.usefixtures("pipeline")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -55,6 +57,10 @@ MONITORING = Gauge(
 LEASE_HELD = Gauge(
     "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
 )
+# The monitoring switch is read at most this often, not at every poll: a poll
+# stays one round trip to the source and none to the bus. A switch takes effect
+# within this, a lease is renewed at a third of its time (Lease.hold).
+SWITCH_READ_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class SourceWorker:
         self.switches = switches
         self.poll_s = poll_s
         self.monitoring = True
+        self._switch_read_at = -math.inf
         self._error = ""
 
     @property
@@ -111,7 +118,9 @@ class SourceWorker:
     async def run(self, stop: asyncio.Event, syncing: Callable[[str], bool]) -> None:
         while not stop.is_set():
             try:
-                self.monitoring = await monitoring_enabled(self.switches, self.name)
+                if time.monotonic() - self._switch_read_at >= SWITCH_READ_S:
+                    self.monitoring = await monitoring_enabled(self.switches, self.name)
+                    self._switch_read_at = time.monotonic()
                 held = await self.lease.hold()
             except Exception as exc:  # the bus is down: keep the last known state
                 log.warning("cannot read monitoring state or lease: %s", exc)
