@@ -166,6 +166,30 @@ async def test_an_idle_poll_is_one_directory_stat(
 
 
 @pytest.mark.usefixtures("pipeline")
+async def test_a_new_file_costs_two_listings(
+    asyncssh_server: SshServer, nats_server, bus, tmp_path: Path
+) -> None:
+    """One when the directory changed, and one once the second of that change
+    is surely over (a file added later in it leaves the directory's whole-second
+    time as it was), not one at every poll until then: a game server's
+    directory holds thousands of files, and each listing reads them all."""
+    raw = await Raw().start(bus)
+    name, body = round_file(83, datetime.now() - timedelta(minutes=1))
+    (tmp_path / name).write_bytes(body)
+    async with running(
+        "fetcher", fetcher_main, conf(asyncssh_server.source()), nats_server.url
+    ) as fetcher:
+        await caught_up(fetcher, bus, "main")
+        await polled("main", times=5)  # the directory's last second is surely over
+        before = Counter(asyncssh_server.requests)
+        (tmp_path / name).rename(asyncssh_server.root / name)  # whole at once
+        await wait_until(published(raw, name), what="the new file")
+        await polled("main", times=6)  # well over a second
+        after = Counter(asyncssh_server.requests)
+    assert after["scandir"] - before["scandir"] == 2
+
+
+@pytest.mark.usefixtures("pipeline")
 async def test_poll_time_leaves_out_the_waits_between_polls_and_for_a_file_to_hold_still(
     tmp_path: Path, nats_server, bus
 ) -> None:

@@ -148,7 +148,7 @@ class Monitor:
         if self.source.connections != self._connections:
             self._connections = self.source.connections
             self.started = False
-        if self.started and stamp == self._dir_stamp and self._stamp_settled and not self.pending:
+        if not self._listing_due(stamp, looked_at):
             mark_success("poll", self.source.name)
             return
         listing = await self.source.list()
@@ -157,8 +157,6 @@ class Monitor:
             new = await self._catch_up(new, listing)
         if stamp != self._dir_stamp:
             self._dir_stamp, self._stamp_seen_at = stamp, looked_at
-        # A directory time in whole seconds (SFTP) does not change for a file added
-        # later in the same second: list once more after that second is surely over.
         self._stamp_settled = looked_at - self._stamp_seen_at >= STAMP_RESOLUTION_S
         for gone in set(self.pending) - set(new):
             self.pending.pop(gone, None)
@@ -180,6 +178,15 @@ class Monitor:
             else:
                 self.pending[name] = seen
         mark_success("poll", self.source.name)
+
+    def _listing_due(self, stamp: int | None, looked_at: float) -> bool:
+        """When the directory changed or a file is watched; and once more when
+        the second of its last change is surely over, as a directory time in
+        whole seconds (SFTP) does not change for a file added later in the same
+        second. Not at every poll before that: a listing reads every entry."""
+        if not self.started or stamp != self._dir_stamp or self.pending:
+            return True
+        return not self._stamp_settled and looked_at - self._stamp_seen_at >= STAMP_RESOLUTION_S
 
     async def _catch_up(self, new: dict[str, Entry], listing: dict[str, Entry]) -> dict[str, Entry]:
         """Keep what storage does not know; fetch the recent, count the older.
