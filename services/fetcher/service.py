@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from google.protobuf.empty_pb2 import Empty
+from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
@@ -32,7 +33,7 @@ from services.common.subjects import (
     SYNC_JOBS_BUCKET,
     SYNC_LOCK_TTL_S,
 )
-from services.fetcher.control import Lease, monitoring_enabled
+from services.fetcher.control import Lease, monitoring_enabled, switch_subject
 from services.fetcher.known import StorageUnavailable
 from services.fetcher.localdir import DirectorySource
 from services.fetcher.monitor import (
@@ -57,9 +58,10 @@ MONITORING = Gauge(
 LEASE_HELD = Gauge(
     "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
 )
-# The monitoring switch is read at most this often, not at every poll: a poll
-# stays one round trip to the source and none to the bus. A switch takes effect
-# within this, a lease is renewed at a third of its time (Lease.hold).
+# The monitoring switch is read when a write of it is heard (switch_subject),
+# and at least this often for one written while the bus was away; not at every
+# poll, which stays one round trip to the source and none to the bus (a lease
+# is renewed at a third of its time, see Lease.hold).
 SWITCH_READ_S = 2.0
 
 
@@ -114,6 +116,10 @@ class SourceWorker:
     @property
     def name(self) -> str:
         return self.monitor.source.name
+
+    async def switched(self, _: Msg) -> None:
+        """The switch was written: read it before the next poll."""
+        self._switch_read_at = -math.inf
 
     async def run(self, stop: asyncio.Event, syncing: Callable[[str], bool]) -> None:
         while not stop.is_set():
@@ -197,6 +203,9 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
         )
         for name, source in sources.items()
     }
+
+    for name, worker in workers.items():
+        await rt.bus.nc.subscribe(switch_subject(name), cb=worker.switched)
 
     def tell_monitors(job: SyncJob) -> None:
         """Files a sync fetched are not fetched again by the monitor."""
