@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class SshServer:
     aborts: list[str] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)
     on_read: dict[str, Callable[[], None]] = field(default_factory=dict)
+    # asyncssh only: SFTP requests served, by kind (stat, scandir, open)
+    requests: Counter[str] = field(default_factory=Counter)
     # asyncssh only: the server killed (no listener, every connection dropped), and back
     kill: Callable[[], None] = lambda: None
     restart: Callable[[], Awaitable[None]] | None = None
@@ -64,13 +67,25 @@ class FlakySftp(asyncssh.SFTPServer):
     refuses to open the files named in `deny_opens`, as a server does a file of another
     user (which a test run as root cannot make); runs `on_read[name]` on the first read
     of that file (a fault a test injects at that very moment: the server or NATS going
-    down)."""
+    down). Counts directory stats, listings and opens in `requests`."""
 
     abort_reads: list[str] = []
     deny_opens: list[str] = []
     on_read: dict[str, Callable[[], None]] = {}
+    requests: Counter[str] = Counter()
+
+    def stat(
+        self, path: bytes
+    ) -> os.stat_result | asyncssh.SFTPAttrs | Awaitable[os.stat_result | asyncssh.SFTPAttrs]:
+        self.requests["stat"] += 1
+        return super().stat(path)
+
+    def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        self.requests["scandir"] += 1
+        return super().scandir(path)
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        self.requests["open"] += 1
         if os.path.basename(os.fsdecode(path)) in self.deny_opens:
             raise asyncssh.SFTPPermissionDenied("Permission denied")
         return super().open(path, pflags, attrs)
@@ -95,6 +110,7 @@ async def start_asyncssh(tmp: Path) -> SshServer:
     FlakySftp.abort_reads = []
     FlakySftp.deny_opens = []
     FlakySftp.on_read = {}
+    FlakySftp.requests = Counter()
     connections: list[asyncssh.SSHServerConnection] = []
 
     class Tracked(asyncssh.SSHServer):
@@ -137,6 +153,7 @@ async def start_asyncssh(tmp: Path) -> SshServer:
         FlakySftp.abort_reads,
         FlakySftp.deny_opens,
         FlakySftp.on_read,
+        FlakySftp.requests,
         kill,
         restart,
     )

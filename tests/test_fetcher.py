@@ -77,7 +77,7 @@ def conf(*sources: SourceConfig, **over) -> FetcherConfig:
         sync_concurrency=4,
         sync_settle_s=30,
         ssh_keepalive_s=5,
-        settle_s=0.3,
+        stable_s=0.3,
     )
     return replace(base, **over)
 
@@ -265,7 +265,7 @@ async def test_monitoring_off_fetches_nothing_and_on_resumes(
         name, body = round_file(6, datetime.now() - timedelta(hours=1))
         (tmp_path / "box" / name).write_bytes(body)
         # Nothing to wait for: the point is that nothing happens. With monitoring
-        # on, a file is on the bus within a poll and a settle (2 * POLL); give it 3.
+        # on, a whole file is on the bus within a poll; give it 3.
         await asyncio.sleep(3 * POLL)
         assert raw.files == []
         assert not (await status(bus))["box"].monitoring

@@ -10,8 +10,16 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 from nats.js.kv import KeyValue
 
 from etstats.contract import control_pb2
+from services.common.subjects import MONITORING_BUCKET
 
 log = logging.getLogger(__name__)
+
+
+def switch_subject(source: str) -> str:
+    """Where NATS publishes every write of `source`'s monitoring switch (a KV
+    bucket is a stream of subjects `$KV.<bucket>.<key>`): a subscriber hears of
+    a switch at once, without reading the bucket at every poll."""
+    return f"$KV.{MONITORING_BUCKET}.{source}"
 
 
 async def monitoring_enabled(kv: KeyValue, source: str) -> bool:

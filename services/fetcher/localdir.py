@@ -73,20 +73,26 @@ class DirectorySource:
         """Nothing to release."""
 
     async def read(self, name: str, max_bytes: int) -> bytes:
+        body, _ = await self.read_and_stat(name, max_bytes)
+        return body
+
+    async def read_and_stat(self, name: str, max_bytes: int) -> tuple[bytes, Entry]:
         """Read one file; `name` was validated by the file-name grammar."""
         try:
-            body = await asyncio.to_thread(self._read, name, max_bytes)
+            read = await asyncio.to_thread(self._read, name, max_bytes)
         except FileNotFoundError:
             raise SourceError("missing", f"{name}: no such file") from None
         except OSError as exc:
             raise self.problems.unreadable(name, exc.strerror or str(exc)) from None
         self.problems.clear(name)
-        return body
+        return read
 
-    def _read(self, name: str, max_bytes: int) -> bytes:
+    def _read(self, name: str, max_bytes: int) -> tuple[bytes, Entry]:
         # Never follow a link out of the directory; never wait on a pipe or a lease.
         fd = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with open(fd, "rb") as fh:
             if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
                 raise OSError(0, f"a {file_type(mode)}, not a regular file")
-            return fh.read(max_bytes + 1)
+            body = fh.read(max_bytes + 1)
+            after = os.fstat(fd)
+        return body, Entry(name, after.st_size, after.st_mtime_ns)

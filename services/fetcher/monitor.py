@@ -1,8 +1,7 @@
-"""Live monitoring of one source: detect new stats files, fetch once stable, publish."""
+"""Live monitoring of one source: detect new stats files, fetch them whole, publish."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.fetcher.known import unknown_files
-from services.fetcher.publish import download, now_ms, publish_file, recent
+from services.fetcher.publish import download_and_stat, now_ms, publish_file, recent
 from services.fetcher.source import PER_FILE, Entry, Source, SourceError
+from services.fetcher.stability import Sighting, after_read, publishable, sight, worth_reading
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ POLL_ERRORS = Counter("etstats_fetcher_poll_errors_total", "Failed polls.", ["so
 POLL_SECONDS = Histogram(
     "etstats_fetcher_poll_seconds",
     "Time of one poll: a directory stat, and a listing and fetches when it changed"
-    " (not the wait for a changed file to settle).",
+    " (not the pause between polls, nor the wait for a file to hold still).",
     ["source"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
@@ -74,8 +74,10 @@ class SourceStats:
 
 
 class Monitor:
-    """Polls a source. A file is fetched once its size and mtime held still for
-    `settle_s` (or from one poll to the next).
+    """Polls a source: a directory stat, and a listing when the directory changed
+    or a file is being watched. A new file is published once it is whole by the
+    stability rule (services/fetcher/stability.py): at once when it evidently
+    is, or else once its size and mtime held still for `stable_s`.
 
     At start and after every reconnect, files storage does not know are fetched
     as catch-up when they were modified within `catchup`; older ones are only
@@ -91,28 +93,27 @@ class Monitor:
         bus: Bus,
         max_bytes: int,
         catchup: timedelta,
-        settle_s: float = 0.5,
+        stable_s: float,
     ) -> None:
         self.source = source
         self.bus = bus
         self.max_bytes = max_bytes
         self.catchup = catchup
-        self.settle_s = settle_s
+        self.stable_s = stable_s
         self.stats = SourceStats()
         self.known: set[str] = set()
         self.older: set[str] = set()
-        self.pending: dict[str, Entry] = {}
+        self.pending: dict[str, Sighting] = {}  # new files not yet whole
         self.detected_at: dict[str, int] = {}
         self.catching_up: set[str] = set()
         self.warned: set[str] = set()
-        self.unreadable: dict[str, Entry] = {}
+        self.unreadable: dict[str, Sighting] = {}
         self.imported: dict[str, Entry] = {}  # as first seen imported, to notice changes
         self.started = False
         self._dir_stamp: int | None = None
         self._stamp_seen_at = 0.0
         self._stamp_settled = False
         self._connections = -1
-        self._settling_s = 0.0  # of the current poll: not the source's latency
 
     def synced(self, names: set[str]) -> None:
         """A sync fetched these: they are neither new nor older unimported files,
@@ -127,7 +128,6 @@ class Monitor:
         """One poll: a cheap directory stat, a listing only when something may have changed."""
         POLLS.labels(source=self.source.name).inc()
         started = time.perf_counter()
-        self._settling_s = 0.0
         try:
             await self._poll()
         except Exception as exc:
@@ -136,7 +136,7 @@ class Monitor:
             self.stats.last_error = describe(exc)
             raise
         finally:
-            seconds = time.perf_counter() - started - self._settling_s
+            seconds = time.perf_counter() - started
             POLL_SECONDS.labels(source=self.source.name).observe(seconds)
             self.stats.poll_seconds += seconds
             self.stats.polls += 1
@@ -148,7 +148,7 @@ class Monitor:
         if self.source.connections != self._connections:
             self._connections = self.source.connections
             self.started = False
-        if self.started and stamp == self._dir_stamp and self._stamp_settled and not self.pending:
+        if not self._listing_due(stamp, looked_at):
             mark_success("poll", self.source.name)
             return
         listing = await self.source.list()
@@ -157,14 +157,12 @@ class Monitor:
             new = await self._catch_up(new, listing)
         if stamp != self._dir_stamp:
             self._dir_stamp, self._stamp_seen_at = stamp, looked_at
-        # A directory time in whole seconds (SFTP) does not change for a file added
-        # later in the same second: list once more after that second is surely over.
         self._stamp_settled = looked_at - self._stamp_seen_at >= STAMP_RESOLUTION_S
         for gone in set(self.pending) - set(new):
             self.pending.pop(gone, None)
         for gone in set(self.unreadable) - set(new):
             del self.unreadable[gone]
-        changed = {}
+        listed_at = time.monotonic()
         for name, entry in sorted(new.items()):
             if name not in self.detected_at:
                 self.detected_at[name] = now_ms()
@@ -173,21 +171,22 @@ class Monitor:
                     source=self.source.name, filename=name, msg_id=f"{self.source.name}/{name}"
                 )
                 await report(self.bus, ref, "fetcher", "detected")
-            if self.pending.get(name) == entry or self.unreadable.get(name) == entry:
-                await self._fetch(entry)
+            seen = sight(self.unreadable.get(name) or self.pending.get(name), entry, listed_at)
+            # An unreadable file is tried again at every listing.
+            if name in self.unreadable or worth_reading(seen, time.monotonic(), self.stable_s):
+                await self._fetch(seen)
             else:
-                self.pending[name] = changed[name] = entry
-        if changed:
-            # Look again shortly instead of a whole poll later: a file written
-            # in one go is then on the bus well within a poll interval.
-            settling = time.perf_counter()
-            await asyncio.sleep(self.settle_s)
-            self._settling_s = time.perf_counter() - settling
-            again = await self.source.list()
-            for name, entry in changed.items():
-                if again.get(name) == entry:
-                    await self._fetch(entry)
+                self.pending[name] = seen
         mark_success("poll", self.source.name)
+
+    def _listing_due(self, stamp: int | None, looked_at: float) -> bool:
+        """When the directory changed or a file is watched; and once more when
+        the second of its last change is surely over, as a directory time in
+        whole seconds (SFTP) does not change for a file added later in the same
+        second. Not at every poll before that: a listing reads every entry."""
+        if not self.started or stamp != self._dir_stamp or self.pending:
+            return True
+        return not self._stamp_settled and looked_at - self._stamp_seen_at >= STAMP_RESOLUTION_S
 
     async def _catch_up(self, new: dict[str, Entry], listing: dict[str, Entry]) -> dict[str, Entry]:
         """Keep what storage does not know; fetch the recent, count the older.
@@ -239,20 +238,27 @@ class Monitor:
                 "changed after import; the stored round is of the earlier content",
             )
 
-    async def _fetch(self, entry: Entry) -> None:
-        """Fetch and publish one file; one that cannot be read waits for the next listing."""
+    async def _fetch(self, seen: Sighting) -> None:
+        """Read one file and publish it if whole, or watch it on; one that cannot
+        be read waits for the next listing."""
+        entry = seen.entry
         name = entry.name
         origin = (
             common_pb2.ORIGIN_CATCH_UP if name in self.catching_up else common_pb2.ORIGIN_MONITOR
         )
+        reading = time.monotonic()  # the stat after the read comes later still
         try:
-            body, seconds = await download(self.source, entry, self.max_bytes)
+            body, after, seconds = await download_and_stat(self.source, entry, self.max_bytes)
         except SourceError as exc:
             if exc.kind not in PER_FILE:
                 raise
             self.pending.pop(name, None)
             if exc.kind == "unreadable":
-                self.unreadable[name] = entry
+                self.unreadable[name] = seen
+            return
+        self.unreadable.pop(name, None)
+        if not publishable(seen, body, after, reading, self.stable_s, self.max_bytes):
+            self.pending[name] = after_read(seen, after, time.monotonic())
             return
         await publish_file(
             self.bus,
@@ -268,7 +274,6 @@ class Monitor:
         self.known.add(name)
         self.imported[name] = entry
         self.pending.pop(name, None)
-        self.unreadable.pop(name, None)
         self.detected_at.pop(name, None)
         self.catching_up.discard(name)
 

@@ -50,9 +50,22 @@ async def download(source: Source, entry: Entry, max_bytes: int) -> tuple[bytes,
     """Up to `max_bytes + 1` bytes of one file and the seconds it took."""
     started = time.perf_counter()
     body = await source.read(entry.name, max_bytes)
+    return body, downloaded(source, started)
+
+
+async def download_and_stat(
+    source: Source, entry: Entry, max_bytes: int
+) -> tuple[bytes, Entry, float]:
+    """The same, and the file's size and mtime once read."""
+    started = time.perf_counter()
+    body, after = await source.read_and_stat(entry.name, max_bytes)
+    return body, after, downloaded(source, started)
+
+
+def downloaded(source: Source, started: float) -> float:
     seconds = time.perf_counter() - started
     DOWNLOAD_SECONDS.labels(source=source.name).observe(seconds)
-    return body, seconds
+    return seconds
 
 
 async def publish_file(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from google.protobuf.empty_pb2 import Empty
+from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
@@ -30,7 +33,7 @@ from services.common.subjects import (
     SYNC_JOBS_BUCKET,
     SYNC_LOCK_TTL_S,
 )
-from services.fetcher.control import Lease, monitoring_enabled
+from services.fetcher.control import Lease, monitoring_enabled, switch_subject
 from services.fetcher.known import StorageUnavailable
 from services.fetcher.localdir import DirectorySource
 from services.fetcher.monitor import (
@@ -55,6 +58,11 @@ MONITORING = Gauge(
 LEASE_HELD = Gauge(
     "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
 )
+# The monitoring switch is read when a write of it is heard (switch_subject),
+# and at least this often for one written while the bus was away; not at every
+# poll, which stays one round trip to the source and none to the bus (a lease
+# is renewed at a third of its time, see Lease.hold).
+SWITCH_READ_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class FetcherConfig:
     sync_concurrency: int
     sync_settle_s: float
     ssh_keepalive_s: float
-    settle_s: float
+    stable_s: float
 
     @classmethod
     def from_env(cls, env: Env) -> FetcherConfig:
@@ -75,14 +83,14 @@ class FetcherConfig:
         require_key_files(sources)
         return cls(
             sources=sources,
-            poll_interval=env.float("POLL_INTERVAL", 2.0, minimum=0.1, maximum=300),
+            poll_interval=env.float("POLL_INTERVAL", 0.5, minimum=0.1, maximum=300),
             catchup=timedelta(seconds=env.duration("MONITOR_CATCHUP", "48h")),
             lease_s=env.duration("LEASE_TIME", "15s", minimum_s=3),
             instance=env.str("INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}"),
             sync_concurrency=env.int("SYNC_CONCURRENCY", 4, minimum=1, maximum=32),
             sync_settle_s=env.duration("SYNC_SETTLE_TIMEOUT", "300s", minimum_s=1),
             ssh_keepalive_s=env.duration("SSH_KEEPALIVE", "15s", minimum_s=1),
-            settle_s=env.float("STABLE_DELAY", 0.5, minimum=0.05, maximum=30),
+            stable_s=env.float("STABLE_DELAY", 1.0, minimum=0.05, maximum=30),
         )
 
 
@@ -102,16 +110,23 @@ class SourceWorker:
         self.switches = switches
         self.poll_s = poll_s
         self.monitoring = True
+        self._switch_read_at = -math.inf
         self._error = ""
 
     @property
     def name(self) -> str:
         return self.monitor.source.name
 
+    async def switched(self, _: Msg) -> None:
+        """The switch was written: read it before the next poll."""
+        self._switch_read_at = -math.inf
+
     async def run(self, stop: asyncio.Event, syncing: Callable[[str], bool]) -> None:
         while not stop.is_set():
             try:
-                self.monitoring = await monitoring_enabled(self.switches, self.name)
+                if time.monotonic() - self._switch_read_at >= SWITCH_READ_S:
+                    self.monitoring = await monitoring_enabled(self.switches, self.name)
+                    self._switch_read_at = time.monotonic()
                 held = await self.lease.hold()
             except Exception as exc:  # the bus is down: keep the last known state
                 log.warning("cannot read monitoring state or lease: %s", exc)
@@ -181,13 +196,16 @@ async def main(rt: Runtime, conf: FetcherConfig) -> None:
     sync_records = await rt.bus.key_value(SYNC_JOBS_BUCKET, ttl=STREAM_MAX_AGE_S)
     workers = {
         name: SourceWorker(
-            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup, settle_s=conf.settle_s),
+            Monitor(source, rt.bus, rt.cfg.max_file_bytes, conf.catchup, stable_s=conf.stable_s),
             Lease(leases, name, conf.instance, conf.lease_s),
             switches,
             conf.poll_interval,
         )
         for name, source in sources.items()
     }
+
+    for name, worker in workers.items():
+        await rt.bus.nc.subscribe(switch_subject(name), cb=worker.switched)
 
     def tell_monitors(job: SyncJob) -> None:
         """Files a sync fetched are not fetched again by the monitor."""

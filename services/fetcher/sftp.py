@@ -164,9 +164,19 @@ class SftpSource:
         return self.problems.entries(await self._io(f"list {self.target.path}", scan))
 
     async def read(self, name: str, max_bytes: int) -> bytes:
+        body, _ = await self._read(name, max_bytes, stat=False)
+        return body
+
+    async def read_and_stat(self, name: str, max_bytes: int) -> tuple[bytes, Entry]:
+        body, after = await self._read(name, max_bytes, stat=True)
+        assert after is not None
+        return body, after
+
+    async def _read(self, name: str, max_bytes: int, stat: bool) -> tuple[bytes, Entry | None]:
+        """The stat is one more round trip: only monitoring asks for it."""
         path = posixpath.join(self.target.path, name)
 
-        async def fetch(sftp: asyncssh.SFTPClient) -> bytes:
+        async def fetch(sftp: asyncssh.SFTPClient) -> tuple[bytes, Entry | None]:
             try:
                 # One read request at a time (block_size=0): a parallel read of
                 # max_bytes would send dozens of requests for a file of a few KB.
@@ -180,13 +190,16 @@ class SftpSource:
                         # unless the file ends: no extra request to hear EOF.
                         if len(chunk) < min(wanted, sftp.limits.max_read_len):
                             break
-                    return body
+                    if not stat:
+                        return body, None
+                    attrs = await fh.stat()
+                    return body, Entry(name, attrs.size or 0, mtime_ns(attrs))
             except FILE_ERRORS as exc:
                 raise self.problems.unreadable(name, exc.reason or type(exc).__name__) from None
 
-        body = await self._io(f"read {path}", fetch)
+        read = await self._io(f"read {path}", fetch)
         self.problems.clear(name)
-        return body
+        return read
 
     async def close(self) -> None:
         self._drop()

@@ -52,4 +52,9 @@ class Source(Protocol):
         A file that cannot be read is reported to `problems` and raises a
         SourceError of kind `unreadable`, one that is gone of kind `missing`."""
 
+    async def read_and_stat(self, name: str, max_bytes: int) -> tuple[bytes, Entry]:
+        """The same, and the file's size and mtime once read (a stat of the open
+        file, the one read even if the name was replaced): whether it changed
+        while it was read."""
+
     async def close(self) -> None: ...
