@@ -48,6 +48,7 @@ from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
 from services.storage.importer import Outcome, import_round, record_rejection, unknown_files
 from services.storage.migrations import migrate
+from services.storage.reads import serve_reads
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +319,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
     await serve(rt.micro, STORAGE_BACKUP, storage.answer_backup)
     await serve(rt.micro, STORAGE_STALLED, storage.answer_stalled)
     await serve(rt.micro, STORAGE_REIMPORT, storage.answer_reimport)
+    await serve_reads(rt.micro, storage.connection)
     rt.health.add_check("postgres", lambda: not pool.is_closing())
     try:
         await asyncio.gather(

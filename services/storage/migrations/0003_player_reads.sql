@@ -1,0 +1,232 @@
+-- The players' read side: names to look players up by, daily sums per player
+-- (and per weapon) kept up to date by triggers, so that stats and leaderboards
+-- over any period read days rather than rounds, and Discord links.
+--
+-- A player is a guid and, for a bot, its name: every Omni-bot is OMNIBOT0.
+-- A round counts for a player when its round values are known (an orphan
+-- round 2's totals never count) and it is neither a bot round nor a short one.
+
+CREATE FUNCTION player_bot_name(bot boolean, clean_name text) RETURNS text
+    IMMUTABLE LANGUAGE sql AS $$ SELECT CASE WHEN bot THEN clean_name ELSE '' END $$;
+
+-- What one player row adds to its player's day; no row when it does not count.
+-- Value positions (1-based) as in etstats.statsfile.values; a test checks them.
+CREATE FUNCTION player_round_totals(p player_rounds)
+RETURNS TABLE (
+    day date, stamp timestamp, guid text, bot_name text, rounds integer,
+    kills integer, deaths integer, headshots integer,
+    damage_given double precision, damage_received double precision,
+    minutes double precision, revives double precision, objectives double precision
+) STABLE LANGUAGE sql AS $$
+    SELECT r.stamp::date, r.stamp, p.guid, player_bot_name(p.bot, p.clean_name), 1,
+           p.round_kills, p.round_deaths, p.round_headshots,
+           coalesce(p.round_values[1], 0),   -- damage_given
+           coalesce(p.round_values[2], 0),   -- damage_received
+           coalesce(p.round_values[23], 0),  -- time_played_minutes
+           coalesce(p.round_values[38], 0),  -- revives_given
+           coalesce(p.round_values[16], 0) + coalesce(p.round_values[17], 0)  -- objectives_stolen, _returned
+             + coalesce(p.round_values[18], 0) + coalesce(p.round_values[19], 0)  -- dynamites_planted, _defused
+    FROM rounds r
+    WHERE r.id = p.round_id AND p.round_values IS NOT NULL AND NOT r.bot AND NOT r.short
+$$;
+
+-- What one weapon row adds to its player's day with that weapon.
+CREATE FUNCTION weapon_round_totals(w weapon_rounds)
+RETURNS TABLE (
+    day date, guid text, bot_name text, weapon smallint,
+    hits integer, attempts integer, kills integer, deaths integer, headshots integer
+) STABLE LANGUAGE sql AS $$
+    SELECT r.stamp::date, p.guid, player_bot_name(p.bot, p.clean_name), w.weapon,
+           w.round_hits, w.round_attempts, w.round_kills, w.round_deaths, w.round_headshots
+    FROM player_rounds p JOIN rounds r ON r.id = p.round_id
+    WHERE p.round_id = w.round_id AND p.slot = w.slot AND w.round_hits IS NOT NULL
+      AND NOT r.bot AND NOT r.short
+$$;
+
+CREATE TABLE player_names (
+    guid        text NOT NULL,
+    bot_name    text NOT NULL,
+    name        text NOT NULL,  -- colour codes stripped
+    first_seen  timestamp NOT NULL,
+    last_seen   timestamp NOT NULL,
+    PRIMARY KEY (guid, bot_name, name)
+);
+
+CREATE TABLE player_days (
+    day              date NOT NULL,
+    guid             text NOT NULL,
+    bot_name         text NOT NULL,
+    rounds           integer NOT NULL DEFAULT 0,
+    kills            integer NOT NULL DEFAULT 0,
+    deaths           integer NOT NULL DEFAULT 0,
+    headshots        integer NOT NULL DEFAULT 0,
+    hits             bigint NOT NULL DEFAULT 0,
+    attempts         bigint NOT NULL DEFAULT 0,
+    damage_given     double precision NOT NULL DEFAULT 0,
+    damage_received  double precision NOT NULL DEFAULT 0,
+    minutes          double precision NOT NULL DEFAULT 0,
+    revives          double precision NOT NULL DEFAULT 0,
+    objectives       double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, guid, bot_name)
+);
+CREATE INDEX player_days_player ON player_days (guid, bot_name, day);
+
+CREATE TABLE player_weapon_days (
+    guid       text NOT NULL,
+    bot_name   text NOT NULL,
+    weapon     smallint NOT NULL,
+    day        date NOT NULL,
+    hits       bigint NOT NULL DEFAULT 0,
+    attempts   bigint NOT NULL DEFAULT 0,
+    kills      integer NOT NULL DEFAULT 0,
+    deaths     integer NOT NULL DEFAULT 0,
+    headshots  integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (guid, bot_name, weapon, day)
+);
+
+-- Add some player rows to the daily sums and take others away. Upserts go in
+-- key order, so concurrent imports lock shared days in the same order.
+CREATE FUNCTION player_days_add(added player_rounds[], removed player_rounds[]) RETURNS void
+    LANGUAGE sql AS $$
+    INSERT INTO player_days AS d (day, guid, bot_name, rounds, kills, deaths, headshots,
+                                  damage_given, damage_received, minutes, revives, objectives)
+    SELECT t.day, t.guid, t.bot_name, sum(x.sign * t.rounds), sum(x.sign * t.kills),
+           sum(x.sign * t.deaths), sum(x.sign * t.headshots), sum(x.sign * t.damage_given),
+           sum(x.sign * t.damage_received), sum(x.sign * t.minutes), sum(x.sign * t.revives),
+           sum(x.sign * t.objectives)
+    FROM (SELECT 1 AS sign, a AS p FROM unnest(added) a
+          UNION ALL SELECT -1, a FROM unnest(removed) a) x
+    CROSS JOIN LATERAL player_round_totals(x.p) t
+    GROUP BY t.day, t.guid, t.bot_name
+    ORDER BY t.day, t.guid, t.bot_name
+    ON CONFLICT (day, guid, bot_name) DO UPDATE SET
+        rounds = d.rounds + EXCLUDED.rounds, kills = d.kills + EXCLUDED.kills,
+        deaths = d.deaths + EXCLUDED.deaths, headshots = d.headshots + EXCLUDED.headshots,
+        damage_given = d.damage_given + EXCLUDED.damage_given,
+        damage_received = d.damage_received + EXCLUDED.damage_received,
+        minutes = d.minutes + EXCLUDED.minutes, revives = d.revives + EXCLUDED.revives,
+        objectives = d.objectives + EXCLUDED.objectives;
+$$;
+
+CREATE FUNCTION weapon_days_add(added weapon_rounds[], removed weapon_rounds[]) RETURNS void
+    LANGUAGE sql AS $$
+    WITH sums AS (
+        SELECT t.day, t.guid, t.bot_name, t.weapon, sum(x.sign * t.hits) AS hits,
+               sum(x.sign * t.attempts) AS attempts, sum(x.sign * t.kills) AS kills,
+               sum(x.sign * t.deaths) AS deaths, sum(x.sign * t.headshots) AS headshots
+        FROM (SELECT 1 AS sign, a AS w FROM unnest(added) a
+              UNION ALL SELECT -1, a FROM unnest(removed) a) x
+        CROSS JOIN LATERAL weapon_round_totals(x.w) t
+        GROUP BY t.day, t.guid, t.bot_name, t.weapon
+    ), weapons AS (
+        INSERT INTO player_weapon_days AS d (guid, bot_name, weapon, day, hits, attempts, kills,
+                                             deaths, headshots)
+        SELECT guid, bot_name, weapon, day, hits, attempts, kills, deaths, headshots FROM sums
+        ORDER BY guid, bot_name, weapon, day
+        ON CONFLICT (guid, bot_name, weapon, day) DO UPDATE SET
+            hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts,
+            kills = d.kills + EXCLUDED.kills, deaths = d.deaths + EXCLUDED.deaths,
+            headshots = d.headshots + EXCLUDED.headshots
+    )
+    INSERT INTO player_days AS d (day, guid, bot_name, hits, attempts)
+    SELECT day, guid, bot_name, sum(hits), sum(attempts) FROM sums
+    GROUP BY day, guid, bot_name ORDER BY day, guid, bot_name
+    ON CONFLICT (day, guid, bot_name) DO UPDATE SET
+        hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts;
+$$;
+
+CREATE FUNCTION player_rounds_track() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    added player_rounds[] := '{}';
+    removed player_rounds[] := '{}';
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        SELECT coalesce(array_agg(n), '{}') INTO added FROM new_rows n;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o;
+    END IF;
+    PERFORM player_days_add(added, removed);
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO player_names AS k (guid, bot_name, name, first_seen, last_seen)
+        SELECT n.guid, player_bot_name(n.bot, n.clean_name), n.clean_name,
+               min(r.stamp), max(r.stamp)
+        FROM new_rows n JOIN rounds r ON r.id = n.round_id
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (guid, bot_name, name) DO UPDATE SET
+            first_seen = least(k.first_seen, EXCLUDED.first_seen),
+            last_seen = greatest(k.last_seen, EXCLUDED.last_seen);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION weapon_rounds_track() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    added weapon_rounds[] := '{}';
+    removed weapon_rounds[] := '{}';
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        SELECT coalesce(array_agg(n), '{}') INTO added FROM new_rows n;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o;
+    END IF;
+    PERFORM weapon_days_add(added, removed);
+    RETURN NULL;
+END $$;
+
+-- A deleted round leaves the sums while its rows still exist; the cascade that
+-- follows finds no round to count them by, so nothing is taken away twice.
+CREATE FUNCTION rounds_forget() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM player_days_add('{}', ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = OLD.id));
+    PERFORM weapon_days_add('{}', ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = OLD.id));
+    RETURN OLD;
+END $$;
+
+CREATE TRIGGER player_rounds_inserted AFTER INSERT ON player_rounds
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION player_rounds_track();
+CREATE TRIGGER player_rounds_updated AFTER UPDATE ON player_rounds
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION player_rounds_track();
+CREATE TRIGGER player_rounds_deleted AFTER DELETE ON player_rounds
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION player_rounds_track();
+CREATE TRIGGER weapon_rounds_inserted AFTER INSERT ON weapon_rounds
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION weapon_rounds_track();
+CREATE TRIGGER weapon_rounds_updated AFTER UPDATE ON weapon_rounds
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION weapon_rounds_track();
+CREATE TRIGGER weapon_rounds_deleted AFTER DELETE ON weapon_rounds
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION weapon_rounds_track();
+CREATE TRIGGER rounds_deleting BEFORE DELETE ON rounds
+    FOR EACH ROW EXECUTE FUNCTION rounds_forget();
+
+-- The rounds stored before this migration, a thousand rounds at a time.
+DO $$
+DECLARE
+    low bigint := 0;
+    top bigint := (SELECT coalesce(max(id), 0) FROM rounds);
+BEGIN
+    WHILE low <= top LOOP
+        PERFORM player_days_add(
+            ARRAY(SELECT p FROM player_rounds p WHERE p.round_id BETWEEN low AND low + 999), '{}');
+        PERFORM weapon_days_add(
+            ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id BETWEEN low AND low + 999), '{}');
+        low := low + 1000;
+    END LOOP;
+END $$;
+INSERT INTO player_names (guid, bot_name, name, first_seen, last_seen)
+SELECT p.guid, player_bot_name(p.bot, p.clean_name), p.clean_name, min(r.stamp), max(r.stamp)
+FROM player_rounds p JOIN rounds r ON r.id = p.round_id
+GROUP BY 1, 2, 3;
+
+-- Stats over part days and a player's latest rounds read rounds by their time.
+CREATE INDEX rounds_stamp ON rounds (stamp, id);
+
+-- A Discord member and the player they are (bots cannot be linked).
+CREATE TABLE player_links (
+    discord_id  text PRIMARY KEY,
+    guid        text NOT NULL UNIQUE,
+    linked_by   text NOT NULL,
+    linked_at   timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,157 @@
+"""Players' numbers over a period: whole days from the daily sums that triggers
+keep (migration 0003), the part days at its edges from the rounds themselves."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from etstats.contract.players import TOTAL_FIELDS
+from etstats.period import DaySplit, Period, split_days
+from etstats.players.lookup import PlayerKey
+from etstats.players.totals import Totals
+from services.storage.db import Conn
+
+# What the edges' rows give; hits and attempts come from the weapon rows.
+PLAYER_ROW_FIELDS = tuple(f for f in TOTAL_FIELDS if f not in ("hits", "attempts"))
+WEAPON_FIELDS = ("hits", "attempts", "kills", "headshots")
+# Sums of integers come back as numeric unless cast.
+SQL_TYPES = {f.name: "bigint" if f.type == "int" else "float8" for f in fields(Totals)}
+
+
+class Query:
+    """SQL text with its parameters numbered as they are added."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+
+    def arg(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+
+def _days(q: Query, split: DaySplit) -> str:
+    """The condition on `day` for the whole days of a split ('false' when none)."""
+    if not split.whole:
+        return "false"
+    parts = ["true"]
+    if split.first_day is not None:
+        parts.append(f"day >= {q.arg(split.first_day)}")
+    if split.end_day is not None:
+        parts.append(f"day < {q.arg(split.end_day)}")
+    return " AND ".join(parts)
+
+
+def _stamps(q: Query, ranges: tuple[tuple[datetime | None, datetime | None], ...]) -> str:
+    """The condition on `r.stamp` for the ranges (None: unbounded; 'false' for none)."""
+    parts = []
+    for start, end in ranges:
+        bounds = ["true"]
+        if start is not None:
+            bounds.append(f"r.stamp >= {q.arg(start)}")
+        if end is not None:
+            bounds.append(f"r.stamp < {q.arg(end)}")
+        parts.append(f"({' AND '.join(bounds)})")
+    return " OR ".join(parts) or "false"
+
+
+def _who(q: Query, key: PlayerKey | None, table: str = "") -> str:
+    if key is None:
+        return "bot_name = ''" if not table else f"{table}.bot_name = ''"  # people only
+    dot = f"{table}." if table else ""
+    return f"{dot}guid = {q.arg(key.guid)} AND {dot}bot_name = {q.arg(key.bot_name)}"
+
+
+def totals_sql(q: Query, split: DaySplit, key: PlayerKey | None) -> str:
+    """Per player: the sums of TOTAL_FIELDS over the split (people only without `key`)."""
+    columns = ", ".join(TOTAL_FIELDS)
+    sums = ", ".join(f"sum({f})::{SQL_TYPES[f]} AS {f}" for f in TOTAL_FIELDS)
+    player_row = ", ".join(f"t.{f}" if f in PLAYER_ROW_FIELDS else "0" for f in TOTAL_FIELDS)
+    weapon_row = ", ".join(f"t.{f}" if f in ("hits", "attempts") else "0" for f in TOTAL_FIELDS)
+    parts = [f"SELECT guid, bot_name, {columns} FROM player_days WHERE {_days(q, split)}"]
+    if split.edges:
+        parts += [
+            f"SELECT t.guid, t.bot_name, {player_row} FROM rounds r"
+            " JOIN player_rounds p ON p.round_id = r.id"
+            " CROSS JOIN LATERAL player_round_totals(p) t"
+            f" WHERE ({_stamps(q, split.edges)})",
+            f"SELECT t.guid, t.bot_name, {weapon_row} FROM rounds r"
+            " JOIN weapon_rounds w ON w.round_id = r.id"
+            " CROSS JOIN LATERAL weapon_round_totals(w) t"
+            f" WHERE ({_stamps(q, split.edges)})",
+        ]
+    who = _who(q, key)
+    union = " UNION ALL ".join(parts)
+    return f"SELECT guid, bot_name, {sums} FROM ({union}) x WHERE {who} GROUP BY guid, bot_name"
+
+
+def _totals(row: asyncpg.Record) -> Totals:
+    return Totals(**{f: row[f] for f in TOTAL_FIELDS})
+
+
+async def player_totals(conn: Conn, key: PlayerKey, period: Period) -> Totals:
+    q = Query()
+    row = await conn.fetchrow(totals_sql(q, split_days(period), key), *q.args)
+    return Totals() if row is None else _totals(row)
+
+
+async def leaderboard(
+    conn: Conn, period: Period, min_rounds: int
+) -> list[tuple[PlayerKey, Totals]]:
+    """Every person (no bots) with at least `min_rounds` counted rounds in the period."""
+    q = Query()
+    sql = totals_sql(q, split_days(period), None)
+    rows = await conn.fetch(f"{sql} HAVING sum(rounds) >= {q.arg(max(min_rounds, 1))}", *q.args)
+    return [(PlayerKey(r["guid"], r["bot_name"]), _totals(r)) for r in rows]
+
+
+async def top_weapons(
+    conn: Conn, key: PlayerKey, period: Period, limit: int = 3
+) -> list[asyncpg.Record]:
+    """The player's weapons with the most kills in the period (then hits)."""
+    q = Query()
+    split = split_days(period)
+    columns = ", ".join(WEAPON_FIELDS)
+    parts = [
+        f"SELECT guid, bot_name, weapon, {columns} FROM player_weapon_days WHERE {_days(q, split)}"
+    ]
+    if split.edges:
+        parts.append(
+            f"SELECT t.guid, t.bot_name, t.weapon, {', '.join('t.' + c for c in WEAPON_FIELDS)}"
+            " FROM rounds r JOIN weapon_rounds w ON w.round_id = r.id"
+            " CROSS JOIN LATERAL weapon_round_totals(w) t"
+            f" WHERE ({_stamps(q, split.edges)})"
+        )
+    sums = ", ".join(f"sum({c})::bigint AS {c}" for c in WEAPON_FIELDS)
+    return await conn.fetch(
+        f"SELECT weapon, {sums} FROM ({' UNION ALL '.join(parts)}) x WHERE {_who(q, key)}"
+        f" GROUP BY weapon HAVING sum(attempts) > 0 OR sum(kills) > 0"
+        f" ORDER BY sum(kills) DESC, sum(hits) DESC, weapon LIMIT {q.arg(limit)}",
+        *q.args,
+    )
+
+
+async def recent_rounds(
+    conn: Conn, key: PlayerKey, period: Period, limit: int = 5
+) -> list[tuple[asyncpg.Record, Totals]]:
+    """The player's latest counted rounds in the period, newest first, with their
+    numbers in each (hits and attempts added from the weapon rows)."""
+    q = Query()
+    within = _stamps(q, ((period.start, period.end),))
+    player_row = ", ".join(f"t.{f}" for f in PLAYER_ROW_FIELDS)
+    rows = await conn.fetch(
+        "SELECT l.*, coalesce(w.hits, 0) AS hits, coalesce(w.attempts, 0) AS attempts FROM ("
+        f" SELECT r.id, r.stamp AS round_stamp, r.source, r.map, r.round, p.slot, {player_row}"
+        " FROM player_rounds p JOIN rounds r ON r.id = p.round_id"
+        " CROSS JOIN LATERAL player_round_totals(p) t"
+        f" WHERE p.guid = {q.arg(key.guid)} AND t.bot_name = {q.arg(key.bot_name)}"
+        f" AND ({within}) ORDER BY r.stamp DESC, r.id DESC LIMIT {q.arg(limit)}) l"
+        " LEFT JOIN LATERAL (SELECT sum(round_hits) AS hits, sum(round_attempts) AS attempts"
+        "  FROM weapon_rounds w WHERE w.round_id = l.id AND w.slot = l.slot) w ON true"
+        " ORDER BY l.round_stamp DESC, l.id DESC",
+        *q.args,
+    )
+    return [(r, _totals(r)) for r in rows]
