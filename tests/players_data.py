@@ -37,6 +37,11 @@ ROSTER = (
     ("OMNIBOT0", "[BOT]Nyx"),
 )
 START = datetime(2026, 11, 20, 21, 0)
+# The longest names ET allows (36 characters), all Markdown that escaping doubles,
+# enough of them for three leaderboard pages and more than a select menu holds.
+CROWD = tuple(
+    (f"BBBB{i:04d}", f"*_~|`>Z{i:02d}" + "*_~|`>" * 4 + "**_") for i in range(30)
+)
 
 
 def key_of(guid: str, name: str) -> PlayerKey:
@@ -55,14 +60,19 @@ def _cast(g: GeneratedFile, roster: dict[str, tuple[str, str]]) -> GeneratedFile
     return replace(g, body=write(g.header, players), players=players, round_players=truth)
 
 
-def league(matches: int = 6, seed: int = 5, start: datetime = START) -> list[GeneratedFile]:
+def league(
+    matches: int = 6,
+    seed: int = 5,
+    start: datetime = START,
+    roster: tuple[tuple[str, str], ...] = ROSTER,
+) -> list[GeneratedFile]:
     """`matches` maps played by the whole roster, one every 40 minutes."""
     rng = random.Random(seed)
     files = []
     for i in range(matches):
-        pair = generate_match(rng, start + timedelta(minutes=40 * i), players=len(ROSTER))
-        roster = dict(zip((p.guid for p in pair[0].round_players), ROSTER, strict=True))
-        files += [_cast(g, roster) for g in pair]
+        pair = generate_match(rng, start + timedelta(minutes=40 * i), players=len(roster))
+        cast = dict(zip((p.guid for p in pair[0].round_players), roster, strict=True))
+        files += [_cast(g, cast) for g in pair]
     return files
 
 

@@ -114,6 +114,6 @@ def failure_text(error: Exception) -> str:
     if isinstance(error, NotAnswering):
         return "Stats are unavailable right now: the storage service is not answering."
     if isinstance(error, ServiceFailed) and error.code.startswith("4"):
-        said = error.description
-        return safe(said[:1].upper() + said[1:]).rstrip(".") + "."
+        said = safe(error.description[:1].upper() + error.description[1:])
+        return said if said.endswith((".", "?", "!")) else said + "."
     return f"Stats are unavailable right now: {safe(str(error))}."
