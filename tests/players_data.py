@@ -39,9 +39,7 @@ ROSTER = (
 START = datetime(2026, 11, 20, 21, 0)
 # The longest names ET allows (36 characters), all Markdown that escaping doubles,
 # enough of them for three leaderboard pages and more than a select menu holds.
-CROWD = tuple(
-    (f"BBBB{i:04d}", f"*_~|`>Z{i:02d}" + "*_~|`>" * 4 + "**_") for i in range(30)
-)
+CROWD = tuple((f"BBBB{i:04d}", f"*_~|`>Z{i:02d}" + "*_~|`>" * 4 + "**_") for i in range(30))
 
 
 def key_of(guid: str, name: str) -> PlayerKey:

@@ -6,6 +6,7 @@ every Discord limit (the fake refuses what Discord would)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from services.bot.permissions import Admins
 from services.storage.migrations import migrate
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
+from tests import test_bot
 from tests.fake_discord import (
     ADMIN_ROLE_ID,
     EMBED_TOTAL_MAX,
@@ -28,10 +30,12 @@ from tests.fake_discord import (
 )
 from tests.inprocess import running
 from tests.players_data import CROWD, league, store
-from tests.test_bot import bot_config, bot_running, discord  # noqa: F401 (a fixture)
+from tests.test_bot import bot_config, bot_running
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
+
+discord = test_bot.discord  # the fake Discord; any error disnake logs fails the test
 
 MEMBER = "600000000000000001"
 OTHER = "600000000000000002"
@@ -95,9 +99,11 @@ async def stack(nats_server, database_url: str, discord: FakeDiscord) -> AsyncIt
     await conn.close()
     admins = Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset())
     conf = bot_config(discord, admins, frozenset({int(GUILD_ID)}))
-    async with running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url):
-        async with bot_running(nats_server.url, discord, conf) as bot:
-            yield bot
+    async with (
+        running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url),
+        bot_running(nats_server.url, discord, conf) as bot,
+    ):
+        yield bot
 
 
 async def test_stats_for_members_and_admins(stack: Any, discord: FakeDiscord) -> None:
@@ -225,24 +231,23 @@ async def test_leaderboards_turn_pages_with_buttons(stack: Any, discord: FakeDis
         assert board["components"] == [], "one page: no buttons"
 
     crowd = await prefix_reply(discord, "!leaderboard kills all")  # 36 players with 4+ rounds
-    assert crowd["embeds"][0]["footer"]["text"] == (
-        "6 players with at least 10 rounds · page 1/1"
-    )
+    assert crowd["embeds"][0]["footer"]["text"] == ("6 players with at least 10 rounds · page 1/1")
     pages = await slash_reply(
         discord, "top", [option("metric", "kills"), option("min_rounds", 1, kind=4)]
     )
     assert pages["embeds"][0]["footer"]["text"].endswith("· page 1/4")
     previous, following = custom_ids(pages)
+
+    def on_page(page: int) -> bool:
+        return str(pages["embeds"][0]["footer"]["text"]).endswith(f"page {page}/4")
+
     for page in (2, 3, 4):
         await discord.click(pages, following)
-        await wait_until(
-            lambda page=page: pages["embeds"][0]["footer"]["text"].endswith(f"page {page}/4"),
-            what=f"page {page}",
-        )
+        await wait_until(functools.partial(on_page, page), what=f"page {page}")
     buttons = [c for row in pages["components"] for c in row["components"]]
     assert [b.get("disabled", False) for b in buttons] == [False, True]
     await discord.click(pages, previous)
-    await wait_until(lambda: pages["embeds"][0]["footer"]["text"].endswith("page 3/4"), what="3")
+    await wait_until(lambda: on_page(3), what="page 3 again")
     ranks = [line.split("`")[1] for line in pages["embeds"][0]["description"].split("\n")]
     assert ranks == [f"#{r}" for r in range(21, 31)]
 
