@@ -109,7 +109,7 @@ async def stack(nats_server, database_url: str, discord: FakeDiscord) -> AsyncIt
 async def test_stats_for_members_and_admins(stack: Any, discord: FakeDiscord) -> None:
     for who in ({"user_id": MEMBER}, {"user_id": ADMIN, "admin": True}):
         shown = await slash_reply(discord, "stats", [option("player", "firefox")], **who)
-        assert title(shown) == "FireFox · all rounds"
+        assert title(shown) == "FireFox · all time"
         assert {"Rounds", "K/D", "DPM", "Accuracy", "Headshots", "Revives", "Objectives"} <= set(
             fields(shown)
         )
@@ -119,7 +119,7 @@ async def test_stats_for_members_and_admins(stack: Any, discord: FakeDiscord) ->
         typed = await prefix_reply(discord, "!stats ^1fire^7fox 2026-11-20", **who)
         assert title(typed) == "FireFox · 2026-11-20"
     bot = await prefix_reply(discord, "!stats omnibot0/[bot]nyx")
-    assert title(bot) == "[BOT]Nyx (bot) · all rounds"
+    assert title(bot) == "[BOT]Nyx (bot) · all time"
 
     empty = await slash_reply(
         discord, "stats", [option("player", "olz"), option("period", "2026-11-01")]
@@ -150,7 +150,7 @@ async def test_an_ambiguous_name_offers_a_choice_to_whoever_asked(
     assert offered["components"], "still there for whoever asked"
 
     chosen = await discord.click(offered, menu["custom_id"], ["2"], user_id=MEMBER)
-    await wait_until(lambda: title(offered) == "FireFox · all rounds", what="the chosen stats")
+    await wait_until(lambda: title(offered) == "FireFox · all time", what="the chosen stats")
     assert offered["components"] == [] and not offered["content"]
     assert discord.interactions[chosen].answered
 
@@ -170,10 +170,10 @@ async def test_links_and_stats_without_a_name(stack: Any, discord: FakeDiscord) 
     assert linked["content"] == (
         "You are now linked to olz (AAAA0004). `/stats` without a name shows your stats."
     )
-    assert title(await slash_reply(discord, "stats", [], user_id=MEMBER)) == "olz · all rounds"
+    assert title(await slash_reply(discord, "stats", [], user_id=MEMBER)) == "olz · all time"
     week = await prefix_reply(discord, "!stats 2026-11-20", user_id=MEMBER)
     assert title(week) == "olz · 2026-11-20"  # a period alone: your own stats
-    assert title(await prefix_reply(discord, f"!stats <@{MEMBER}>")) == "olz · all rounds"
+    assert title(await prefix_reply(discord, f"!stats <@{MEMBER}>")) == "olz · all time"
     other = await prefix_reply(discord, f"!stats <@!{OTHER}>", user_id=MEMBER)
     assert other["content"] == f"<@{OTHER}> is not linked to a player yet."
     member_option = [option("member", OTHER, kind=6)]
@@ -222,7 +222,7 @@ async def test_links_and_stats_without_a_name(stack: Any, discord: FakeDiscord) 
 async def test_leaderboards_turn_pages_with_buttons(stack: Any, discord: FakeDiscord) -> None:
     for who in ({"user_id": MEMBER}, {"user_id": ADMIN, "admin": True}):
         board = await slash_reply(discord, "top", [option("metric", "kd")], **who)
-        assert title(board) == "Top K/D · all rounds"
+        assert title(board) == "Top K/D · all time"
         lines = board["embeds"][0]["description"].split("\n")
         assert len(lines) == 6 and lines[0].startswith("`#1` ")  # 6 people, bots not ranked
         assert board["embeds"][0]["footer"]["text"] == (

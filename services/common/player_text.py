@@ -25,7 +25,13 @@ def player_name(p: reads_pb2.Player, width: int = NAME_MAX) -> str:
 
 
 def period_words(period: str) -> str:
-    return "all rounds" if period == "all" else period
+    """A period in a title: `FireFox · 1week`, `FireFox · all time`."""
+    return "all time" if period == "all" else period
+
+
+def within(period: str) -> str:
+    """A period in a sentence: `no counted rounds in 1week`, `... at all`."""
+    return "at all" if period == "all" else f"in {period}"
 
 
 def weapon_name(number: int) -> str:
@@ -46,7 +52,7 @@ def stats_embed(reply: reads_pb2.StatsReply) -> disnake.Embed:
         about.append(f"Also played as {others}" + (f" and {more} more" if more > 0 else ""))
     about.append(f"Last seen {p.last_seen[:16]}")
     if not t.rounds:
-        about.append(f"No counted rounds in {period_words(reply.period)}.")
+        about.append(f"No counted rounds {within(reply.period)}.")
     embed.description = "\n".join(about)
     if t.rounds:
         for label, value in summary(t):
@@ -80,9 +86,11 @@ def top_embed(reply: reads_pb2.TopReply) -> disnake.Embed:
         f" ({e.totals.rounds} rounds)"
         for e in reply.entries
     ]
-    if not lines:
+    if not lines and reply.total:
+        lines = [f"Past the last page: there are {pages(reply)}."]
+    elif not lines:
         lines = [
-            f"Nobody has {reply.min_rounds} counted rounds in {period_words(reply.period)}."
+            f"Nobody has {reply.min_rounds} counted rounds {within(reply.period)}."
             + (" Ask for fewer with min_rounds." if reply.min_rounds > 1 else "")
         ]
     embed = disnake.Embed(title=title, description="\n".join(lines))
