@@ -138,3 +138,67 @@ def split_days(period: Period) -> DaySplit:
         None if last is None else last.date(),
         tuple(edges),
     )
+
+
+SPANS = ("year", "month", "day")  # longest first; "all" is everything
+
+
+@dataclass(frozen=True, slots=True)
+class SpanSplit:
+    """A period as sums kept per span: everything, or whole years, months and days
+    (`(span, first, end)`: `first <= day < end`, None unbounded), and the part days
+    at its edges, read row by row. The longer the spans, the fewer sums to add."""
+
+    all: bool
+    spans: tuple[tuple[str, date | None, date | None], ...]
+    edges: tuple[tuple[datetime, datetime | None], ...]
+
+
+def _span_floor(span: str, day: date) -> date:
+    if span == "year":
+        return day.replace(month=1, day=1)
+    return day.replace(day=1) if span == "month" else day
+
+
+def _span_after(span: str, day: date) -> date | None:
+    """Where the span after the one holding `day` begins; None past what a date holds."""
+    start = _span_floor(span, day)
+    if span == "day":
+        return None if start == date.max else start + timedelta(days=1)
+    if span == "month" and start.month < 12:
+        return start.replace(month=start.month + 1)
+    return None if start.year == date.max.year else date(start.year + 1, 1, 1)
+
+
+def _cover(
+    first: date | None, end: date | None, spans: tuple[str, ...]
+) -> list[tuple[str, date | None, date | None]]:
+    """Whole days `first <= day < end` as the longest spans that fit, shorter ones
+    around them."""
+    span, shorter = spans[0], spans[1:]
+    if not shorter:
+        return [(span, first, end)]
+    inner_first = first if first is None or _span_floor(span, first) == first else None
+    if first is not None and inner_first is None:
+        inner_first = _span_after(span, first)
+    inner_end = None if end is None else _span_floor(span, end)
+    if (first is not None and inner_first is None) or (
+        inner_first is not None and inner_end is not None and inner_first >= inner_end
+    ):
+        return _cover(first, end, shorter)
+    before = (
+        _cover(first, inner_first, shorter) if first is not None and first != inner_first else []
+    )
+    after = _cover(inner_end, end, shorter) if end is not None and inner_end != end else []
+    return [*before, (span, inner_first, inner_end), *after]
+
+
+def split_spans(period: Period) -> SpanSplit:
+    """Everything, or the whole years, months and days of `period` and the part
+    days at its edges: together they cover it exactly, without overlap."""
+    if period.start is None and period.end is None:
+        return SpanSplit(True, (), ())
+    days = split_days(period)
+    if not days.whole:
+        return SpanSplit(False, (), days.edges)
+    return SpanSplit(False, tuple(_cover(days.first_day, days.end_day, SPANS)), days.edges)

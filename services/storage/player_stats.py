@@ -1,16 +1,17 @@
-"""Players' numbers over a period: whole days from the daily sums that triggers
-keep (migration 0003), the part days at its edges from the rounds themselves."""
+"""Players' numbers over a period: its whole months and days (or all time) from
+the sums that triggers keep (migration 0003), the part days at its edges from
+the rounds themselves (etstats.period.split_spans)."""
 
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from etstats.contract.players import TOTAL_FIELDS
-from etstats.period import DaySplit, Period, split_days
+from etstats.period import Period, SpanSplit, split_spans
 from etstats.players.lookup import PlayerKey
 from etstats.players.totals import Totals
 from services.storage.db import Conn
@@ -33,16 +34,27 @@ class Query:
         return f"${len(self.args)}"
 
 
-def _days(q: Query, split: DaySplit) -> str:
-    """The condition on `day` for the whole days of a split ('false' when none)."""
-    if not split.whole:
-        return "false"
-    parts = ["true"]
-    if split.first_day is not None:
-        parts.append(f"day >= {q.arg(split.first_day)}")
-    if split.end_day is not None:
-        parts.append(f"day < {q.arg(split.end_day)}")
-    return " AND ".join(parts)
+def _since(q: Query, column: str, first: date | None, end: date | None) -> str:
+    bounds = [""]
+    if first is not None:
+        bounds.append(f"{column} >= {q.arg(first)}")
+    if end is not None:
+        bounds.append(f"{column} < {q.arg(end)}")
+    return " AND ".join(bounds)
+
+
+def _sums(q: Query, split: SpanSplit) -> str:
+    """The condition on player_sums for the spans of a split ('false' for none)."""
+    parts = ["span = 'all'"] if split.all else []
+    parts += [f"(span = {q.arg(span)}{_since(q, 'start', a, b)})" for span, a, b in split.spans]
+    return " OR ".join(parts) or "false"
+
+
+def _days(q: Query, split: SpanSplit) -> str:
+    """The same whole days, as a condition on a per-day table's `day`."""
+    if split.all:
+        return "true"
+    return " OR ".join(f"(true{_since(q, 'day', a, b)})" for _, a, b in split.spans) or "false"
 
 
 def _stamps(q: Query, ranges: tuple[tuple[datetime | None, datetime | None], ...]) -> str:
@@ -65,13 +77,13 @@ def _who(q: Query, key: PlayerKey | None, table: str = "") -> str:
     return f"{dot}guid = {q.arg(key.guid)} AND {dot}bot_name = {q.arg(key.bot_name)}"
 
 
-def totals_sql(q: Query, split: DaySplit, key: PlayerKey | None) -> str:
+def totals_sql(q: Query, split: SpanSplit, key: PlayerKey | None) -> str:
     """Per player: the sums of TOTAL_FIELDS over the split (people only without `key`)."""
     columns = ", ".join(TOTAL_FIELDS)
     sums = ", ".join(f"sum({f})::{SQL_TYPES[f]} AS {f}" for f in TOTAL_FIELDS)
     player_row = ", ".join(f"t.{f}" if f in PLAYER_ROW_FIELDS else "0" for f in TOTAL_FIELDS)
     weapon_row = ", ".join(f"t.{f}" if f in ("hits", "attempts") else "0" for f in TOTAL_FIELDS)
-    parts = [f"SELECT guid, bot_name, {columns} FROM player_days WHERE {_days(q, split)}"]
+    parts = [f"SELECT guid, bot_name, {columns} FROM player_sums WHERE ({_sums(q, split)})"]
     if split.edges:
         parts += [
             f"SELECT t.guid, t.bot_name, {player_row} FROM rounds r"
@@ -94,7 +106,7 @@ def _totals(row: asyncpg.Record) -> Totals:
 
 async def player_totals(conn: Conn, key: PlayerKey, period: Period) -> Totals:
     q = Query()
-    row = await conn.fetchrow(totals_sql(q, split_days(period), key), *q.args)
+    row = await conn.fetchrow(totals_sql(q, split_spans(period), key), *q.args)
     return Totals() if row is None else _totals(row)
 
 
@@ -103,7 +115,7 @@ async def leaderboard(
 ) -> list[tuple[PlayerKey, Totals]]:
     """Every person (no bots) with at least `min_rounds` counted rounds in the period."""
     q = Query()
-    sql = totals_sql(q, split_days(period), None)
+    sql = totals_sql(q, split_spans(period), None)
     rows = await conn.fetch(f"{sql} HAVING sum(rounds) >= {q.arg(max(min_rounds, 1))}", *q.args)
     return [(PlayerKey(r["guid"], r["bot_name"]), _totals(r)) for r in rows]
 
@@ -113,7 +125,7 @@ async def top_weapons(
 ) -> list[asyncpg.Record]:
     """The player's weapons with the most kills in the period (then hits)."""
     q = Query()
-    split = split_days(period)
+    split = split_spans(period)
     columns = ", ".join(WEAPON_FIELDS)
     parts = [
         f"SELECT guid, bot_name, weapon, {columns} FROM player_weapon_days WHERE {_days(q, split)}"
@@ -138,14 +150,35 @@ async def recent_rounds(
     conn: Conn, key: PlayerKey, period: Period, limit: int = 5
 ) -> list[tuple[asyncpg.Record, Totals]]:
     """The player's latest counted rounds in the period, newest first, with their
-    numbers in each (hits and attempts added from the weapon rows)."""
+    numbers in each (hits and attempts added from the weapon rows). The daily
+    sums say from which day on they are, so that only those days' rounds are
+    read, however many the player has."""
+    days = await conn.fetch(
+        "SELECT start, rounds FROM player_sums WHERE span = 'day' AND guid = $1"
+        " AND bot_name = $2 AND rounds > 0 AND ($3::date IS NULL OR start >= $3)"
+        " AND ($4::timestamp IS NULL OR start < $4) ORDER BY start DESC LIMIT $5",
+        key.guid,
+        key.bot_name,
+        None if period.start is None else period.start.date(),
+        period.end,
+        limit,
+    )
+    if not days:
+        return []
+    counted, since = 0, days[-1]["start"]
+    for day in days:
+        counted += day["rounds"]
+        if counted >= limit:
+            since = day["start"]
+            break
+    start = max(period.start or datetime.min, datetime.combine(since, datetime.min.time()))
     q = Query()
-    within = _stamps(q, ((period.start, period.end),))
+    within = _stamps(q, ((start, period.end),))
     player_row = ", ".join(f"t.{f}" for f in PLAYER_ROW_FIELDS)
     rows = await conn.fetch(
         "SELECT l.*, coalesce(w.hits, 0) AS hits, coalesce(w.attempts, 0) AS attempts FROM ("
         f" SELECT r.id, r.stamp AS round_stamp, r.source, r.map, r.round, p.slot, {player_row}"
-        " FROM player_rounds p JOIN rounds r ON r.id = p.round_id"
+        " FROM rounds r JOIN player_rounds p ON p.round_id = r.id"
         " CROSS JOIN LATERAL player_round_totals(p) t"
         f" WHERE p.guid = {q.arg(key.guid)} AND t.bot_name = {q.arg(key.bot_name)}"
         f" AND ({within}) ORDER BY r.stamp DESC, r.id DESC LIMIT {q.arg(limit)}) l"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from nats.micro.service import Service as MicroService
@@ -44,9 +44,18 @@ class PlayerReads:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
+    @contextlib.asynccontextmanager
+    async def planned(self) -> AsyncIterator[Conn]:
+        """A connection whose queries are planned for their values every time: a
+        generic plan (what a prepared statement gets after five runs) cannot know
+        that a period's edges hold a few rounds, or a player 40,000."""
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            yield conn
+
     async def answer_stats(self, request: reads_pb2.StatsRequest) -> reads_pb2.StatsReply:
         period = period_of(request.period)
-        async with self.connection() as conn:
+        async with self.planned() as conn:
             found = await resolve(conn, request.player)
             if isinstance(found, Choice):
                 return reads_pb2.StatsReply(choice=choice_message(found), period=period.text)
@@ -80,7 +89,7 @@ class PlayerReads:
         min_rounds = request.min_rounds or DEFAULT_MIN_ROUNDS
         offset = max(request.offset, 0)
         limit = min(max(request.limit, 1), PAGE_MAX) if request.limit else 10
-        async with self.connection() as conn:
+        async with self.planned() as conn:
             board = await player_stats.leaderboard(conn, period, min_rounds)
             best = ranked(board, metric, tie=lambda k: k.text)
             page = best[offset : offset + limit]

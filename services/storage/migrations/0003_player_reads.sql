@@ -1,6 +1,7 @@
--- The players' read side: names to look players up by, daily sums per player
--- (and per weapon) kept up to date by triggers, so that stats and leaderboards
--- over any period read days rather than rounds, and Discord links.
+-- The players' read side: names to look players up by, sums per player over
+-- days, months, years and all time (and per weapon and day) kept up to date by
+-- triggers, so that stats and leaderboards over any period add up a few sums
+-- rather than rounds, and Discord links.
 --
 -- A player is a guid and, for a bot, its name: every Omni-bot is OMNIBOT0.
 -- A round counts for a player when its round values are known (an orphan
@@ -52,8 +53,20 @@ CREATE TABLE player_names (
     PRIMARY KEY (guid, bot_name, name)
 );
 
-CREATE TABLE player_days (
-    day              date NOT NULL,
+-- The spans sums are kept over (as in etstats.period.SPANS), and where each
+-- begins: a day, the first of a month or a year, or the beginning of time.
+CREATE FUNCTION player_sum_spans() RETURNS SETOF text
+    IMMUTABLE LANGUAGE sql AS $$ VALUES ('day'), ('month'), ('year'), ('all') $$;
+CREATE FUNCTION span_start(span text, day date) RETURNS date
+    IMMUTABLE LANGUAGE sql AS $$
+    SELECT CASE span WHEN 'day' THEN day WHEN 'month' THEN date_trunc('month', day)::date
+                     WHEN 'year' THEN date_trunc('year', day)::date
+                     ELSE DATE '0001-01-01' END
+$$;
+
+CREATE TABLE player_sums (
+    span             text NOT NULL CHECK (span IN ('day', 'month', 'year', 'all')),
+    start            date NOT NULL,
     guid             text NOT NULL,
     bot_name         text NOT NULL,
     rounds           integer NOT NULL DEFAULT 0,
@@ -67,9 +80,9 @@ CREATE TABLE player_days (
     minutes          double precision NOT NULL DEFAULT 0,
     revives          double precision NOT NULL DEFAULT 0,
     objectives       double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (day, guid, bot_name)
+    PRIMARY KEY (span, start, guid, bot_name)
 );
-CREATE INDEX player_days_player ON player_days (guid, bot_name, day);
+CREATE INDEX player_sums_player ON player_sums (guid, bot_name, span, start);
 
 CREATE TABLE player_weapon_days (
     guid       text NOT NULL,
@@ -84,22 +97,23 @@ CREATE TABLE player_weapon_days (
     PRIMARY KEY (guid, bot_name, weapon, day)
 );
 
--- Add some player rows to the daily sums and take others away. Upserts go in
--- key order, so concurrent imports lock shared days in the same order.
-CREATE FUNCTION player_days_add(added player_rounds[], removed player_rounds[]) RETURNS void
+-- Add some player rows to the sums and take others away. Upserts go in key
+-- order, so concurrent imports lock shared sums in the same order.
+CREATE FUNCTION player_sums_add(added player_rounds[], removed player_rounds[]) RETURNS void
     LANGUAGE sql AS $$
-    INSERT INTO player_days AS d (day, guid, bot_name, rounds, kills, deaths, headshots,
+    INSERT INTO player_sums AS d (span, start, guid, bot_name, rounds, kills, deaths, headshots,
                                   damage_given, damage_received, minutes, revives, objectives)
-    SELECT t.day, t.guid, t.bot_name, sum(x.sign * t.rounds), sum(x.sign * t.kills),
-           sum(x.sign * t.deaths), sum(x.sign * t.headshots), sum(x.sign * t.damage_given),
-           sum(x.sign * t.damage_received), sum(x.sign * t.minutes), sum(x.sign * t.revives),
-           sum(x.sign * t.objectives)
+    SELECT s.span, span_start(s.span, t.day), t.guid, t.bot_name, sum(x.sign * t.rounds),
+           sum(x.sign * t.kills), sum(x.sign * t.deaths), sum(x.sign * t.headshots),
+           sum(x.sign * t.damage_given), sum(x.sign * t.damage_received),
+           sum(x.sign * t.minutes), sum(x.sign * t.revives), sum(x.sign * t.objectives)
     FROM (SELECT 1 AS sign, a AS p FROM unnest(added) a
           UNION ALL SELECT -1, a FROM unnest(removed) a) x
     CROSS JOIN LATERAL player_round_totals(x.p) t
-    GROUP BY t.day, t.guid, t.bot_name
-    ORDER BY t.day, t.guid, t.bot_name
-    ON CONFLICT (day, guid, bot_name) DO UPDATE SET
+    CROSS JOIN player_sum_spans() s(span)
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (span, start, guid, bot_name) DO UPDATE SET
         rounds = d.rounds + EXCLUDED.rounds, kills = d.kills + EXCLUDED.kills,
         deaths = d.deaths + EXCLUDED.deaths, headshots = d.headshots + EXCLUDED.headshots,
         damage_given = d.damage_given + EXCLUDED.damage_given,
@@ -108,7 +122,7 @@ CREATE FUNCTION player_days_add(added player_rounds[], removed player_rounds[]) 
         objectives = d.objectives + EXCLUDED.objectives;
 $$;
 
-CREATE FUNCTION weapon_days_add(added weapon_rounds[], removed weapon_rounds[]) RETURNS void
+CREATE FUNCTION weapon_sums_add(added weapon_rounds[], removed weapon_rounds[]) RETURNS void
     LANGUAGE sql AS $$
     WITH sums AS (
         SELECT t.day, t.guid, t.bot_name, t.weapon, sum(x.sign * t.hits) AS hits,
@@ -128,10 +142,11 @@ CREATE FUNCTION weapon_days_add(added weapon_rounds[], removed weapon_rounds[]) 
             kills = d.kills + EXCLUDED.kills, deaths = d.deaths + EXCLUDED.deaths,
             headshots = d.headshots + EXCLUDED.headshots
     )
-    INSERT INTO player_days AS d (day, guid, bot_name, hits, attempts)
-    SELECT day, guid, bot_name, sum(hits), sum(attempts) FROM sums
-    GROUP BY day, guid, bot_name ORDER BY day, guid, bot_name
-    ON CONFLICT (day, guid, bot_name) DO UPDATE SET
+    INSERT INTO player_sums AS d (span, start, guid, bot_name, hits, attempts)
+    SELECT s.span, span_start(s.span, day), guid, bot_name, sum(hits), sum(attempts)
+    FROM sums CROSS JOIN player_sum_spans() s(span)
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (span, start, guid, bot_name) DO UPDATE SET
         hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts;
 $$;
 
@@ -146,7 +161,7 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o;
     END IF;
-    PERFORM player_days_add(added, removed);
+    PERFORM player_sums_add(added, removed);
     IF TG_OP = 'INSERT' THEN
         INSERT INTO player_names AS k (guid, bot_name, name, first_seen, last_seen)
         SELECT n.guid, player_bot_name(n.bot, n.clean_name), n.clean_name,
@@ -171,7 +186,7 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o;
     END IF;
-    PERFORM weapon_days_add(added, removed);
+    PERFORM weapon_sums_add(added, removed);
     RETURN NULL;
 END $$;
 
@@ -179,8 +194,8 @@ END $$;
 -- follows finds no round to count them by, so nothing is taken away twice.
 CREATE FUNCTION rounds_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM player_days_add('{}', ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = OLD.id));
-    PERFORM weapon_days_add('{}', ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = OLD.id));
+    PERFORM player_sums_add('{}', ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = OLD.id));
+    PERFORM weapon_sums_add('{}', ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = OLD.id));
     RETURN OLD;
 END $$;
 
@@ -201,24 +216,45 @@ CREATE TRIGGER weapon_rounds_deleted AFTER DELETE ON weapon_rounds
 CREATE TRIGGER rounds_deleting BEFORE DELETE ON rounds
     FOR EACH ROW EXECUTE FUNCTION rounds_forget();
 
--- The rounds stored before this migration, a thousand rounds at a time.
-DO $$
-DECLARE
-    low bigint := 0;
-    top bigint := (SELECT coalesce(max(id), 0) FROM rounds);
-BEGIN
-    WHILE low <= top LOOP
-        PERFORM player_days_add(
-            ARRAY(SELECT p FROM player_rounds p WHERE p.round_id BETWEEN low AND low + 999), '{}');
-        PERFORM weapon_days_add(
-            ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id BETWEEN low AND low + 999), '{}');
-        low := low + 1000;
-    END LOOP;
-END $$;
-INSERT INTO player_names (guid, bot_name, name, first_seen, last_seen)
-SELECT p.guid, player_bot_name(p.bot, p.clean_name), p.clean_name, min(r.stamp), max(r.stamp)
-FROM player_rounds p JOIN rounds r ON r.id = p.round_id
-GROUP BY 1, 2, 3;
+-- The sums and names made anew from every stored row, set-based (far faster
+-- than row by row): for the rounds stored before this migration, and after a
+-- bulk load made with the triggers off.
+CREATE FUNCTION player_reads_rebuild() RETURNS void LANGUAGE sql SET work_mem = '256MB' AS $$
+    TRUNCATE player_sums, player_weapon_days, player_names;
+    INSERT INTO player_weapon_days (day, guid, bot_name, weapon, hits, attempts, kills, deaths,
+                                    headshots)
+    SELECT t.day, t.guid, t.bot_name, t.weapon, sum(t.hits), sum(t.attempts), sum(t.kills),
+           sum(t.deaths), sum(t.headshots)
+    FROM weapon_rounds w CROSS JOIN LATERAL weapon_round_totals(w) t
+    GROUP BY t.day, t.guid, t.bot_name, t.weapon;
+    -- Each player's days first, then the longer spans from the days.
+    INSERT INTO player_sums (span, start, guid, bot_name, rounds, kills, deaths, headshots,
+                             damage_given, damage_received, minutes, revives, objectives,
+                             hits, attempts)
+    WITH days AS (
+        SELECT t.day, t.guid, t.bot_name, sum(t.rounds) AS rounds, sum(t.kills) AS kills,
+               sum(t.deaths) AS deaths, sum(t.headshots) AS headshots,
+               sum(t.damage_given) AS damage_given, sum(t.damage_received) AS damage_received,
+               sum(t.minutes) AS minutes, sum(t.revives) AS revives, sum(t.objectives) AS objectives
+        FROM player_rounds p CROSS JOIN LATERAL player_round_totals(p) t
+        GROUP BY t.day, t.guid, t.bot_name
+    ), shots AS (
+        SELECT day, guid, bot_name, sum(hits) AS hits, sum(attempts) AS attempts
+        FROM player_weapon_days GROUP BY day, guid, bot_name
+    )
+    SELECT s.span, span_start(s.span, d.day), d.guid, d.bot_name, sum(d.rounds), sum(d.kills),
+           sum(d.deaths), sum(d.headshots), sum(d.damage_given), sum(d.damage_received),
+           sum(d.minutes), sum(d.revives), sum(d.objectives), coalesce(sum(w.hits), 0),
+           coalesce(sum(w.attempts), 0)
+    FROM days d LEFT JOIN shots w USING (day, guid, bot_name)
+    CROSS JOIN player_sum_spans() s(span)
+    GROUP BY 1, 2, 3, 4;
+    INSERT INTO player_names (guid, bot_name, name, first_seen, last_seen)
+    SELECT p.guid, player_bot_name(p.bot, p.clean_name), p.clean_name, min(r.stamp), max(r.stamp)
+    FROM player_rounds p JOIN rounds r ON r.id = p.round_id
+    GROUP BY 1, 2, 3;
+$$;
+SELECT player_reads_rebuild();
 
 -- Stats over part days and a player's latest rounds read rounds by their time.
 CREATE INDEX rounds_stamp ON rounds (stamp, id);
