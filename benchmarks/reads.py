@@ -242,11 +242,15 @@ async def probes(database_url: str) -> dict[str, tuple[Endpoint[Any, Any], Messa
         return STORAGE_TOP, request
 
     heavy = reads_pb2.PlayerQuery(ref=reads_pb2.PlayerRef(guid=busiest["guid"]))
+    today = datetime.now().date()
+    # Mid-month to mid-month: years, months and days of sums are added up.
+    years = f"{today.replace(year=today.year - 5, day=10)}..{today.replace(day=20)}"
     named = reads_pb2.PlayerQuery(text=name)
     return {
         "stats, busiest player, all": stats(heavy),
         "stats, busiest player, 1 month": stats(heavy, "1month"),
         "stats, busiest player, 2 days (part days)": stats(heavy, "2days"),
+        "stats, busiest player, 5 years of dates": stats(heavy, years),
         "stats, rare player, all": stats(reads_pb2.PlayerQuery(ref=reads_pb2.PlayerRef(guid=rare))),
         "stats by whole name": stats(named),
         "stats by a part of names (a choice)": stats(reads_pb2.PlayerQuery(text="fox")),
@@ -256,6 +260,7 @@ async def probes(database_url: str) -> dict[str, tuple[Endpoint[Any, Any], Messa
                                              "headshots", "revives", "objectives", "rounds")},
         "top kd, 1 month": top("kd", "1month"),
         "top kd, 2 days (part days)": top("kd", "2days"),
+        "top accuracy, 5 years of dates": top("accuracy", years),
         "top kills, all, page 5": top("kills", "", 4),
         "round, last": (STORAGE_ROUND, control_pb2.RoundQuery()),
         "round by id": (STORAGE_ROUND, control_pb2.RoundQuery(round_id=ROUNDS // 2)),
