@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, Env
 
@@ -41,7 +41,9 @@ async def storage_service(nats_url: str, database_url: str) -> AsyncIterator[Bus
         LOG_LEVEL="WARNING",
         BACKUP_INTERVAL="0",
     )
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.storage", env=env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.storage", env=env, preexec_fn=die_with_parent
+    )
     bus = await connect(
         CommonConfig.from_env("storage", Env({"NATS_URL": nats_url, "HTTP_PORT": "0"})),
         asyncio.Event(),

@@ -85,9 +85,18 @@ async def assert_sums_kept(db: asyncpg.Connection) -> None:
     assert weapons == sorted(map(tuple, await db.fetch(WEAPON_RECOUNT)))
 
 
-async def test_daily_sums_follow_imports_in_any_order_repairs_and_deletes(
-    db: asyncpg.Connection,
+async def fold(db: asyncpg.Connection) -> None:
+    """What storage's fold loop does, to the end."""
+    while await db.fetchval("SELECT player_sums_fold(1000)"):
+        pass
+
+
+@pytest.mark.parametrize("fold_each", [True, False], ids=["folded-at-once", "folded-later"])
+async def test_sums_follow_imports_in_any_order_repairs_and_deletes(
+    db: asyncpg.Connection, fold_each: bool
 ) -> None:
+    """Folded at once, a re-paired round 2 changes the sums in its import; folded
+    later, the fold adds what the rows are by then."""
     await migrate(db)
     rng = random.Random(8)
     files: list[GeneratedFile] = []
@@ -99,6 +108,9 @@ async def test_daily_sums_follow_imports_in_any_order_repairs_and_deletes(
         files += reversed(pair) if i % 2 else pair  # a round 2 before its round 1
     for g in files:
         await import_round(db, parsed(g))
+        if fold_each:
+            await fold(db)
+    await fold(db)
     await assert_sums_kept(db)
     names = await db.fetchval("SELECT count(*) FROM player_names WHERE bot_name <> ''")
     assert names >= 2, "bots sharing a guid are kept apart by name"
@@ -108,12 +120,22 @@ async def test_daily_sums_follow_imports_in_any_order_repairs_and_deletes(
     assert [_rounded(t) for t in rebuilt] == [_rounded(t) for t in kept]
     await db.execute("DELETE FROM rounds WHERE id IN (SELECT id FROM rounds ORDER BY id LIMIT 3)")
     await assert_sums_kept(db)
+    await import_round(db, parsed(files[0]))  # noted, then deleted before any fold
+    await db.execute("DELETE FROM rounds WHERE id = (SELECT max(id) FROM rounds)")
+    assert await db.fetchval("SELECT count(*) FROM player_sums_pending") == 0
+    await assert_sums_kept(db)
 
 
-async def test_part_days_are_read_from_the_rounds_and_add_up(db: asyncpg.Connection) -> None:
+@pytest.mark.parametrize("folded", [False, True], ids=["from-rows", "from-sums"])
+async def test_periods_add_up_from_sums_and_rows(db: asyncpg.Connection, folded: bool) -> None:
+    """Part days are read from the rounds, whole spans from the sums; rounds not
+    folded in yet from their rows: the numbers are the same either way."""
     await migrate(db)
     files = league(matches=8, start=datetime(2026, 11, 20, 21, 0))  # past midnight
     await store(db, files)
+    if folded:
+        await fold(db)
+    assert bool(await db.fetchval("SELECT count(*) FROM player_sums_pending")) != folded
     start, end = START + timedelta(minutes=50), START + timedelta(hours=4, minutes=10)
     inside = [g for g in files if start <= _stamp(g.filename) < end]
     for period in (Period("part", start, end), Period("open", start, None)):
@@ -124,6 +146,9 @@ async def test_part_days_are_read_from_the_rounds_and_add_up(db: asyncpg.Connect
         got = await player_stats.player_totals(db, FIREFOX, years)  # years, months, days
         want = [g for g in files if _stamp(g.filename) in years]
         assert close_to(got, truth(want, FIREFOX))
+    recent = await player_stats.recent_rounds(db, FIREFOX, Period("all", None, None))
+    newest = sorted((_stamp(g.filename) for g in files), reverse=True)[:5]
+    assert [r["round_stamp"] for r, _ in recent] == newest
     everything = await player_stats.player_totals(db, BOT_FOX, Period("all", None, None))
     assert close_to(everything, truth(files, BOT_FOX))
     assert everything.rounds == len(files)

@@ -1,6 +1,7 @@
-"""Players' numbers over a period: its whole months and days (or all time) from
-the sums that triggers keep (migration 0003), the part days at its edges from
-the rounds themselves (etstats.period.split_spans)."""
+"""Players' numbers over a period: its whole years, months and days (or all time)
+from the sums kept in migration 0003's tables, the part days at its edges from
+the rounds themselves (etstats.period.split_spans), and so are the rounds not
+folded into the sums yet."""
 
 from __future__ import annotations
 
@@ -70,6 +71,18 @@ def _stamps(q: Query, ranges: tuple[tuple[datetime | None, datetime | None], ...
     return " OR ".join(parts) or "false"
 
 
+NOT_SUMMED = "r.id IN (SELECT round_id FROM player_sums_pending)"
+
+
+def _from_rows(q: Query, period: Period, split: SpanSplit) -> list[str]:
+    """The conditions on `rounds r` whose rows are read one by one: the edges, and
+    the rounds of the rest of the period that are not in the sums yet."""
+    whole = f"{NOT_SUMMED} AND ({_stamps(q, ((period.start, period.end),))})"
+    if not split.edges:
+        return [whole]
+    return [_stamps(q, split.edges), f"{whole} AND NOT ({_stamps(q, split.edges)})"]
+
+
 def _who(q: Query, key: PlayerKey | None, table: str = "") -> str:
     if key is None:
         return "bot_name = ''" if not table else f"{table}.bot_name = ''"  # people only
@@ -77,23 +90,22 @@ def _who(q: Query, key: PlayerKey | None, table: str = "") -> str:
     return f"{dot}guid = {q.arg(key.guid)} AND {dot}bot_name = {q.arg(key.bot_name)}"
 
 
-def totals_sql(q: Query, split: SpanSplit, key: PlayerKey | None) -> str:
-    """Per player: the sums of TOTAL_FIELDS over the split (people only without `key`)."""
+def totals_sql(q: Query, period: Period, key: PlayerKey | None) -> str:
+    """Per player: the sums of TOTAL_FIELDS over the period (people only without `key`)."""
+    split = split_spans(period)
     columns = ", ".join(TOTAL_FIELDS)
     sums = ", ".join(f"sum({f})::{SQL_TYPES[f]} AS {f}" for f in TOTAL_FIELDS)
     player_row = ", ".join(f"t.{f}" if f in PLAYER_ROW_FIELDS else "0" for f in TOTAL_FIELDS)
     weapon_row = ", ".join(f"t.{f}" if f in ("hits", "attempts") else "0" for f in TOTAL_FIELDS)
     parts = [f"SELECT guid, bot_name, {columns} FROM player_sums WHERE ({_sums(q, split)})"]
-    if split.edges:
+    for rows in _from_rows(q, period, split):
         parts += [
             f"SELECT t.guid, t.bot_name, {player_row} FROM rounds r"
             " JOIN player_rounds p ON p.round_id = r.id"
-            " CROSS JOIN LATERAL player_round_totals(p) t"
-            f" WHERE ({_stamps(q, split.edges)})",
+            f" CROSS JOIN LATERAL player_round_totals(p) t WHERE {rows}",
             f"SELECT t.guid, t.bot_name, {weapon_row} FROM rounds r"
             " JOIN weapon_rounds w ON w.round_id = r.id"
-            " CROSS JOIN LATERAL weapon_round_totals(w) t"
-            f" WHERE ({_stamps(q, split.edges)})",
+            f" CROSS JOIN LATERAL weapon_round_totals(w) t WHERE {rows}",
         ]
     who = _who(q, key)
     union = " UNION ALL ".join(parts)
@@ -106,7 +118,7 @@ def _totals(row: asyncpg.Record) -> Totals:
 
 async def player_totals(conn: Conn, key: PlayerKey, period: Period) -> Totals:
     q = Query()
-    row = await conn.fetchrow(totals_sql(q, split_spans(period), key), *q.args)
+    row = await conn.fetchrow(totals_sql(q, period, key), *q.args)
     return Totals() if row is None else _totals(row)
 
 
@@ -115,7 +127,7 @@ async def leaderboard(
 ) -> list[tuple[PlayerKey, Totals]]:
     """Every person (no bots) with at least `min_rounds` counted rounds in the period."""
     q = Query()
-    sql = totals_sql(q, split_spans(period), None)
+    sql = totals_sql(q, period, None)
     rows = await conn.fetch(f"{sql} HAVING sum(rounds) >= {q.arg(max(min_rounds, 1))}", *q.args)
     return [(PlayerKey(r["guid"], r["bot_name"]), _totals(r)) for r in rows]
 
@@ -130,12 +142,11 @@ async def top_weapons(
     parts = [
         f"SELECT guid, bot_name, weapon, {columns} FROM player_weapon_days WHERE {_days(q, split)}"
     ]
-    if split.edges:
+    for rows in _from_rows(q, period, split):
         parts.append(
             f"SELECT t.guid, t.bot_name, t.weapon, {', '.join('t.' + c for c in WEAPON_FIELDS)}"
             " FROM rounds r JOIN weapon_rounds w ON w.round_id = r.id"
-            " CROSS JOIN LATERAL weapon_round_totals(w) t"
-            f" WHERE ({_stamps(q, split.edges)})"
+            f" CROSS JOIN LATERAL weapon_round_totals(w) t WHERE {rows}"
         )
     sums = ", ".join(f"sum({c})::bigint AS {c}" for c in WEAPON_FIELDS)
     return await conn.fetch(
@@ -152,7 +163,7 @@ async def recent_rounds(
     """The player's latest counted rounds in the period, newest first, with their
     numbers in each (hits and attempts added from the weapon rows). The daily
     sums say from which day on they are, so that only those days' rounds are
-    read, however many the player has."""
+    read (and those not in the sums yet), however many the player has."""
     days = await conn.fetch(
         "SELECT start, rounds FROM player_sums WHERE span = 'day' AND guid = $1"
         " AND bot_name = $2 AND rounds > 0 AND ($3::date IS NULL OR start >= $3)"
@@ -163,17 +174,15 @@ async def recent_rounds(
         period.end,
         limit,
     )
-    if not days:
-        return []
-    counted, since = 0, days[-1]["start"]
+    counted, since = 0, None
     for day in days:
         counted += day["rounds"]
+        since = day["start"]
         if counted >= limit:
-            since = day["start"]
             break
-    start = max(period.start or datetime.min, datetime.combine(since, datetime.min.time()))
     q = Query()
-    within = _stamps(q, ((start, period.end),))
+    within = _stamps(q, ((period.start, period.end),))
+    summed = "false" if since is None else f"stamp >= {q.arg(since)}"
     player_row = ", ".join(f"t.{f}" for f in PLAYER_ROW_FIELDS)
     rows = await conn.fetch(
         "SELECT l.*, coalesce(w.hits, 0) AS hits, coalesce(w.attempts, 0) AS attempts FROM ("
@@ -181,6 +190,8 @@ async def recent_rounds(
         " FROM rounds r JOIN player_rounds p ON p.round_id = r.id"
         " CROSS JOIN LATERAL player_round_totals(p) t"
         f" WHERE p.guid = {q.arg(key.guid)} AND t.bot_name = {q.arg(key.bot_name)}"
+        f" AND r.id IN (SELECT id FROM rounds WHERE {summed}"
+        "  UNION ALL SELECT round_id FROM player_sums_pending)"
         f" AND ({within}) ORDER BY r.stamp DESC, r.id DESC LIMIT {q.arg(limit)}) l"
         " LEFT JOIN LATERAL (SELECT sum(round_hits) AS hits, sum(round_attempts) AS attempts"
         "  FROM weapon_rounds w WHERE w.round_id = l.id AND w.slot = l.slot) w ON true"

@@ -48,7 +48,7 @@ from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
 from services.storage.importer import Outcome, import_round, record_rejection, unknown_files
 from services.storage.migrations import migrate
-from services.storage.reads import serve_reads
+from services.storage.reads import fold_sums, serve_reads
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +366,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 publish_rejections=False,
             ),
             storage.maintain(),
+            fold_sums(pool, rt.stop),
         )
     finally:
         await pool.close()

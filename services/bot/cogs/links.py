@@ -12,7 +12,7 @@ from etstats.contract.players import key_from_message
 from etstats.period import QUOTES
 from services.bot.answers import Answer, mentioned, send
 from services.bot.cogs.stats import who_is
-from services.bot.context import BotContext, Invocation, ReadCog
+from services.bot.context import STRICT_ARGUMENTS, BotContext, Invocation, ReadCog
 from services.bot.views import PlayerPicker
 from services.common.player_text import choice_text, failure_text, player_name
 from services.common.reads import ReadFailed, Reads
@@ -20,7 +20,7 @@ from services.common.reads import ReadFailed, Reads
 OTHERS_REFUSED = "Only etstats admins can link or unlink other members."
 
 
-class LinksCog(ReadCog):
+class LinksCog(ReadCog, command_attrs=STRICT_ARGUMENTS):
     def __init__(self, ctx: BotContext) -> None:
         super().__init__(ctx)
         self.reads = Reads(ctx.control.bus)

@@ -13,7 +13,7 @@ from etstats.period import QUOTES
 from etstats.players.args import split_period
 from services.bot.answers import Answer, mentioned, send
 from services.bot.cogs.sync import suggested_periods
-from services.bot.context import BotContext, Invocation, ReadCog
+from services.bot.context import STRICT_ARGUMENTS, BotContext, Invocation, ReadCog
 from services.bot.views import PlayerPicker
 from services.common.player_text import choice_text, failure_text, stats_embed
 from services.common.reads import ReadFailed, Reads
@@ -26,7 +26,7 @@ def who_is(at: Invocation, member: int) -> str:
     return "You are" if member == at.author.id else f"<@{member}> is"
 
 
-class StatsCog(ReadCog):
+class StatsCog(ReadCog, command_attrs=STRICT_ARGUMENTS):
     def __init__(self, ctx: BotContext) -> None:
         super().__init__(ctx)
         self.reads = Reads(ctx.control.bus)

@@ -8,13 +8,13 @@ from disnake.interactions import ApplicationCommandInteraction
 from etstats.players.totals import METRIC_KEYS
 from services.bot.answers import Answer, send
 from services.bot.cogs.sync import suggested_periods
-from services.bot.context import BotContext, Invocation, ReadCog
+from services.bot.context import STRICT_ARGUMENTS, BotContext, Invocation, ReadCog
 from services.bot.views import Pager
 from services.common.player_text import failure_text, top_embed
 from services.common.reads import ReadFailed, Reads, pages
 
 
-class TopCog(ReadCog):
+class TopCog(ReadCog, command_attrs=STRICT_ARGUMENTS):
     def __init__(self, ctx: BotContext) -> None:
         super().__init__(ctx)
         self.reads = Reads(ctx.control.bus)

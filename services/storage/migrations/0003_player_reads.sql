@@ -98,9 +98,12 @@ CREATE TABLE player_weapon_days (
 );
 
 -- Add some player rows to the sums and take others away. Upserts go in key
--- order, so concurrent imports lock shared sums in the same order.
+-- order, so concurrent imports lock shared sums in the same order. PL/pgSQL,
+-- not SQL: its plans are kept for the session, an SQL function's are made anew
+-- at every call, which took longer than the import itself.
 CREATE FUNCTION player_sums_add(added player_rounds[], removed player_rounds[]) RETURNS void
-    LANGUAGE sql AS $$
+    LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO player_sums AS d (span, start, guid, bot_name, rounds, kills, deaths, headshots,
                                   damage_given, damage_received, minutes, revives, objectives)
     SELECT s.span, span_start(s.span, t.day), t.guid, t.bot_name, sum(x.sign * t.rounds),
@@ -120,10 +123,11 @@ CREATE FUNCTION player_sums_add(added player_rounds[], removed player_rounds[]) 
         damage_received = d.damage_received + EXCLUDED.damage_received,
         minutes = d.minutes + EXCLUDED.minutes, revives = d.revives + EXCLUDED.revives,
         objectives = d.objectives + EXCLUDED.objectives;
-$$;
+END $$;
 
 CREATE FUNCTION weapon_sums_add(added weapon_rounds[], removed weapon_rounds[]) RETURNS void
-    LANGUAGE sql AS $$
+    LANGUAGE plpgsql AS $$
+BEGIN
     WITH sums AS (
         SELECT t.day, t.guid, t.bot_name, t.weapon, sum(x.sign * t.hits) AS hits,
                sum(x.sign * t.attempts) AS attempts, sum(x.sign * t.kills) AS kills,
@@ -148,21 +152,39 @@ CREATE FUNCTION weapon_sums_add(added weapon_rounds[], removed weapon_rounds[]) 
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (span, start, guid, bot_name) DO UPDATE SET
         hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts;
-$$;
+END $$;
 
+-- Rounds whose rows are not in the sums yet. An import only notes its round
+-- here: adding to the sums row by row, in every import, doubled its time.
+-- Storage folds the noted rounds in, many at a time, within a second
+-- (`player_sums_fold`); until then reads add those rounds up from their rows.
+CREATE TABLE player_sums_pending (round_id bigint PRIMARY KEY);
+
+-- Those of the rounds `ids` whose rows are in the sums. A round still noted is
+-- locked, so that no fold takes it meanwhile (a fold skips locked rounds, and
+-- one that took a round first is waited for: then the round is in the sums).
+CREATE FUNCTION summed_rounds(ids bigint[]) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    noted bigint[];
+BEGIN
+    SELECT coalesce(array_agg(round_id), '{}') INTO noted FROM (
+        SELECT round_id FROM player_sums_pending WHERE round_id = ANY(ids)
+        ORDER BY round_id FOR UPDATE
+    ) q;
+    RETURN ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(noted));
+END $$;
+
+-- Player rows: a new round's are noted to be folded in; changed or deleted rows
+-- of a summed round change the sums at once (a re-paired round 2, a deletion).
 CREATE FUNCTION player_rounds_track() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    summed bigint[];
     added player_rounds[] := '{}';
     removed player_rounds[] := '{}';
 BEGIN
-    IF TG_OP <> 'DELETE' THEN
-        SELECT coalesce(array_agg(n), '{}') INTO added FROM new_rows n;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o;
-    END IF;
-    PERFORM player_sums_add(added, removed);
     IF TG_OP = 'INSERT' THEN
+        INSERT INTO player_sums_pending (round_id)
+        SELECT DISTINCT round_id FROM new_rows ORDER BY 1 ON CONFLICT DO NOTHING;
         INSERT INTO player_names AS k (guid, bot_name, name, first_seen, last_seen)
         SELECT n.guid, player_bot_name(n.bot, n.clean_name), n.clean_name,
                min(r.stamp), max(r.stamp)
@@ -171,32 +193,80 @@ BEGIN
         ON CONFLICT (guid, bot_name, name) DO UPDATE SET
             first_seen = least(k.first_seen, EXCLUDED.first_seen),
             last_seen = greatest(k.last_seen, EXCLUDED.last_seen);
+        RETURN NULL;
     END IF;
+    summed := summed_rounds(ARRAY(SELECT DISTINCT round_id FROM old_rows));
+    IF TG_OP = 'UPDATE' THEN
+        SELECT coalesce(array_agg(n), '{}') INTO added FROM new_rows n
+        WHERE n.round_id = ANY(summed);
+    END IF;
+    SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o WHERE o.round_id = ANY(summed);
+    PERFORM player_sums_add(added, removed);
     RETURN NULL;
 END $$;
 
+-- Weapon rows: those of a noted round wait for its fold; a summed round's
+-- change the sums at once.
 CREATE FUNCTION weapon_rounds_track() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    summed bigint[];
     added weapon_rounds[] := '{}';
     removed weapon_rounds[] := '{}';
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        summed := summed_rounds(ARRAY(SELECT DISTINCT round_id FROM new_rows));
+    ELSE
+        summed := summed_rounds(ARRAY(SELECT DISTINCT round_id FROM old_rows));
+    END IF;
+    IF cardinality(summed) = 0 THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'DELETE' THEN
-        SELECT coalesce(array_agg(n), '{}') INTO added FROM new_rows n;
+        SELECT coalesce(array_agg(n), '{}') INTO added FROM new_rows n
+        WHERE n.round_id = ANY(summed);
     END IF;
     IF TG_OP <> 'INSERT' THEN
-        SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o;
+        SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o
+        WHERE o.round_id = ANY(summed);
     END IF;
     PERFORM weapon_sums_add(added, removed);
     RETURN NULL;
 END $$;
 
--- A deleted round leaves the sums while its rows still exist; the cascade that
--- follows finds no round to count them by, so nothing is taken away twice.
+-- A deleted round leaves the sums while its rows still exist (or just the
+-- notes, if it was never folded in); the cascade that follows finds no round
+-- to count its rows by, so nothing is taken away twice.
 CREATE FUNCTION rounds_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF cardinality(summed_rounds(ARRAY[OLD.id])) = 0 THEN
+        DELETE FROM player_sums_pending WHERE round_id = OLD.id;
+        RETURN OLD;
+    END IF;
     PERFORM player_sums_add('{}', ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = OLD.id));
     PERFORM weapon_sums_add('{}', ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = OLD.id));
     RETURN OLD;
+END $$;
+
+-- Fold up to `most` noted rounds into the sums, in one transaction with taking
+-- their notes, so that a read sees each round once: in the sums or from its rows.
+-- Returns how many were folded.
+CREATE FUNCTION player_sums_fold(most integer) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    taken bigint[];
+BEGIN
+    WITH gone AS (
+        DELETE FROM player_sums_pending WHERE round_id IN (
+            SELECT round_id FROM player_sums_pending ORDER BY round_id LIMIT most
+            FOR UPDATE SKIP LOCKED)
+        RETURNING round_id
+    )
+    SELECT coalesce(array_agg(round_id), '{}') INTO taken FROM gone;
+    IF cardinality(taken) = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM player_sums_add(ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = ANY(taken)), '{}');
+    PERFORM weapon_sums_add(ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = ANY(taken)), '{}');
+    RETURN cardinality(taken);
 END $$;
 
 CREATE TRIGGER player_rounds_inserted AFTER INSERT ON player_rounds
@@ -218,9 +288,9 @@ CREATE TRIGGER rounds_deleting BEFORE DELETE ON rounds
 
 -- The sums and names made anew from every stored row, set-based (far faster
 -- than row by row): for the rounds stored before this migration, and after a
--- bulk load made with the triggers off.
+-- bulk load made with the triggers off. Nothing is left to fold.
 CREATE FUNCTION player_reads_rebuild() RETURNS void LANGUAGE sql SET work_mem = '256MB' AS $$
-    TRUNCATE player_sums, player_weapon_days, player_names;
+    TRUNCATE player_sums, player_weapon_days, player_names, player_sums_pending;
     INSERT INTO player_weapon_days (day, guid, bot_name, weapon, hits, attempts, kills, deaths,
                                     headshots)
     SELECT t.day, t.guid, t.bot_name, t.weapon, sum(t.hits), sum(t.attempts), sum(t.kills),
