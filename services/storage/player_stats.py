@@ -6,7 +6,7 @@ folded into the sums yet."""
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -45,33 +45,32 @@ def _since(q: Query, column: str, first: date | None, end: date | None) -> str:
 
 
 def _sums(q: Query, split: SpanSplit) -> str:
-    """The condition on player_sums for the spans of a split ('false' for none)."""
+    """The condition on a table of sums for the spans of a split ('false' for none)."""
     parts = ["span = 'all'"] if split.all else []
     parts += [f"(span = {q.arg(span)}{_since(q, 'start', a, b)})" for span, a, b in split.spans]
     return " OR ".join(parts) or "false"
 
 
-def _days(q: Query, split: SpanSplit) -> str:
-    """The same whole days, as a condition on a per-day table's `day`."""
-    if split.all:
-        return "true"
-    return " OR ".join(f"(true{_since(q, 'day', a, b)})" for _, a, b in split.spans) or "false"
-
-
-def _stamps(q: Query, ranges: tuple[tuple[datetime | None, datetime | None], ...]) -> str:
-    """The condition on `r.stamp` for the ranges (None: unbounded; 'false' for none)."""
+def _stamps(
+    q: Query, ranges: tuple[tuple[datetime | None, datetime | None], ...], column: str = "r.stamp"
+) -> str:
+    """The condition on a round's stamp for the ranges (None: unbounded; 'false' for none)."""
     parts = []
     for start, end in ranges:
         bounds = ["true"]
         if start is not None:
-            bounds.append(f"r.stamp >= {q.arg(start)}")
+            bounds.append(f"{column} >= {q.arg(start)}")
         if end is not None:
-            bounds.append(f"r.stamp < {q.arg(end)}")
+            bounds.append(f"{column} < {q.arg(end)}")
         parts.append(f"({' AND '.join(bounds)})")
     return " OR ".join(parts) or "false"
 
 
 NOT_SUMMED = "r.id IN (SELECT round_id FROM player_sums_pending)"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
 
 
 def _from_rows(q: Query, period: Period, split: SpanSplit) -> list[str]:
@@ -140,7 +139,8 @@ async def top_weapons(
     split = split_spans(period)
     columns = ", ".join(WEAPON_FIELDS)
     parts = [
-        f"SELECT guid, bot_name, weapon, {columns} FROM player_weapon_days WHERE {_days(q, split)}"
+        f"SELECT guid, bot_name, weapon, {columns} FROM player_weapon_sums"
+        f" WHERE ({_sums(q, split)})"
     ]
     for rows in _from_rows(q, period, split):
         parts.append(
@@ -174,15 +174,16 @@ async def recent_rounds(
         period.end,
         limit,
     )
-    counted, since = 0, None
+    counted, played = 0, []
     for day in days:
         counted += day["rounds"]
-        since = day["start"]
+        played.append(day["start"])
         if counted >= limit:
             break
     q = Query()
     within = _stamps(q, ((period.start, period.end),))
-    summed = "false" if since is None else f"stamp >= {q.arg(since)}"
+    on_days = tuple((_midnight(d), _midnight(d + timedelta(days=1))) for d in played)
+    summed = _stamps(q, on_days, column="stamp")
     player_row = ", ".join(f"t.{f}" for f in PLAYER_ROW_FIELDS)
     rows = await conn.fetch(
         "SELECT l.*, coalesce(w.hits, 0) AS hits, coalesce(w.attempts, 0) AS attempts FROM ("

@@ -1,7 +1,7 @@
 -- The players' read side: names to look players up by, sums per player over
--- days, months, years and all time (and per weapon and day) kept up to date by
--- triggers, so that stats and leaderboards over any period add up a few sums
--- rather than rounds, and Discord links.
+-- days, months, years and all time (and per weapon), so that stats and
+-- leaderboards over any period add up a few sums rather than rounds, and
+-- Discord links. Imports note their rounds; storage folds them into the sums.
 --
 -- A player is a guid and, for a bot, its name: every Omni-bot is OMNIBOT0.
 -- A round counts for a player when its round values are known (an orphan
@@ -84,17 +84,18 @@ CREATE TABLE player_sums (
 );
 CREATE INDEX player_sums_player ON player_sums (guid, bot_name, span, start);
 
-CREATE TABLE player_weapon_days (
+CREATE TABLE player_weapon_sums (
     guid       text NOT NULL,
     bot_name   text NOT NULL,
+    span       text NOT NULL CHECK (span IN ('day', 'month', 'year', 'all')),
+    start      date NOT NULL,
     weapon     smallint NOT NULL,
-    day        date NOT NULL,
     hits       bigint NOT NULL DEFAULT 0,
     attempts   bigint NOT NULL DEFAULT 0,
     kills      integer NOT NULL DEFAULT 0,
     deaths     integer NOT NULL DEFAULT 0,
     headshots  integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (guid, bot_name, weapon, day)
+    PRIMARY KEY (guid, bot_name, span, start, weapon)
 );
 
 -- Add some player rows to the sums and take others away. Upserts go in key
@@ -137,11 +138,13 @@ BEGIN
         CROSS JOIN LATERAL weapon_round_totals(x.w) t
         GROUP BY t.day, t.guid, t.bot_name, t.weapon
     ), weapons AS (
-        INSERT INTO player_weapon_days AS d (guid, bot_name, weapon, day, hits, attempts, kills,
-                                             deaths, headshots)
-        SELECT guid, bot_name, weapon, day, hits, attempts, kills, deaths, headshots FROM sums
-        ORDER BY guid, bot_name, weapon, day
-        ON CONFLICT (guid, bot_name, weapon, day) DO UPDATE SET
+        INSERT INTO player_weapon_sums AS d (guid, bot_name, span, start, weapon, hits, attempts,
+                                             kills, deaths, headshots)
+        SELECT guid, bot_name, s.span, span_start(s.span, day), weapon, sum(hits),
+               sum(attempts), sum(kills), sum(deaths), sum(headshots)
+        FROM sums CROSS JOIN player_sum_spans() s(span)
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (guid, bot_name, span, start, weapon) DO UPDATE SET
             hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts,
             kills = d.kills + EXCLUDED.kills, deaths = d.deaths + EXCLUDED.deaths,
             headshots = d.headshots + EXCLUDED.headshots
@@ -290,14 +293,21 @@ CREATE TRIGGER rounds_deleting BEFORE DELETE ON rounds
 -- than row by row): for the rounds stored before this migration, and after a
 -- bulk load made with the triggers off. Nothing is left to fold.
 CREATE FUNCTION player_reads_rebuild() RETURNS void LANGUAGE sql SET work_mem = '256MB' AS $$
-    TRUNCATE player_sums, player_weapon_days, player_names, player_sums_pending;
-    INSERT INTO player_weapon_days (day, guid, bot_name, weapon, hits, attempts, kills, deaths,
-                                    headshots)
-    SELECT t.day, t.guid, t.bot_name, t.weapon, sum(t.hits), sum(t.attempts), sum(t.kills),
-           sum(t.deaths), sum(t.headshots)
-    FROM weapon_rounds w CROSS JOIN LATERAL weapon_round_totals(w) t
-    GROUP BY t.day, t.guid, t.bot_name, t.weapon;
+    TRUNCATE player_sums, player_weapon_sums, player_names, player_sums_pending;
     -- Each player's days first, then the longer spans from the days.
+    INSERT INTO player_weapon_sums (guid, bot_name, span, start, weapon, hits, attempts, kills,
+                                    deaths, headshots)
+    WITH days AS (
+        SELECT t.day, t.guid, t.bot_name, t.weapon, sum(t.hits) AS hits,
+               sum(t.attempts) AS attempts, sum(t.kills) AS kills, sum(t.deaths) AS deaths,
+               sum(t.headshots) AS headshots
+        FROM weapon_rounds w CROSS JOIN LATERAL weapon_round_totals(w) t
+        GROUP BY t.day, t.guid, t.bot_name, t.weapon
+    )
+    SELECT d.guid, d.bot_name, s.span, span_start(s.span, d.day), d.weapon, sum(d.hits),
+           sum(d.attempts), sum(d.kills), sum(d.deaths), sum(d.headshots)
+    FROM days d CROSS JOIN player_sum_spans() s(span)
+    GROUP BY 1, 2, 3, 4, 5;
     INSERT INTO player_sums (span, start, guid, bot_name, rounds, kills, deaths, headshots,
                              damage_given, damage_received, minutes, revives, objectives,
                              hits, attempts)
@@ -309,8 +319,8 @@ CREATE FUNCTION player_reads_rebuild() RETURNS void LANGUAGE sql SET work_mem = 
         FROM player_rounds p CROSS JOIN LATERAL player_round_totals(p) t
         GROUP BY t.day, t.guid, t.bot_name
     ), shots AS (
-        SELECT day, guid, bot_name, sum(hits) AS hits, sum(attempts) AS attempts
-        FROM player_weapon_days GROUP BY day, guid, bot_name
+        SELECT start AS day, guid, bot_name, sum(hits) AS hits, sum(attempts) AS attempts
+        FROM player_weapon_sums WHERE span = 'day' GROUP BY start, guid, bot_name
     )
     SELECT s.span, span_start(s.span, d.day), d.guid, d.bot_name, sum(d.rounds), sum(d.kills),
            sum(d.deaths), sum(d.headshots), sum(d.damage_given), sum(d.damage_received),
