@@ -28,6 +28,7 @@ from services.storage.service import main as storage_main
 from tests.inprocess import running
 from tests.players_data import START, key_of, league, store, truth
 from tests.rounds import parsed
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
 
@@ -170,6 +171,25 @@ async def reads(nats_server, database_url: str, bus: Bus) -> AsyncIterator[Bus]:
     await conn.close()
     async with running("storage", storage_main, StorageConfig(database_url, 2), nats_server.url):
         yield bus
+
+
+async def test_storage_folds_noted_rounds_into_the_sums(reads: Bus, database_url: str) -> None:
+    """The league was imported before storage started: every round noted, none
+    folded. Storage folds them in the background, and the answers stay the same."""
+    request = reads_pb2.StatsRequest(player=by_text("firefox"))
+    conn = await asyncpg.connect(database_url)
+    try:
+
+        async def folded() -> bool:
+            return bool(await conn.fetchval("SELECT count(*) = 0 FROM player_sums_pending"))
+
+        before = await ask(reads, STORAGE_STATS, request)
+        await wait_until(folded, what="the noted rounds folded in")
+        assert await conn.fetchval("SELECT count(*) FROM player_sums WHERE span = 'all'") == 8
+        after = await ask(reads, STORAGE_STATS, request)
+        assert after == before
+    finally:
+        await conn.close()
 
 
 def by_text(text: str) -> reads_pb2.PlayerQuery:

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
-import asyncpg
 from nats.micro.service import Service as MicroService
 
 from etstats.contract import reads_pb2
-from etstats.contract.players import player_to_message, totals_to_message
+from etstats.contract.players import STAMP, player_to_message, totals_to_message
 from etstats.period import Period, PeriodError, parse_period
 from etstats.players.lookup import PlayerKey
 from etstats.players.totals import MetricError, metric_named, ranked
-from services.common.aio import sleep_unless
-from services.common.backoff import backoff
 from services.common.endpoints import STORAGE_LINK, STORAGE_STATS, STORAGE_TOP, STORAGE_UNLINK
 from services.common.rpc import ServiceError, serve
 from services.storage import player_stats
 from services.storage.db import Conn
 from services.storage.players import Choice, player, players, resolve
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MIN_ROUNDS = 10
 PAGE_MAX = 25
@@ -77,7 +70,7 @@ class PlayerReads:
             recent=[
                 reads_pb2.PlayerRound(
                     round_id=r["id"],
-                    stamp=r["round_stamp"].strftime("%Y-%m-%d %H:%M:%S"),
+                    stamp=r["round_stamp"].strftime(STAMP),
                     source=r["source"],
                     map=r["map"],
                     round=r["round"],
@@ -160,30 +153,6 @@ class PlayerReads:
         if found is None:
             return reads_pb2.UnlinkReply()
         return reads_pb2.UnlinkReply(player=player_to_message(found))
-
-
-FOLD_MOST = 2000  # rounds folded into the sums in one transaction
-FOLD_EVERY_S = 0.5  # when none are left: how often to look again
-
-
-async def fold_sums(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-    """Fold the rounds that imports noted into the players' sums, until stopped.
-    Reads are exact meanwhile (they add noted rounds up from their rows); folding
-    keeps those few. Replicas fold side by side: each takes other rounds."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            async with pool.acquire() as conn:
-                folded = await conn.fetchval("SELECT player_sums_fold($1)", FOLD_MOST)
-            failures = 0
-        except Exception as exc:  # the database away, or a deadlock: the next try folds
-            failures += 1
-            log.warning("cannot fold rounds into the players' sums: %s", exc)
-            folded = 0
-        if folded < FOLD_MOST:
-            pause = FOLD_EVERY_S if not failures else backoff(failures, first=1.0, cap=30.0)
-            if await sleep_unless(stop, pause):
-                return
 
 
 async def serve_reads(micro: MicroService, connection: Connection) -> None:

@@ -46,9 +46,10 @@ from services.common.subjects import (
 )
 from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
+from services.storage.fold import fold_sums
 from services.storage.importer import Outcome, import_round, record_rejection, unknown_files
 from services.storage.migrations import migrate
-from services.storage.reads import fold_sums, serve_reads
+from services.storage.reads import serve_reads
 
 log = logging.getLogger(__name__)
 
