@@ -55,6 +55,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.fetch
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.queries
+	$(BIN)/python -m benchmarks.reads
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m benchmarks.chaos

@@ -8,10 +8,8 @@ over NATS, as the fetcher and the bot call them.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -22,13 +20,11 @@ import asyncpg
 from google.protobuf.empty_pb2 import Empty
 from google.protobuf.message import Message
 
+from benchmarks.storage_stack import servers, storage_service
 from etstats.contract import common_pb2, control_pb2
 from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
-from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from services.common.bus import connect
-from services.common.config import CommonConfig, Env
 from services.common.endpoints import STORAGE_ROUND, STORAGE_STATUS, STORAGE_UNKNOWN_FILES
 from services.common.rpc import Endpoint, ask
 from services.storage.importer import import_round
@@ -63,55 +59,31 @@ async def fill(database_url: str) -> list[str]:
 
 
 async def run(tmp: Path) -> None:
-    nats = EmbeddedNats(tmp / "nats", free_port())
-    nats.start()
-    postgres = EmbeddedPostgres(tmp / "pg")
-    database_url = postgres.start()
-    started = time.perf_counter()
-    names = await fill(database_url)
-    print(f"queries: filled {ROUNDS:,} rounds in {time.perf_counter() - started:.0f} s")
-    env = dict(
-        os.environ,
-        NATS_URL=nats.url,
-        DATABASE_URL=database_url,
-        HTTP_PORT="0",
-        LOG_LEVEL="WARNING",
-        BACKUP_INTERVAL="0",
-    )
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.storage", env=env)
-    bus = await connect(
-        CommonConfig.from_env("storage", Env({"NATS_URL": nats.url, "HTTP_PORT": "0"})),
-        asyncio.Event(),
-    )
-    assert bus is not None
-    try:
-        await asyncio.sleep(2)
-        probe = names[:5000] + [f"2030-01-01-{i:06d}-x-round-1.txt" for i in range(5000)]
-        requests: dict[str, tuple[Endpoint[Any, Any], Message]] = {
-            "unknown files (10,000 names)": (
-                STORAGE_UNKNOWN_FILES,
-                control_pb2.KnownFilesRequest(source="main", filenames=probe),
-            ),
-            "status": (STORAGE_STATUS, Empty()),
-            "last round of a source": (STORAGE_ROUND, control_pb2.RoundQuery(source="main")),
-            "round by id": (STORAGE_ROUND, control_pb2.RoundQuery(round_id=ROUNDS // 2)),
-        }
-        for label, (endpoint, request) in requests.items():
-            times = []
-            for _ in range(REPEATS):
-                t = time.perf_counter()
-                await ask(bus, endpoint, request)
-                times.append((time.perf_counter() - t) * 1000)
-            print(
-                f"queries: {label}: median {statistics.median(times):.1f} ms, "
-                f"max {max(times):.1f} ms over {REPEATS} requests"
-            )
-    finally:
-        await bus.close()
-        proc.terminate()
-        await proc.wait()
-        postgres.stop()
-        nats.stop()
+    async with servers(tmp) as (nats_url, database_url):
+        started = time.perf_counter()
+        names = await fill(database_url)
+        print(f"queries: filled {ROUNDS:,} rounds in {time.perf_counter() - started:.0f} s")
+        async with storage_service(nats_url, database_url) as bus:
+            probe = names[:5000] + [f"2030-01-01-{i:06d}-x-round-1.txt" for i in range(5000)]
+            requests: dict[str, tuple[Endpoint[Any, Any], Message]] = {
+                "unknown files (10,000 names)": (
+                    STORAGE_UNKNOWN_FILES,
+                    control_pb2.KnownFilesRequest(source="main", filenames=probe),
+                ),
+                "status": (STORAGE_STATUS, Empty()),
+                "last round of a source": (STORAGE_ROUND, control_pb2.RoundQuery(source="main")),
+                "round by id": (STORAGE_ROUND, control_pb2.RoundQuery(round_id=ROUNDS // 2)),
+            }
+            for label, (endpoint, request) in requests.items():
+                times = []
+                for _ in range(REPEATS):
+                    t = time.perf_counter()
+                    await ask(bus, endpoint, request)
+                    times.append((time.perf_counter() - t) * 1000)
+                print(
+                    f"queries: {label}: median {statistics.median(times):.1f} ms, "
+                    f"max {max(times):.1f} ms over {REPEATS} requests"
+                )
 
 
 def main() -> None:

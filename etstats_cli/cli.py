@@ -59,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     reimport.add_argument("--source", help="one source (default: all)")
 
+    stats = commands.add_parser("stats", help="a player's stats over a period")
+    stats.add_argument("player", help="a name (or a part of one, any case) or a guid")
+    stats.add_argument("--period", default="", help="today, 1week, 2026-11-01.. (default: all)")
+    top = commands.add_parser("top", help="the best players by a metric")
+    top.add_argument(
+        "metric", help="kills, kd, dpm, damage, accuracy, headshots, revives, objectives, rounds"
+    )
+    top.add_argument("--period", default="", help="today, 1week, 2026-11-01.. (default: all)")
+    top.add_argument(
+        "--min-rounds", type=int, default=0, help="rounds a player needs (default: 10)"
+    )
+    top.add_argument("--page", type=int, default=1, help="10 players a page (default: 1)")
+
     parse = commands.add_parser("parse", help="show what etstats makes of stats files")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
     parse.add_argument("--json", action="store_true", help="one JSON object per line per file")
@@ -85,10 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         demo(args.dir or Path(default_dir), maps=args.maps, gap=args.gap, seed=args.seed)
         return 0
+    if args.command in ("stats", "top") and (
+        getattr(args, "page", 1) < 1 or (getattr(args, "min_rounds", 0) < 0)
+    ):
+        parser.error("etstats top: --page must be at least 1 and --min-rounds not negative")
     if args.command in ("sync", "status", "monitor", "health", "backup", "reimport"):
         from etstats_cli.ops import run as run_operation
 
         return run_operation(args.command, args)
+    if args.command in ("stats", "top"):
+        from etstats_cli.reads_command import run as run_read
+
+        return run_read(args.command, args)
     if args.command == "parse":
         from etstats_cli.parse_command import run
 

@@ -49,7 +49,7 @@ def refused_as_asked(exc: Exception) -> bool:
     )
 
 
-async def _with_control(work: Callable[[Control], Awaitable[int]]) -> int:
+async def with_control(work: Callable[[Control], Awaitable[int]]) -> int:
     bus = await _connect()
     try:
         return await work(Control(bus))
@@ -145,4 +145,4 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
         "backup": backup,
         "reimport": reimport,
     }
-    return asyncio.run(_with_control(commands[command]))
+    return asyncio.run(with_control(commands[command]))

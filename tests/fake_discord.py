@@ -11,6 +11,10 @@ It is at least as strict as Discord where the project can go wrong:
   edits a channel message;
 - messages over Discord's length limits answer 400 "Invalid Form Body" (code
   50035) with Discord's nested `errors`; empty messages answer 400 (code 50006);
+- message components obey Discord's limits (5 rows, 5 buttons a row or one
+  select menu, 25 options, label and custom id lengths); `click()` presses a
+  button or chooses in a select menu, and the bot answers with an update of
+  that message (callback 7, or 6 and then an edit of @original);
 - `rate_limit()` makes the next requests to a route answer 429 with the body
   and X-RateLimit headers disnake reads; `fail()` answers 5xx.
 
@@ -66,6 +70,14 @@ EMBED_TOTAL_MAX = 6000
 FIELDS_MAX = 25
 FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
+ROWS_MAX = 5  # action rows of a message
+BUTTONS_MAX = 5  # per row; a select menu fills its row alone
+CUSTOM_ID_MAX = 100
+LABEL_MAX = 80
+PLACEHOLDER_MAX = 150
+OPTIONS_MAX = 25
+OPTION_TEXT_MAX = 100  # an option's label, value and description
+SELECT_TYPES = (3, 5, 6, 7, 8)
 # (path inside an embed, limit) for the embed's text parts other than fields
 EMBED_TEXT_LIMITS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("title",), 256),
@@ -79,7 +91,9 @@ LOADING = 1 << 7  # a deferred response: "etstats is thinking…"
 CALLBACK_MESSAGE = 4  # CHANNEL_MESSAGE_WITH_SOURCE
 CALLBACK_DEFERRED = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
 CALLBACK_CHOICES = 8  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
-CALLBACK_OTHER = (6, 7, 9)  # component updates, modal
+CALLBACK_DEFERRED_UPDATE = 6  # a component's message is edited later (@original)
+CALLBACK_UPDATE = 7  # a component's message is edited now
+CALLBACK_OTHER = (9,)  # modal
 
 ErrorTree = dict[str, Any]
 
@@ -176,9 +190,34 @@ def _embed_errors(tree: ErrorTree, index: int, embed: dict[str, Any]) -> None:
         _check_length(tree, (*at, "fields", str(i), "value"), f.get("value"), FIELD_VALUE_MAX)
 
 
+def _component_errors(tree: ErrorTree, rows: Any) -> None:
+    """Discord's limits on message components: rows, buttons, select menus."""
+    _check_length(tree, ("components",), rows, ROWS_MAX)
+    for i, row in enumerate(rows if isinstance(rows, list) else []):
+        at = ("components", str(i), "components")
+        kids = row.get("components") or []
+        selects = any(c.get("type") in SELECT_TYPES for c in kids)
+        _check_length(tree, at, kids, 1 if selects else BUTTONS_MAX)
+        for j, c in enumerate(kids):
+            here = (*at, str(j))
+            _check_length(tree, (*here, "custom_id"), c.get("custom_id"), CUSTOM_ID_MAX)
+            _check_length(tree, (*here, "label"), c.get("label"), LABEL_MAX)
+            _check_length(tree, (*here, "placeholder"), c.get("placeholder"), PLACEHOLDER_MAX)
+            options = c.get("options")
+            if options is None:
+                continue
+            _check_length(tree, (*here, "options"), options, OPTIONS_MAX)
+            for k, o in enumerate(options):
+                for key in ("label", "value", "description"):
+                    _check_length(
+                        tree, (*here, "options", str(k), key), o.get(key), OPTION_TEXT_MAX
+                    )
+
+
 def message_errors(body: dict[str, Any]) -> ErrorTree:
     """What Discord would refuse in a message body (create or edit); {} when it is fine."""
     tree: ErrorTree = {}
+    _component_errors(tree, body.get("components") or [])
     _check_length(tree, ("content",), body.get("content"), CONTENT_MAX)
     embeds = body.get("embeds") or []
     _check_length(tree, ("embeds",), embeds, EMBEDS_MAX)
@@ -243,6 +282,7 @@ class Interaction:
     original: dict[str, Any] | None = None
     followups: list[dict[str, Any]] = field(default_factory=list)
     choices: list[dict[str, Any]] = field(default_factory=list)  # an autocomplete's answer
+    message: dict[str, Any] | None = None  # a component's message, for a click
 
     @property
     def answered(self) -> bool:
@@ -459,6 +499,13 @@ class FakeDiscord:
             )
         elif kind == CALLBACK_CHOICES:
             interaction.choices = data.get("choices") or []
+        elif kind in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE) and interaction.message:
+            if kind == CALLBACK_UPDATE and (refused := self._refuse_message(data, creating=False)):
+                interaction.refused.append(f"invalid message: {refused.status}")
+                return refused
+            interaction.original = interaction.message  # @original: the component's message
+            if kind == CALLBACK_UPDATE:
+                self._edit(interaction.message, data)
         elif kind not in CALLBACK_OTHER:
             errors: ErrorTree = {}
             _add_error(errors, ("type",), "BASE_TYPE_CHOICES", "Value must be one of {4, 5}.")
@@ -579,6 +626,7 @@ class FakeDiscord:
             "type": 0,
             "content": body.get("content", ""),
             "embeds": body.get("embeds", []),
+            "components": body.get("components", []),
             "nonce": body.get("nonce"),
             "flags": body.get("flags") or 0,
             "allowed_mentions": body.get("allowed_mentions"),
@@ -602,7 +650,8 @@ class FakeDiscord:
         """Change the message in place: an edit never creates a message."""
         if refused := self._refuse_message(body, creating=False):
             return refused
-        message.update({k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body})
+        kept = ("content", "embeds", "components", "allowed_mentions")
+        message.update({k: body[k] for k in kept if k in body})
         message["flags"] &= ~LOADING
         message["edited_timestamp"] = "2026-11-24T00:00:01+00:00"
         self.message_payloads.append(body)
@@ -698,19 +747,53 @@ class FakeDiscord:
         admin: bool = False,
         guild: str | None = GUILD_ID,
         kind: int = 2,
+        members: tuple[str, ...] = (),
     ) -> str:
         """A member runs a slash command in `guild` (None: a DM); returns the
         interaction token. `kind` 4 is an autocomplete (mark the focused option).
+        `members`: the users that user options name (Discord resolves them).
 
         The acknowledgement clock starts now: see `interactions[token]`.
         """
         command = next(c for cs in self.app_commands.values() for c in cs if c["name"] == name)
+        data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": options}
+        if members:
+            data["resolved"] = {"users": {m: user(m) for m in members}}
+        return await self._interact(kind, data, user_id, admin, guild)
+
+    async def click(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        values: list[str] | None = None,
+        *,
+        user_id: str = "600000000000000001",
+        admin: bool = False,
+        guild: str | None = GUILD_ID,
+    ) -> str:
+        """A member clicks a button (or, with `values`, chooses in a select menu) of
+        `message`; returns the interaction token."""
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
+        if values is not None:
+            data |= {"component_type": 3, "values": values}
+        return await self._interact(3, data, user_id, admin, guild, message)
+
+    async def _interact(
+        self,
+        kind: int,
+        command: dict[str, Any],
+        user_id: str,
+        admin: bool,
+        guild: str | None,
+        message: dict[str, Any] | None = None,
+    ) -> str:
         channel = channel_of(guild)
         interaction = Interaction(
             id=str(next(self._ids)),
             token=f"token{next(self._ids)}",
             channel=channel,
             sent_at=time.monotonic(),
+            message=message,
         )
         self.interactions[interaction.token] = interaction
         data: dict[str, Any] = {
@@ -720,13 +803,15 @@ class FakeDiscord:
             "token": interaction.token,
             "version": 1,
             "channel_id": channel,
-            "data": {"id": command["id"], "name": name, "type": 1, "options": options},
+            "data": command,
             "locale": "en-US",
             "app_permissions": "1024",
             "entitlements": [],
             "authorizing_integration_owners": {},
             "attachment_size_limit": 10485760,
         }
+        if message is not None:
+            data["message"] = message
         if guild is None:
             data |= {
                 "user": user(user_id),

@@ -272,7 +272,8 @@ def test_readme_command_reference_matches_the_bot() -> None:
         bot, _ = make_bot(
             BotConfig("t", "!", None, Admins(frozenset(), frozenset()), True, frozenset()), control
         )
-        return {c.name for c in bot.commands}, {c.name for c in bot.slash_commands}
+        prefix = {name for c in bot.commands for name in (c.name, *c.aliases)}
+        return prefix, {c.name for c in bot.slash_commands}
 
     prefix, slash = asyncio.run(commands())
     assert documented_prefix == prefix

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from etstats.contract import rounds_pb2
 from etstats.contract.rounds import header_to_message
 from services.common.discord_text import plain, safe
-from services.poster.render import round_embeds
+from services.common.render import round_embeds
 from tests.test_stopwatch import R1
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -111,3 +111,85 @@ def test_any_text_is_a_period_or_a_period_error(text: str, now: datetime) -> Non
 @pytest.mark.parametrize("typed", ['"2 days"', "'2days'", "“2 days”", "`2d`"])
 def test_quotes_around_a_period_are_fine(typed: str) -> None:
     assert parse_period(typed, NOW).start == NOW - timedelta(days=2)
+
+
+# --- whole days and part-day edges -------------------------------------------------
+
+from etstats.period import Period, split_days  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "whole", "first", "last", "edges"),
+    [
+        (None, None, True, None, None, ()),
+        (MIDNIGHT, MIDNIGHT + timedelta(days=1), True, MIDNIGHT.date(), date(2026, 11, 25), ()),
+        (NOW, None, True, date(2026, 11, 25), None, ((NOW, datetime(2026, 11, 25)),)),
+        (NOW, NOW + timedelta(hours=1), False, None, None, ((NOW, NOW + timedelta(hours=1)),)),
+        (None, NOW, True, None, MIDNIGHT.date(), ((MIDNIGHT, NOW),)),
+        (NOW, NOW, False, None, None, ()),
+    ],
+)
+def test_split_days(start, end, whole, first, last, edges) -> None:
+    split = split_days(Period("p", start, end))
+    assert (split.whole, split.first_day, split.end_day, split.edges) == (
+        whole, first, last, edges,
+    )  # fmt: skip
+
+
+moments = st.none() | st.datetimes(datetime(2000, 1, 1), datetime(2030, 1, 1))
+
+
+@given(moments, moments, st.datetimes(datetime(1999, 1, 1), datetime(2031, 1, 1)))
+def test_whole_days_and_edges_cover_the_period_exactly(start, end, stamp) -> None:
+    period = Period("p", start, end)
+    split = split_days(period)
+    in_days = split.whole and (
+        (split.first_day is None or stamp.date() >= split.first_day)
+        and (split.end_day is None or stamp.date() < split.end_day)
+    )
+    in_edges = [a <= stamp and (b is None or stamp < b) for a, b in split.edges]
+    assert in_days + sum(in_edges) == (stamp in period)
+
+
+from etstats.period import split_spans  # noqa: E402
+
+
+def test_spans_of_a_period() -> None:
+    assert split_spans(Period("all", None, None)).all
+    years = split_spans(Period("p", datetime(2024, 11, 15, 12), datetime(2026, 3, 3)))
+    assert years.spans == (
+        ("day", date(2024, 11, 16), date(2024, 12, 1)),
+        ("month", date(2024, 12, 1), date(2025, 1, 1)),
+        ("year", date(2025, 1, 1), date(2026, 1, 1)),
+        ("month", date(2026, 1, 1), date(2026, 3, 1)),
+        ("day", date(2026, 3, 1), date(2026, 3, 3)),
+    )
+    assert years.edges == ((datetime(2024, 11, 15, 12), datetime(2024, 11, 16)),)
+    week = split_spans(Period("p", datetime(2026, 11, 2), datetime(2026, 11, 9)))
+    assert (week.spans, week.edges) == ((("day", date(2026, 11, 2), date(2026, 11, 9)),), ())
+    since = split_spans(Period("p", None, datetime(2026, 11, 9)))
+    assert since.spans == (
+        ("year", None, date(2026, 1, 1)),
+        ("month", date(2026, 1, 1), date(2026, 11, 1)),
+        ("day", date(2026, 11, 1), date(2026, 11, 9)),
+    )
+
+
+@given(moments, moments, st.datetimes(datetime(1999, 1, 1), datetime(2031, 1, 1)))
+def test_spans_cover_the_period_exactly(start, end, stamp) -> None:
+    split = split_spans(Period("p", start, end))
+    starts = {
+        "year": stamp.date().replace(month=1, day=1),
+        "month": stamp.date().replace(day=1),
+        "day": stamp.date(),
+    }
+
+    def within(value: date, first: date | None, last: date | None) -> bool:
+        return (first is None or value >= first) and (last is None or value < last)
+
+    hits = [
+        split.all,
+        *(within(starts[span], a, b) for span, a, b in split.spans),
+        *(a <= stamp and (b is None or stamp < b) for a, b in split.edges),
+    ]
+    assert sum(hits) == (stamp in Period("p", start, end))

@@ -23,9 +23,9 @@ from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from services.common.discord_text import plain, safe
 from services.common.durables import poster_live
+from services.common.render import as_text, fits, round_embeds, sync_summary
 from services.common.sources import SourceConfig
 from services.common.subjects import stage_msg_id, stored_subject
-from services.poster.render import as_text, fits, round_embeds, sync_summary
 from services.poster.service import PosterConfig
 from services.poster.service import main as poster_main
 from services.poster.sinks import DiscordSink, PermanentPostError

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from etstats.contract import control_pb2
 from services.bot.replies import MAX_MESSAGE, code_blocks
+from services.common.render import sync_summary
 from services.common.reports import result_text
-from services.poster.render import sync_summary
 
 pytestmark = pytest.mark.unit
 

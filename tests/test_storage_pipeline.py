@@ -26,8 +26,8 @@ from etstats.statsfile.generator import (
 from etstats.statsfile.stopwatch import Outcome as StopwatchOutcome
 from services.common.control import Control
 from services.common.endpoints import STORAGE_ROUND, STORAGE_UNKNOWN_FILES
+from services.common.render import OUTCOMES, round_embeds
 from services.common.rpc import ServiceFailed, ask
-from services.poster.render import OUTCOMES, round_embeds
 from services.storage.backup import find_pg_dump
 from services.storage.importer import Outcome, import_batch, import_round
 from services.storage.migrations import migrate

@@ -15,8 +15,11 @@ from nats.js.kv import KeyValue
 
 from services.bot.cogs.backup import BackupCog
 from services.bot.cogs.health import HealthCog
+from services.bot.cogs.links import LinksCog
 from services.bot.cogs.monitoring import MonitoringCog
+from services.bot.cogs.stats import StatsCog
 from services.bot.cogs.sync import SyncCog, resume_syncs
+from services.bot.cogs.top import TopCog
 from services.bot.context import BotContext
 from services.bot.permissions import Admins, parse_ids
 from services.bot.replies import clip
@@ -103,8 +106,9 @@ def make_bot(
         conf.guild_ids,
         sync_messages=sync_messages,
     )
-    for cog in (SyncCog(context), MonitoringCog(context), BackupCog(context), HealthCog(context)):
-        bot.add_cog(cog)
+    cogs = (SyncCog, MonitoringCog, BackupCog, HealthCog, StatsCog, TopCog, LinksCog)
+    for cog in cogs:
+        bot.add_cog(cog(context))
 
     async def on_ready() -> None:
         context.home(bot)  # says now, not at the first command, when no server is home

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from google.protobuf.empty_pb2 import Empty
 
-from etstats.contract import control_pb2
+from etstats.contract import control_pb2, reads_pb2
 from services.common.rpc import Endpoint
 
 # Fetcher: sync jobs and the sources' state.
@@ -34,6 +34,12 @@ STORAGE_REIMPORT = Endpoint(
     "storage", "reimport", control_pb2.ReimportRequest, control_pb2.ReimportReply, timeout_s=30.0
 )
 
+# Storage: players read back (stats, leaderboards) and Discord links.
+STORAGE_STATS = Endpoint("storage", "stats", reads_pb2.StatsRequest, reads_pb2.StatsReply)
+STORAGE_TOP = Endpoint("storage", "top", reads_pb2.TopRequest, reads_pb2.TopReply)
+STORAGE_LINK = Endpoint("storage", "link", reads_pb2.LinkRequest, reads_pb2.LinkReply)
+STORAGE_UNLINK = Endpoint("storage", "unlink", reads_pb2.UnlinkRequest, reads_pb2.UnlinkReply)
+
 ALL = (
     FETCHER_SYNC,
     FETCHER_SYNC_CANCEL,
@@ -44,4 +50,8 @@ ALL = (
     STORAGE_STALLED,
     STORAGE_BACKUP,
     STORAGE_REIMPORT,
+    STORAGE_STATS,
+    STORAGE_TOP,
+    STORAGE_LINK,
+    STORAGE_UNLINK,
 )

@@ -23,10 +23,10 @@ from services.common.durables import POSTER_REJECTIONS, POSTER_SYNCS, poster_liv
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.notices import Notices
+from services.common.render import round_embeds, sync_summary
 from services.common.runtime import Runtime
 from services.common.sources import SourceConfig, load_sources
 from services.common.subjects import POSTS_BUCKET
-from services.poster.render import round_embeds, sync_summary
 from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
 
 log = logging.getLogger(__name__)

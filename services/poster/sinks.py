@@ -15,7 +15,7 @@ from disnake.http import HTTPClient, Route
 from prometheus_client import Counter, Histogram
 
 from services.common.errors import describe
-from services.poster.render import as_text
+from services.common.render import as_text
 
 log = logging.getLogger(__name__)
 

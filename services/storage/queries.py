@@ -63,8 +63,10 @@ async def stored_round(
 
 
 async def last_round_id(conn: Conn, source: str) -> int | None:
+    """The last round played on a source, or on any source for ''."""
     return await conn.fetchval(
-        "SELECT id FROM rounds WHERE source = $1 ORDER BY stamp DESC, id DESC LIMIT 1", source
+        "SELECT id FROM rounds WHERE ($1 = '' OR source = $1) ORDER BY stamp DESC, id DESC LIMIT 1",
+        source,
     )
 
 

@@ -50,6 +50,7 @@ from services.common.subjects import (
 )
 from services.storage import backup, eventlog, queries
 from services.storage.db import Conn
+from services.storage.fold import fold_sums
 from services.storage.importer import (
     ImportResult,
     Outcome,
@@ -58,6 +59,7 @@ from services.storage.importer import (
     unknown_files,
 )
 from services.storage.migrations import migrate
+from services.storage.reads import serve_reads
 from services.storage.stored import bare_stored
 
 log = logging.getLogger(__name__)
@@ -382,6 +384,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
     await serve(rt.micro, STORAGE_BACKUP, storage.answer_backup)
     await serve(rt.micro, STORAGE_STALLED, storage.answer_stalled)
     await serve(rt.micro, STORAGE_REIMPORT, storage.answer_reimport)
+    await serve_reads(rt.micro, storage.connection)
     rt.health.add_check("postgres", lambda: not pool.is_closing())
     try:
         await asyncio.gather(
@@ -430,6 +433,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
                 publish_rejections=False,
             ),
             storage.maintain(),
+            fold_sums(pool, rt.stop),
         )
     finally:
         await pool.close()

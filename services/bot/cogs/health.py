@@ -10,6 +10,12 @@ from services.bot.replies import code_blocks
 from services.common.reports import health_text, status_text
 
 HELP = """etstats commands
+!stats [player|@member] [period] — a player's stats (yours once linked): rounds, K/D, DPM,
+    accuracy, headshots, revives, objectives, top weapons, last rounds
+!top <metric> [period] (or !leaderboard) — the best players by kills, kd, dpm, damage,
+    accuracy, headshots, revives, objectives or rounds
+!round [id|last] — a stored round, as it was posted
+!link <player>, !unlink — link yourself to a player (admins: add @member)
 !sync_stats [period] — import missing rounds: today, yesterday, 2days, 1week, 1month,
     all, 2026-11-01 or 2026-11-01..2026-11-07
 !sync_today, !sync_week, !sync_month, !sync_all — the same for common periods
@@ -18,8 +24,10 @@ HELP = """etstats commands
 !ssh_stats — sources, connections and counters
 !health — every service instance, and any that does not answer
 !backup — back the database up now
-Slash commands: /sync, /sync_cancel, /monitoring start|stop, /status, /health, /backup
-Control commands work for etstats admins, in the bot's home server only."""
+Slash commands: /stats, /top, /round, /link, /unlink, /sync, /sync_cancel,
+    /monitoring start|stop, /status, /health, /backup
+Control commands (sync, monitoring, backup) work for etstats admins, in the bot's
+home server only."""
 
 
 class HealthCog(ReadCog, command_attrs=STRICT_ARGUMENTS):

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 PERIOD_CHOICES = ["today", "yesterday", "2days", "1week", "1month", "all"]
 
 
+def suggested_periods(typed: str) -> list[str]:
+    """Autocomplete of a period: the common ones that start as typed (all if none)."""
+    return [p for p in PERIOD_CHOICES if p.startswith(typed.lower())] or PERIOD_CHOICES
+
+
 async def run_sync(
     bot: BotContext,
     reply: Reply,
@@ -186,7 +191,7 @@ class SyncCog(ControlCog, command_attrs=STRICT_ARGUMENTS):
 
     @sync.autocomplete("period")
     async def periods(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:
-        return [p for p in PERIOD_CHOICES if p.startswith(typed.lower())] or PERIOD_CHOICES
+        return suggested_periods(typed)
 
     @sync.autocomplete("source")
     async def sources(self, inter: ApplicationCommandInteraction, typed: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Round posts and sync summaries as Discord embeds, within Discord's limits (pure).
+"""Round posts and sync summaries as Discord embeds, within Discord's limits (pure;
+the poster posts them, the bot shows a stored round on request).
 
 The same embeds are printed as text in local mode, so the terminal shows what
 Discord would.

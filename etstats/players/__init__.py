@@ -1,0 +1,1 @@
+"""Players read back: who a typed name means, and their numbers over a period (pure)."""
