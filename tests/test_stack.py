@@ -180,7 +180,7 @@ async def check_rows(database_url: str, filename: str, map_name: str) -> None:
 
 def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
     proc, output, var, base = stack
-    output.wait_for(r"all 4 services ready", timeout=120)
+    output.wait_for(r"all 4 services ready", timeout=90)
     database_url = output.wait_for(r"embedded PostgreSQL at (\S+)", timeout=1)[1]
     family = psutil.Process(proc.pid).children(recursive=True)
 
@@ -272,6 +272,6 @@ def test_sigterm_stops_everything_even_a_stuck_service(tmp_path: Path) -> None:
     (hook / "sitecustomize.py").write_text(STUCK_PARSER)
     with launched(tmp_path, PYTHONPATH=str(hook)) as (proc, output, var, _):
         output.wait_for(r"parser +\| \(a log line over [\d,]+ bytes was cut\)", timeout=60)
-        output.wait_for(r"all 4 services ready", timeout=120)
+        output.wait_for(r"all 4 services ready", timeout=90)
         stops_everything(proc, output, var, signal.SIGTERM)
     output.wait_for(r"parser +\| did not stop within \d+s: killing it", timeout=1)
