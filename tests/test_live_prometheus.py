@@ -190,6 +190,13 @@ def check_every_query(output: Any, var: Path, base: int, prometheus: Any) -> Non
         within=20,
         what="parser rejections scraped at 0",
     )
+    # Every service scraped once before the first round, which is posted within a
+    # poll: a histogram first scraped with its round in it never shows a rate.
+    wait_until_sync(
+        lambda: prom.values("sum(up)") == [float(len(RUNNING))],
+        within=20,
+        what="every service scraped",
+    )
 
     # Two rounds of a map played an hour ago, then a file that is no round.
     r1, r2 = generate_match(random.Random(11), datetime.now() - timedelta(hours=1), players=6)

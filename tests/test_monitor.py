@@ -23,6 +23,7 @@ from tests.test_fetcher import (
     next_second,
     polled,
     round_file,
+    sample,
     status,
     write_aged,
 )
@@ -108,7 +109,7 @@ async def test_a_file_written_slowly_in_parts_is_published_only_whole(
     name, body = round_file(80, datetime.now() - timedelta(minutes=1))
     first, second = cut_inside_a_line(body, 300), cut_at_a_line_end(body, len(body) // 2)
     path = asyncssh_server.root / name
-    settings = conf(asyncssh_server.source(), stable_s=10.0)
+    settings = conf(asyncssh_server.source(), stable_s=20.0)
     async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
         await caught_up(fetcher, bus, "main")
         await next_second(asyncssh_server.root)
@@ -119,7 +120,45 @@ async def test_a_file_written_slowly_in_parts_is_published_only_whole(
         await polled("main", times=2)
         with path.open("ab") as fh:
             fh.write(body[second:])
-        await wait_until(published(raw, name), what="the whole file")
+        await wait_until(published(raw, name), within=60, what="the whole file")
+        await polled("main")
+    assert raw.names() == [name]
+    assert raw.files[0].body == body
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_file_seen_growing_is_remembered_across_a_failed_read(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    """The connection drops during the read of a file first seen cut inside a
+    line, and meanwhile it grows to the end of a line: after the reconnect it
+    is a file seen changing, which only holding still makes whole."""
+    raw = await Raw().start(bus)
+    name, body = round_file(84, datetime.now() - timedelta(minutes=1))
+    first, second = cut_inside_a_line(body, 300), cut_at_a_line_end(body, len(body) // 2)
+    path = asyncssh_server.root / name
+
+    def grow() -> None:
+        with path.open("ab") as fh:
+            fh.write(body[first:second])
+
+    asyncssh_server.on_read[name] = grow
+    asyncssh_server.aborts.append(name)  # that first read drops the connection
+    settings = conf(asyncssh_server.source(), stable_s=20.0)
+    async with running("fetcher", fetcher_main, settings, nats_server.url) as fetcher:
+        await caught_up(fetcher, bus, "main")
+        await next_second(asyncssh_server.root)
+        connects = sample("etstats_fetcher_ssh_connects_total", source="main")
+        path.write_bytes(body[:first])
+        await wait_until(lambda: not asyncssh_server.aborts, what="the read that fails")
+        await wait_until(
+            lambda: sample("etstats_fetcher_ssh_connects_total", source="main") > connects,
+            what="a new connection",
+        )
+        await polled("main", times=2)  # the file listed again since
+        with path.open("ab") as fh:
+            fh.write(body[second:])
+        await wait_until(published(raw, name), within=60, what="the whole file")
         await polled("main")
     assert raw.names() == [name]
     assert raw.files[0].body == body

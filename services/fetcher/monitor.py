@@ -103,7 +103,7 @@ class Monitor:
         self.stats = SourceStats()
         self.known: set[str] = set()
         self.older: set[str] = set()
-        self.pending: dict[str, Sighting] = {}  # new files not yet whole
+        self.pending: dict[str, Sighting] = {}  # new files not yet published
         self.detected_at: dict[str, int] = {}
         self.catching_up: set[str] = set()
         self.warned: set[str] = set()
@@ -162,8 +162,13 @@ class Monitor:
             self.pending.pop(gone, None)
         for gone in set(self.unreadable) - set(new):
             del self.unreadable[gone]
+        # Every file's sighting is kept before anything can fail: a file seen
+        # growing stays one, whatever happens to this poll.
         listed_at = time.monotonic()
-        for name, entry in sorted(new.items()):
+        for name, entry in new.items():
+            watched = self.unreadable if name in self.unreadable else self.pending
+            watched[name] = sight(watched.get(name), entry, listed_at)
+        for name in sorted(new):
             if name not in self.detected_at:
                 self.detected_at[name] = now_ms()
                 DETECTED.labels(source=self.source.name).inc()
@@ -171,12 +176,11 @@ class Monitor:
                     source=self.source.name, filename=name, msg_id=f"{self.source.name}/{name}"
                 )
                 await report(self.bus, ref, "fetcher", "detected")
-            seen = sight(self.unreadable.get(name) or self.pending.get(name), entry, listed_at)
             # An unreadable file is tried again at every listing.
-            if name in self.unreadable or worth_reading(seen, time.monotonic(), self.stable_s):
-                await self._fetch(seen)
-            else:
-                self.pending[name] = seen
+            if name in self.unreadable:
+                await self._fetch(self.unreadable[name])
+            elif worth_reading(self.pending[name], time.monotonic(), self.stable_s):
+                await self._fetch(self.pending[name])
         mark_success("poll", self.source.name)
 
     def _listing_due(self, stamp: int | None, looked_at: float) -> bool:
