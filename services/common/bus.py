@@ -148,6 +148,7 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
             continue
         bus = Bus(nc=nc, js=nc.jetstream(timeout=10), stream=cfg.stream)
         await ensure_stream(bus.js, cfg.stream)
+        bus._consumers.update(d.name for d in PIPELINE)  # created just now
         log.info("connected to NATS at %s", _safe_url(cfg.nats_url))
         return bus
     return None

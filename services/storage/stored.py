@@ -38,18 +38,11 @@ def build_stored(
     duplicate: bool = False,
 ) -> rounds_pb2.StoredRound:
     """`players` hold round values when `bases` is given, else raw file values."""
-    stored = rounds_pb2.StoredRound(
-        file=file,
-        round_id=round_id,
-        stamp=stamp,
-        header=header,
-        flags=flags,
-        players=[
-            player_to_message(p, bases[slot] if bases else "") for slot, p in enumerate(players)
-        ],
-        redelivered=redelivered,
-        duplicate=duplicate,
-        stored_at_ms=int(time.time() * 1000),
+    stored = bare_stored(
+        file, round_id, stamp, header, flags, redelivered=redelivered, duplicate=duplicate
+    )
+    stored.players.extend(
+        player_to_message(p, bases[slot] if bases else "") for slot, p in enumerate(players)
     )
     if pairing is not None:
         stored.paired_round_id = pairing.r1_round_id
