@@ -8,6 +8,7 @@ Discord would.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import disnake
 
@@ -28,6 +29,7 @@ from etstats.statsfile.writer import clock
 from services.common.discord_text import plain, safe
 from services.common.reports import sync_state
 
+P = TypeVar("P")
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
 MIN_SHOTS_FOR_ACCURACY = 30
@@ -72,7 +74,7 @@ def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
     return [*chunks, current] if current else chunks
 
 
-def _first_chunk(lines: Sequence[str], what: str) -> str:
+def first_chunk(lines: Sequence[str], what: str) -> str:
     """As many lines as one field holds, and how many more there are."""
     parts = _chunks(lines, FIELD_MAX - 30)
     if len(parts) == 1:
@@ -112,12 +114,24 @@ def _best(
     score: Callable[[rounds_pb2.PlayerStats], float],
     unit: str,
 ) -> str | None:
+    return best_line(players, label, score, unit, lambda p: _name(p, 24), lambda p: p.deaths)
+
+
+def best_line(
+    players: Sequence[P],
+    label: str,
+    score: Callable[[P], float],
+    unit: str,
+    name: Callable[[P], str],
+    deaths: Callable[[P], float],
+) -> str | None:
+    """An award: the best score above 0 (fewer deaths breaks a tie), or None."""
     scored = [(score(p), p) for p in players]
     scored = [(s, p) for s, p in scored if s > 0]
     if not scored:
         return None
-    value, best = max(scored, key=lambda sp: (sp[0], -sp[1].deaths))
-    return f"{label}: {_name(best, 24)} ({unit.format(value)})"
+    value, best = max(scored, key=lambda sp: (sp[0], -deaths(sp[1])))
+    return f"{label}: {name(best)} ({unit.format(value)})"
 
 
 def awards(players: Sequence[rounds_pb2.PlayerStats]) -> list[str]:
@@ -242,10 +256,10 @@ def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
     if result.rounds_per_map:
         maps = sorted(result.rounds_per_map.items(), key=lambda kv: (-kv[1], kv[0]))
         lines = [f"{safe(name)}: {count}" for name, count in maps]
-        embed.add_field(name="Rounds per map", value=_first_chunk(lines, "maps"), inline=False)
+        embed.add_field(name="Rounds per map", value=first_chunk(lines, "maps"), inline=False)
     if result.rejections:
         lines = [safe(r)[:200] for r in result.rejections]
-        embed.add_field(name="Rejected", value=_first_chunk(lines, "rejected"), inline=False)
+        embed.add_field(name="Rejected", value=first_chunk(lines, "rejected"), inline=False)
     if result.missing:
         lines = [safe(m)[:200] for m in result.missing]
         if result.missing_total > len(lines):

@@ -110,6 +110,11 @@ async def summary(conn: Conn, session: asyncpg.Record, gap_s: float) -> reads_pb
             return player_to_message(known[key])
         return reads_pb2.Player(ref=key_to_message(key), name=key.text)
 
+    def shown_first(text: str) -> tuple[bool, str]:
+        """People before bots, then by name: a team is called after its first."""
+        key = by_text[text]
+        return key.is_bot, name(key).lower()
+
     where = {i: (n, s.winners[j]) for n, s in enumerate(scores) for j, i in enumerate(s.maps)}
     return reads_pb2.SessionSummary(
         source=session["source"],
@@ -146,8 +151,8 @@ async def summary(conn: Conn, session: asyncpg.Record, gap_s: float) -> reads_pb
         ],
         scores=[
             reads_pb2.SessionScore(
-                team_a=sorted((name(by_text[k]) for k in s.team_a), key=str.lower),
-                team_b=sorted((name(by_text[k]) for k in s.team_b), key=str.lower),
+                team_a=[name(by_text[k]) for k in sorted(s.team_a, key=shown_first)],
+                team_b=[name(by_text[k]) for k in sorted(s.team_b, key=shown_first)],
                 wins_a=s.wins_a,
                 wins_b=s.wins_b,
                 draws=s.draws,

@@ -1,0 +1,137 @@
+"""Sessions as embeds (pure): whatever a session holds, every page and the post
+fit Discord's limits, every player is shown once in rank order."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from etstats.contract import reads_pb2, rounds_pb2
+from services.common.render import fits
+from services.common.session_text import (
+    awards,
+    no_session_text,
+    score_lines,
+    session_pages,
+    session_post,
+)
+
+pytestmark = pytest.mark.unit
+
+LONGEST = "*_~|`>Z" + "*_~|`>" * 4 + "**_"  # 36 characters, all Markdown
+# Names as the parser leaves them: no control characters.
+names = st.one_of(
+    st.just(LONGEST),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=36),
+)
+
+
+def player(name: str, rank: int, bot: bool = False) -> reads_pb2.SessionPlayer:
+    return reads_pb2.SessionPlayer(
+        player=reads_pb2.Player(
+            ref=reads_pb2.PlayerRef(guid=f"G{rank:07d}", bot_name=name if bot else ""), name=name
+        ),
+        totals=reads_pb2.Totals(
+            rounds=rank % 7 + 1,
+            kills=1000 - rank,
+            deaths=rank,
+            headshots=rank * 3,
+            hits=400 + rank,
+            attempts=1000,
+            damage_given=123456.7,
+            damage_received=rank * 100.0,
+            minutes=600.5,
+            revives=rank,
+            objectives=rank % 3,
+        ),
+    )
+
+
+@st.composite
+def summaries(draw: st.DrawFn) -> reads_pb2.SessionSummary:
+    count = draw(st.integers(0, 64))
+    people = [player(draw(names), i, draw(st.booleans())) for i in range(count)]
+    maps = draw(st.integers(0, 30))
+    team = [draw(names) for _ in range(draw(st.integers(0, 12)))]
+    return reads_pb2.SessionSummary(
+        source="main",
+        first_round_id=draw(st.integers(1, 10**12)),
+        first_stamp="2026-11-20 21:00:00",
+        last_stamp=draw(st.sampled_from(["2026-11-20 23:59:00", "2026-11-21 03:10:00"])),
+        gap_s=3600,
+        rounds=[
+            reads_pb2.SessionRound(round_id=i, map="supply", round=i % 2 + 1, playtime_ms=600000)
+            for i in range(2 * maps)
+        ],
+        maps=[
+            reads_pb2.SessionMap(
+                map=draw(st.sampled_from(["supply", "x" * 64, "*_~"])),
+                r1_round_id=2 * i + 1,
+                r2_round_id=2 * i + 2 if i % 4 else 0,
+                result=rounds_pb2.MapResult(outcome="draw", time_to_beat_s=600) if i % 4 else None,
+                winner=i % 3,
+                score=i % 5 - 1,
+            )
+            for i in range(maps)
+        ],
+        scores=[
+            reads_pb2.SessionScore(team_a=team, team_b=team[::-1], wins_a=i, wins_b=1, maps=9)
+            for i in range(draw(st.integers(0, 4)))
+        ],
+        players=people,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(summaries(), st.integers(1, 3))
+def test_every_page_and_the_post_fit_and_show_everyone_once(
+    s: reads_pb2.SessionSummary, sessions: int
+) -> None:
+    pages = session_pages(reads_pb2.SessionReply(sessions=[s] * sessions))
+    assert all(fits(page) for page in pages)
+    shown = [
+        line.split("`")[1]
+        for page in pages
+        for embed in page
+        if str(embed.title).startswith("Players")
+        for line in str(embed.description).split("\n")
+        if line.startswith("`#")
+    ]
+    assert shown == [f"#{r}" for r in range(1, len(s.players) + 1)] * sessions
+    post = session_post(s, "`/session 2026-11-20`")
+    assert fits(post)
+    lines = str(post[1].description).split("\n")
+    if len(s.players) > 10 or (len(lines) and lines[-1].startswith("+")):
+        assert lines[-1] == (
+            f"+{len(s.players) - (len(lines) - 1)} more players: `/session 2026-11-20`"
+        )
+
+
+def test_awards_go_to_people_and_rates_need_half_the_rounds() -> None:
+    bot = player("[BOT]Nyx", 0, bot=True)  # the most kills, but a bot
+    steady = player("steady", 5)
+    brief = player("brief", 1)
+    brief.totals.rounds, steady.totals.rounds = 1, 6
+    s = reads_pb2.SessionSummary(players=[bot, brief, steady])
+    got = awards(s)
+    assert got[0] == "Top fragger: brief (999 kills)"
+    assert "Best K/D: steady (199.00)" in got
+
+
+def test_score_lines_skip_stretches_without_a_decided_map() -> None:
+    s = reads_pb2.SessionSummary(
+        scores=[
+            reads_pb2.SessionScore(team_a=["a"], team_b=["b"], maps=1),
+            reads_pb2.SessionScore(
+                team_a=["a", "c", "d", "e"], team_b=["b"], wins_a=2, draws=1, maps=4
+            ),
+        ]
+    )
+    assert score_lines(s) == ["a, c, d +1 **2 : 0** b (1 draw, 4 maps)"]
+
+
+def test_no_session() -> None:
+    assert no_session_text(reads_pb2.SessionReply()) == "No session yet."
+    day = reads_pb2.SessionReply(day="2026-11-19")
+    assert no_session_text(day, "main") == "No session began on 2026-11-19 on main."
