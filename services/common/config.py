@@ -121,11 +121,10 @@ class Env:
         raise ConfigError(f"{name}={value!r} is not a yes/no value (use true or false)")
 
 
-def session_gap(env: Env) -> float:
-    """SESSION_GAP: a pause without rounds this long ends a gaming session. Storage
-    cuts sessions by it and the poster waits it out before a session's summary,
-    so both read it here."""
-    return env.duration("SESSION_GAP", "60m", minimum_s=1)
+# A pause without rounds this long ends a gaming session: storage cuts sessions
+# by it and the poster waits it out before a session's summary (each reads it as
+# SESSION_GAP, with this default).
+SESSION_GAP_DEFAULT = "60m"
 
 
 def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:

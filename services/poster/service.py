@@ -16,17 +16,24 @@ from prometheus_client import Counter, Histogram
 
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
-from services.common.config import Env
+from services.common.config import SESSION_GAP_DEFAULT, Env
 from services.common.consumer import consume, decode
 from services.common.discord_text import safe
-from services.common.durables import POSTER_REJECTIONS, POSTER_SYNCS, poster_live
+from services.common.durables import (
+    POSTER_REJECTIONS,
+    POSTER_SESSIONS,
+    POSTER_SYNCS,
+    poster_live,
+)
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.notices import Notices
 from services.common.render import round_embeds, sync_summary
+from services.common.rpc import NotAnswering
 from services.common.runtime import Runtime
 from services.common.sources import SourceConfig, load_sources
-from services.common.subjects import POSTS_BUCKET
+from services.common.subjects import POSTS_BUCKET, SESSION_WATCH_BUCKET
+from services.poster.sessions import SessionPosts
 from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,7 @@ class PosterConfig:
     admin_channel: str | None
     sources: list[SourceConfig]
     notice_cooldown_s: float
+    session_gap_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Env) -> PosterConfig:
@@ -60,6 +68,7 @@ class PosterConfig:
             and env.str("DISCORD_ADMIN_CHANNEL_ID", pattern=channel),
             sources=load_sources(env),
             notice_cooldown_s=env.duration("ADMIN_NOTICE_COOLDOWN", "10m"),
+            session_gap_s=env.duration("SESSION_GAP", SESSION_GAP_DEFAULT, minimum_s=1),
         )
 
 
@@ -206,7 +215,7 @@ async def make_sink(conf: PosterConfig) -> Sink:
 
 def zero_posts() -> None:
     """Every kind and outcome of a post at 0 from the start (see zero_stage)."""
-    for kind in ("round", "sync_summary"):
+    for kind in ("round", "sync_summary", "session"):
         for outcome in ("posted", "refused", "already_posted"):
             POSTS.labels(kind=kind, outcome=outcome)
     POSTS.labels(kind="round", outcome="edited")
@@ -218,12 +227,14 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
     zero_posts()
     sink = await make_sink(conf)
     poster = Poster(rt, conf, sink, await rt.bus.key_value(POSTS_BUCKET))
+    watches = await rt.bus.key_value(SESSION_WATCH_BUCKET)
+    sessions = SessionPosts(rt, poster, watches, conf.session_gap_s)
     rounds = [
         consume(
             rt.bus,
             stage="poster",
             consumer=poster_live(s.name),  # only rounds to post
-            handler=poster.post_round,
+            handler=sessions.post_round,  # the round's post, then its session's watch
             stop=rt.stop,
         )
         for s in conf.sources
@@ -249,6 +260,15 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
                 # Held until their notice is sent (grouped, one per cooldown): a
                 # redelivery meanwhile only renews the line's ack.
             ),
+            consume(
+                rt.bus,
+                stage="poster-sessions",
+                consumer=POSTER_SESSIONS,
+                handler=sessions.post,
+                stop=rt.stop,
+                outages=(NotAnswering,),  # storage away: the summary waits for it
+            ),
+            sessions.keep_looking(),
             poster.flush_notices(),
         )
     finally:

@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.backoff import backoff
-from services.common.config import Env, session_gap
+from services.common.config import SESSION_GAP_DEFAULT, Env
 from services.common.consumer import consume, decode
 from services.common.control import Control
 from services.common.durables import (
@@ -111,7 +111,7 @@ class StorageConfig:
             pg_dump=env.optional("PG_DUMP"),
             event_retention_s=env.duration("EVENT_RETENTION", "7d", minimum_s=60),
             backup_dir_temporary=env.bool("BACKUP_DIR_TEMPORARY", False),
-            session_gap_s=session_gap(env),
+            session_gap_s=env.duration("SESSION_GAP", SESSION_GAP_DEFAULT, minimum_s=1),
         )
 
 
