@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.bot.permissions import Admins
-from tests.fake_discord import ADMIN_ROLE_ID, EMBED_TOTAL_MAX, GUILD_ID, FakeDiscord, embed_size
-from tests.test_bot import bot_config, bot_running
+from tests.fake_discord import EMBED_TOTAL_MAX, FakeDiscord, embed_size
 from tests.test_bot_reads import (
     ADMIN,
     MEMBER,
@@ -115,23 +113,4 @@ async def test_no_session_and_text_that_is_no_day(stack: Any, discord: FakeDisco
     assert usage["content"].startswith("date is a required argument that is missing.")
     extra = await prefix_reply(discord, "!last main banana")
     assert extra["content"].startswith("That command does not take those words.")
-    within_limits(discord)
-
-
-async def test_without_rounds_and_while_storage_is_down(
-    nats_server, database_url: str, discord: FakeDiscord
-) -> None:
-    admins = Admins(frozenset({int(ADMIN_ROLE_ID)}), frozenset())
-    conf = bot_config(discord, admins, frozenset({int(GUILD_ID)}))
-    async with bot_running(nats_server.url, discord, conf):
-        for name, options in (
-            ("last_session", []),
-            ("session", [option("date", "today")]),
-        ):
-            shown = await slash_reply(discord, name, options)
-            assert shown["content"] == (
-                "Stats are unavailable right now: the storage service is not answering."
-            ), name
-        said = await prefix_reply(discord, "!last")
-        assert said["content"].startswith("Stats are unavailable right now")
     within_limits(discord)
