@@ -163,3 +163,26 @@ async def test_a_day_of_a_long_history_reads_the_index_not_the_history(
         db, "main", BASE + timedelta(days=1000), BASE + timedelta(days=1001), timedelta(hours=1)
     )
     assert len(rows) == 1 and rows[0][3] == 8
+
+
+async def test_grafanas_read_only_role_can_call_it(db: asyncpg.Connection) -> None:
+    """The dashboard's reader has SELECT on the tables and nothing more
+    (deploy/postgres/initdb): the function needs no other right."""
+    await migrate(db)
+    first = await add_round(db, "main", BASE)
+    reader = f"reader_{random.getrandbits(32):08x}"
+    await db.execute(f"CREATE ROLE {reader}")
+    await db.execute(f"GRANT USAGE ON SCHEMA public TO {reader}")
+    await db.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    await db.execute(f"SET ROLE {reader}")
+    try:
+        rows = await db.fetch(
+            "SELECT first_stamp AS time, source, round_count FROM round_sessions(NULL, $1, $2)",
+            BASE - timedelta(days=1),
+            BASE + timedelta(days=1),
+        )
+        assert [tuple(r) for r in rows] == [(BASE, "main", 1)]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.execute("DELETE FROM rounds WHERE id = $1", first)
+    finally:
+        await db.execute("RESET ROLE")

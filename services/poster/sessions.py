@@ -32,6 +32,7 @@ from etstats.contract import common_pb2, reads_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.consumer import decode
 from services.common.reads import Reads
+from services.common.rpc import ServiceFailed
 from services.common.runtime import Runtime
 from services.common.session_text import session_post
 from services.common.subjects import session_end_msg_id, session_end_subject
@@ -108,7 +109,12 @@ class SessionPosts:
         """The summary of the session that ended, once; storage not answering is
         an outage (the consumer tries again, with backoff)."""
         end = decode(reads_pb2.SessionEnd, msg.data)
-        reply = await self.reads.session(end.source, round_id=end.round_id)
+        try:
+            reply = await self.reads.session(end.source, round_id=end.round_id)
+        except ServiceFailed as exc:
+            if exc.code != "404":
+                raise
+            reply = reads_pb2.SessionReply()  # the round was deleted meanwhile
         if not reply.sessions:
             log.info("no session holds round #%s of %s: nothing to post", end.round_id, end.source)
             return
