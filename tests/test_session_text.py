@@ -11,7 +11,9 @@ from etstats.contract import reads_pb2, rounds_pb2
 from services.common.render import fits
 from services.common.session_text import (
     awards,
+    map_lines,
     no_session_text,
+    overview_embed,
     score_lines,
     session_pages,
     session_post,
@@ -135,3 +137,48 @@ def test_no_session() -> None:
     assert no_session_text(reads_pb2.SessionReply()) == "No session yet."
     day = reads_pb2.SessionReply(day="2026-11-19")
     assert no_session_text(day, "main") == "No session began on 2026-11-19 on main."
+
+
+def test_map_lines_say_each_result_in_a_few_words() -> None:
+    def result(outcome: str, fullhold: bool = False) -> rounds_pb2.MapResult:
+        return rounds_pb2.MapResult(
+            outcome=outcome, time_to_beat_s=420, round2_time_s=380, fullhold=fullhold
+        )
+
+    score = reads_pb2.SessionScore(team_a=["FireFox", "olz"], team_b=["sm@sh"], maps=5)
+    s = reads_pb2.SessionSummary(
+        scores=[score],
+        maps=[
+            reads_pb2.SessionMap(map="supply", result=result("round2_attackers"), winner=2),
+            reads_pb2.SessionMap(map="radar", result=result("round1_attackers"), winner=1),
+            reads_pb2.SessionMap(map="goldrush", result=result("round1_attackers", True)),
+            reads_pb2.SessionMap(map="oasis", result=result("draw"), score=-1),
+            reads_pb2.SessionMap(map="*_*", result=result("unknown")),
+            reads_pb2.SessionMap(map="fueldump", r1_round_id=3),
+            reads_pb2.SessionMap(map="adlernest", r2_round_id=4),
+        ],
+    )
+    assert map_lines(s) == [
+        "supply: 6:20 beat 7:00 → sm@sh's team",
+        "radar: 7:00 stood → FireFox's team",
+        "goldrush: 7:00 stood (a fullhold)",
+        "oasis: both attacks held: a draw",
+        r"\*\_\*: result not recorded",
+        "fueldump: no result (round 2 missing)",
+        "adlernest: no result (round 1 missing)",
+    ]
+
+
+def test_an_evening_of_twenty_maps_lists_every_map() -> None:
+    maps = [
+        reads_pb2.SessionMap(
+            map="sw_goldrush_te",
+            result=rounds_pb2.MapResult(outcome="round2_attackers", time_to_beat_s=900),
+            winner=1 + i % 2,
+        )
+        for i in range(20)
+    ]
+    teams = reads_pb2.SessionScore(team_a=["A" * 36] * 6, team_b=["B" * 36] * 6, maps=20)
+    embed = overview_embed(reads_pb2.SessionSummary(maps=maps, scores=[teams]))
+    listed = "\n".join(str(f.value) for f in embed.fields if f.name in ("Maps", "Maps, continued"))
+    assert listed.count("\n") == 19 and "more maps" not in listed

@@ -63,7 +63,7 @@ def player_line(p: rounds_pb2.PlayerStats, compact: bool) -> str:
     )
 
 
-def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
+def chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
     chunks, current = [], ""
     for line in lines:
         if current and len(current) + 1 + len(line) > limit:
@@ -76,7 +76,7 @@ def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
 
 def first_chunk(lines: Sequence[str], what: str) -> str:
     """As many lines as one field holds, and how many more there are."""
-    parts = _chunks(lines, FIELD_MAX - 30)
+    parts = chunks(lines, FIELD_MAX - 30)
     if len(parts) == 1:
         return parts[0]
     return f"{parts[0]}\n+{len(lines) - parts[0].count(chr(10)) - 1} more {what}"
@@ -96,7 +96,7 @@ def _team_fields(
         lines = [player_line(p, compact) for p in shown]
         if len(members) > len(shown):
             lines.append(f"+{len(members) - len(shown)} more")
-        parts = _chunks(lines)
+        parts = chunks(lines)
         for i, part in enumerate(parts):
             label = f"{TEAM_NAMES[team]} ({len(members)})" + (
                 f" {i + 1}/{len(parts)}" if len(parts) > 1 else ""
@@ -104,7 +104,7 @@ def _team_fields(
             fields.append((label, part))
     others = [p for p in players if p.team not in (1, 2)]
     if others:
-        fields.append((f"Others ({len(others)})", _chunks([_name(p, 20) for p in others])[0]))
+        fields.append((f"Others ({len(others)})", chunks([_name(p, 20) for p in others])[0]))
     return fields
 
 
@@ -265,7 +265,7 @@ def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
         if result.missing_total > len(lines):
             lines.append(f"+{result.missing_total - len(lines)} more")
         embed.add_field(
-            name=f"Still missing ({result.missing_total})", value=_chunks(lines)[0], inline=False
+            name=f"Still missing ({result.missing_total})", value=chunks(lines)[0], inline=False
         )
     failed = [p for p in result.sources if p.failed or p.error]
     for p in failed[:5]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import disnake
 
-from etstats.contract import reads_pb2
+from etstats.contract import reads_pb2, rounds_pb2
 from etstats.contract.players import totals_from_message
 from etstats.players.totals import Totals
 from etstats.statsfile.writer import clock
@@ -19,14 +19,15 @@ from services.common.player_text import player_name
 from services.common.render import (
     FIELD_MAX,
     MIN_SHOTS_FOR_ACCURACY,
-    OUTCOMES,
     best_line,
+    chunks,
     first_chunk,
     fits,
 )
 
 PLAYERS_PER_PAGE = 10
 FIRST_PAGE_COUNTS = (PLAYERS_PER_PAGE, 6, 3)  # beside the overview, as many as fit
+MAP_FIELDS = 2
 TEAM_NAMES_SHOWN = 3
 TEAM_NAME_WIDTH = 20
 
@@ -67,18 +68,27 @@ def score_lines(s: reads_pb2.SessionSummary) -> list[str]:
     return lines
 
 
+def _result(r: rounds_pb2.MapResult) -> str:
+    """A map's stopwatch result in a few words: a session lists a dozen maps or more."""
+    to_beat, took = clock(r.time_to_beat_s), clock(r.round2_time_s)
+    if r.outcome == "round2_attackers":
+        return f"{took} beat {to_beat}"
+    if r.outcome == "round1_attackers":
+        return f"{to_beat} stood" + (" (a fullhold)" if r.fullhold else "")
+    if r.outcome == "draw":
+        return "both attacks held: a draw"
+    return "result not recorded"
+
+
 def map_lines(s: reads_pb2.SessionSummary) -> list[str]:
+    """`supply: 6:20 beat 7:00 → FireFox's team`, a line a map, in play order."""
     lines = []
     for m in s.maps:
         name = safe(clip(m.map, 30))
         if not m.HasField("result"):
             lines.append(f"{name}: no result (round {1 if not m.r1_round_id else 2} missing)")
             continue
-        r = m.result
-        line = (
-            f"{name}: {OUTCOMES.get(r.outcome, r.outcome)} (to beat {clock(r.time_to_beat_s)},"
-            f" took {clock(r.round2_time_s)})"
-        )
+        line = f"{name}: {_result(m.result)}"
         if m.winner and 0 <= m.score < len(s.scores):
             score = s.scores[m.score]
             winners = score.team_a if m.winner == 1 else score.team_b
@@ -147,8 +157,12 @@ def overview_embed(s: reads_pb2.SessionSummary, which: str = "") -> disnake.Embe
             + f", {_plural(len(s.players), 'player')}."
         ),
     )
-    if lines := map_lines(s):
-        embed.add_field(name="Maps", value=first_chunk(lines, "maps"), inline=False)
+    parts = chunks(map_lines(s), FIELD_MAX - 30)
+    for i, part in enumerate(parts[:MAP_FIELDS]):  # a long evening takes two fields
+        more = len(parts) > MAP_FIELDS and i == MAP_FIELDS - 1
+        shown = sum(p.count("\n") + 1 for p in parts[:MAP_FIELDS])
+        value = part + (f"\n+{len(s.maps) - shown} more maps" if more else "")
+        embed.add_field(name="Maps" if i == 0 else "Maps, continued", value=value, inline=False)
     if lines := score_lines(s):
         embed.add_field(name="Score", value=first_chunk(lines, "stretches"), inline=False)
     if lines := awards(s):
