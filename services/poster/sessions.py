@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the service wires this module in
 
 log = logging.getLogger(__name__)
 
-LOOK_EVERY_S = 1.0  # at most; a quarter of the gap when that is shorter
+LOOK_EVERY_S = 15.0  # at most (a quarter of the gap when that is shorter): a few KV reads
 
 
 class SessionPosts:
