@@ -1022,6 +1022,8 @@ async def _read_body(request: web.Request) -> tuple[Any, list[SentFile]]:
         for name, part in form.items()
         if isinstance(part, web.FileField) and re.fullmatch(r"files\[\d+\]", name)
     ]
+    if isinstance(payload, bytes | bytearray):  # a part sent as application/json
+        payload = payload.decode()
     return (json.loads(payload) if isinstance(payload, str) else None), files
 
 

@@ -153,13 +153,6 @@ def test_sync_summary_fits_with_many_rejections() -> None:
     assert "800 imported, 3 duplicates, 60 rejected, in 2:05" in shown(embed.description)
 
 
-@pytest.fixture
-async def discord():
-    fake = await FakeDiscord().start()
-    yield fake
-    await fake.stop()
-
-
 def poster_conf(discord: FakeDiscord, *sources: SourceConfig) -> PosterConfig:
     return PosterConfig(
         token="test-token",
