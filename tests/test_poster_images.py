@@ -7,8 +7,6 @@ import dataclasses
 import io
 import json
 import logging
-import random
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -17,19 +15,13 @@ import pytest
 from PIL import Image
 from prometheus_client import REGISTRY
 
-from etstats.contract import common_pb2
-from etstats.statsfile.generator import generate_match
 from services.common.discord_text import safe
 from services.common.scoreboard import FILENAME, WIDTH
-from services.common.subjects import stage_msg_id
 from services.poster import service as poster_service
 from services.poster.service import main as poster_main
 from services.poster.sinks import DiscordSink, PermanentPostError, Upload
-from services.storage.service import StorageConfig
-from services.storage.service import main as storage_main
 from tests.fake_discord import UPLOAD_MAX_BYTES, FakeDiscord
 from tests.inprocess import running
-from tests.rounds import parsed
 from tests.test_poster import CHANNEL, poster_conf, publish, stored
 from tests.waiting import wait_until
 
@@ -121,41 +113,6 @@ async def test_64_players_fit_in_the_post_and_its_image(nats_server, bus, discor
     picture = png_of(discord, post)
     assert picture.height < 1800
     assert len(discord.attachment(post, FILENAME)) < 1024 * 1024
-    assert discord.refusals() == []
-
-
-async def test_a_repaired_round_2_gets_a_new_image(
-    nats_server, bus, discord, database_url: str
-) -> None:
-    """Posted as an orphan (totals over both rounds), corrected by its late round 1:
-    the edit replaces the image, which now shows round 2's own numbers."""
-    r1, r2 = generate_match(random.Random(11), datetime(2026, 11, 24, 20, 0), players=6)
-    storage_conf = StorageConfig(database_url, 2, backup_interval_s=0)
-    async with (
-        running("storage", storage_main, storage_conf, nats_server.url),
-        running("poster", poster_main, poster_conf(discord), nats_server.url),
-    ):
-        for generated in (r2, r1):
-            message = parsed(generated, origin=common_pb2.ORIGIN_MONITOR, recent=True)
-            await bus.publish(
-                f"stats.parsed.{message.file.source}",
-                message.SerializeToString(),
-                msg_id=stage_msg_id("parsed", message.file.msg_id),
-            )
-        await wait_until(lambda: len(discord.posts(CHANNEL)) == 2, what="both rounds posted")
-        orphan = discord.posts(CHANNEL)[0]
-        await wait_until(lambda: orphan["edited_timestamp"] is not None, what="the orphan edited")
-    posted = [c for c in message_calls(discord) if c.method == "POST"]
-    (patch,) = [c for c in message_calls(discord) if c.method == "PATCH"]
-    assert posted[0].json["nonce"] == orphan["nonce"]
-    assert [f.filename for f in patch.files] == [FILENAME]
-    assert patch.json["attachments"] == [{"id": 0, "filename": FILENAME}], "only the new one"
-    (now,) = orphan["attachments"]  # the orphan's image is gone
-    assert len(discord.uploads) == 3, "one image for each post, one for the edit"
-    assert discord.uploads[now["id"]] == patch.files[0].data
-    assert patch.files[0].data != posted[0].files[0].data, "new numbers, new image"
-    assert orphan["embeds"][0]["image"]["url"] == now["url"]
-    png_of(discord, orphan)
     assert discord.refusals() == []
 
 
