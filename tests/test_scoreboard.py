@@ -14,7 +14,7 @@ from PIL import Image, ImageChops
 
 from etstats.contract import rounds_pb2
 from etstats.text import MARKS_PER_LETTER, drawable
-from services.common.drawing import AXIS, fit, font
+from services.common.drawing import AXIS, TEXT_CHARS, fit, font
 from services.common.scoreboard import (
     MAX_ROWS,
     NAME_LEFT,
@@ -136,7 +136,7 @@ def test_drawable_cases(text: str, shown: str) -> None:
 def test_fitted_text_is_never_wider_than_its_box(text: str, width: int) -> None:
     shown = fit(text, width)
     assert font().getlength(shown) <= width
-    assert shown == drawable(text, 40) or shown.endswith("…") or shown == ""
+    assert shown == drawable(text, TEXT_CHARS) or shown.endswith("…") or shown == ""
 
 
 @settings(max_examples=30, deadline=None)

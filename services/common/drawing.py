@@ -29,7 +29,7 @@ AXIS: Colour = (196, 52, 45)
 ALLIES: Colour = (46, 108, 214)
 NO_TEAM: Colour = (110, 112, 118)
 TEAM_COLOURS: dict[int, Colour] = {1: AXIS, 2: ALLIES}
-NAME_CHARS = 40  # ET allows 36; a longer one is cut before it is measured
+TEXT_CHARS = 200  # a longer text is cut before it is measured: it would not fit anyway
 
 
 @lru_cache(maxsize=8)
@@ -53,7 +53,7 @@ def lighter(colour: Colour, share: float = 0.45) -> Colour:
 
 def fit(text: str, width: float, size: int = FONT_SIZE) -> str:
     """`text` made drawable and cut, with an ellipsis, to at most `width` pixels."""
-    text = drawable(text, NAME_CHARS)
+    text = drawable(text, TEXT_CHARS)
     face = font(size)
     if face.getlength(text) <= width:
         return text
