@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import time
 import unicodedata
 
 import pytest
@@ -166,12 +165,10 @@ def test_columns_sit_side_by_side_inside_the_image() -> None:
     assert font().getlength("W" * 20) <= NAME_RIGHT - NAME_LEFT, "an ET name mostly fits"
 
 
-def test_64_players_render_well_under_a_second() -> None:
+def test_64_players_fit_one_image() -> None:
+    """(Its time is measured by `make bench`, benchmarks/images.py.)"""
     s = stored(3, 64, names=HOSTILE * 7)
-    started = time.perf_counter()
     png = scoreboard_png(s)
-    took = time.perf_counter() - started
-    assert took < 0.8, f"{took:.2f} s"
     assert sum(len(part.players) for part in sections(s)) == 64
     assert image(png).height < 1800
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -196,11 +195,10 @@ def test_a_name_never_draws_outside_its_column(hostile: list[str]) -> None:
         assert box[0] >= PAD and box[2] <= NAME_RIGHT, box
 
 
-def test_a_session_image_is_quick() -> None:
+def test_a_long_evening_fits_one_image() -> None:
+    """(Its time is measured by `make bench`, benchmarks/images.py.)"""
     players = [SessionPlayer(f"player{i}", i, 64 - i, 100.0 + i, 500.0 * i) for i in range(64)]
     rounds = [at(12 * i, i % 3, f"map{i // 2}", 1 + i % 2) for i in range(40)]
-    started = time.perf_counter()
     png = session_png(Session("A long evening", players, rounds))
-    assert time.perf_counter() - started < 0.8
     picture = Image.open(io.BytesIO(png))
     assert picture.format == "PNG" and picture.height < 1200
