@@ -22,12 +22,10 @@ from services.storage.service import main as storage_main
 from tests.fake_discord import FakeDiscord, pings_nobody
 from tests.inprocess import running
 from tests.rounds import publish_raw
-from tests.test_poster import CHANNEL, discord, poster_conf
+from tests.test_poster import CHANNEL, poster_conf
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-
-__all__ = ["discord"]  # a fixture
 
 GAP_S = 4.0
 

@@ -41,8 +41,18 @@ OUTCOMES = {
 }
 
 
-def _value(p: rounds_pb2.PlayerStats, index: int) -> float:
+def stat_value(p: rounds_pb2.PlayerStats, index: int) -> float:
+    """An extended value (etstats.statsfile.values), 0 where the file has fewer."""
     return p.values[index] if index < len(p.values) else 0.0
+
+
+def team_members(
+    players: Sequence[rounds_pb2.PlayerStats], team: int
+) -> list[rounds_pb2.PlayerStats]:
+    """A team's players in the order every view lists them: most kills, fewest deaths."""
+    return sorted(
+        (p for p in players if p.team == team), key=lambda p: (-p.kills, p.deaths, p.clean_name)
+    )
 
 
 def _name(p: rounds_pb2.PlayerStats, width: int = 0) -> str:
@@ -57,9 +67,9 @@ def player_line(p: rounds_pb2.PlayerStats, compact: bool) -> str:
         return f"{_name(p, 16)} {p.kills}/{p.deaths}"
     return (
         f"{_name(p, 20)} — {p.kills}/{p.deaths} K/D {kd_ratio(p.kills, p.deaths):.2f} · dmg "
-        f"{_value(p, DAMAGE_GIVEN):.0f}/{_value(p, DAMAGE_RECEIVED):.0f} · DPM "
-        f"{_value(p, DPM):.0f} · acc {accuracy(p.weapons):.0%} · HS {p.headshots} · rev "
-        f"{_value(p, REVIVES_GIVEN):.0f}"
+        f"{stat_value(p, DAMAGE_GIVEN):.0f}/{stat_value(p, DAMAGE_RECEIVED):.0f} · DPM "
+        f"{stat_value(p, DPM):.0f} · acc {accuracy(p.weapons):.0%} · HS {p.headshots} · rev "
+        f"{stat_value(p, REVIVES_GIVEN):.0f}"
     )
 
 
@@ -87,9 +97,7 @@ def _team_fields(
 ) -> list[tuple[str, str]]:
     fields = []
     for team in (1, 2):
-        members = sorted(
-            (p for p in players if p.team == team), key=lambda p: (-p.kills, p.deaths, p.clean_name)
-        )
+        members = team_members(players, team)
         if not members:
             continue
         shown = members if keep is None else members[:keep]
@@ -141,13 +149,16 @@ def awards(players: Sequence[rounds_pb2.PlayerStats]) -> list[str]:
 
     lines = [
         _best(players, "Top fragger", lambda p: p.kills, "{:.0f} kills"),
-        _best(players, "Most damage", lambda p: _value(p, DAMAGE_GIVEN), "{:.0f}"),
+        _best(players, "Most damage", lambda p: stat_value(p, DAMAGE_GIVEN), "{:.0f}"),
         _best(players, "Best accuracy", steady_accuracy, "{:.0%}"),
-        _best(players, "Most revives", lambda p: _value(p, REVIVES_GIVEN), "{:.0f}"),
+        _best(players, "Most revives", lambda p: stat_value(p, REVIVES_GIVEN), "{:.0f}"),
         _best(
-            players, "Most objectives", lambda p: sum(_value(p, i) for i in OBJECTIVES), "{:.0f}"
+            players,
+            "Most objectives",
+            lambda p: sum(stat_value(p, i) for i in OBJECTIVES),
+            "{:.0f}",
         ),
-        _best(players, "Most denied time", lambda p: _value(p, DENIED_PLAYTIME), "{:.0f} s"),
+        _best(players, "Most denied time", lambda p: stat_value(p, DENIED_PLAYTIME), "{:.0f} s"),
     ]
     return [line for line in lines if line]
 
@@ -223,6 +234,15 @@ def _round_embed(s: rounds_pb2.StoredRound, compact: bool, keep: int | None) -> 
         )
     embed.set_footer(text=f"{s.file.source} · {s.stamp} · round #{s.round_id}")
     return embed
+
+
+def with_image(embeds: Sequence[disnake.Embed], filename: str) -> list[disnake.Embed]:
+    """The first embed shows the file sent with the message; the text stays, for
+    search, screen readers, and readers with images off."""
+    first, *rest = embeds
+    shown = first.copy()
+    shown.set_image(url=f"attachment://{filename}")
+    return [shown, *rest]
 
 
 def fits(embeds: Sequence[disnake.Embed]) -> bool:

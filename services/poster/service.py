@@ -25,16 +25,18 @@ from services.common.durables import (
     POSTER_SYNCS,
     poster_live,
 )
+from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.notices import Notices
-from services.common.render import round_embeds, sync_summary
+from services.common.render import round_embeds, sync_summary, with_image
 from services.common.rpc import NotAnswering
 from services.common.runtime import Runtime
+from services.common.scoreboard import FILENAME, scoreboard_png
 from services.common.sources import SourceConfig, load_sources
 from services.common.subjects import POSTS_BUCKET, SESSION_WATCH_BUCKET
 from services.poster.sessions import SessionPosts
-from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
+from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink, Upload
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,11 @@ PIPELINE_LATENCY = Histogram(
     "From file detection by the fetcher to the post.",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300),
 )
+IMAGE_FAILURES = Counter(
+    "etstats_poster_image_failures_total",
+    "Round scoreboard images that could not be rendered: the round was posted without.",
+)
+IMAGE_MAX_BYTES = 8 * 1024 * 1024  # under Discord's 10 MiB a message, whatever the renderer does
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class PosterConfig:
     admin_channel: str | None
     sources: list[SourceConfig]
     notice_cooldown_s: float
+    images: bool = True  # round posts carry a scoreboard image
     session_gap_s: float = 3600.0
 
     @classmethod
@@ -68,6 +76,7 @@ class PosterConfig:
             and env.str("DISCORD_ADMIN_CHANNEL_ID", pattern=channel),
             sources=load_sources(env),
             notice_cooldown_s=env.duration("ADMIN_NOTICE_COOLDOWN", "10m"),
+            images=env.bool("POST_IMAGES", True),
             session_gap_s=env.duration("SESSION_GAP", SESSION_GAP_DEFAULT, minimum_s=1),
         )
 
@@ -80,6 +89,7 @@ class Poster:
         self.channels = {s.name: s.round_channel_id or conf.round_channel for s in conf.sources}
         self.notices = Notices(self._notify, conf.notice_cooldown_s)
         self.ledger = ledger
+        self.image_failure_logged = False
 
     async def _notify(self, title: str, text: str, nonce: str) -> None:
         """Send a notice; an outage raises (the notice is tried again), a refusal for
@@ -109,13 +119,14 @@ class Poster:
         embeds: Sequence[disnake.Embed],
         nonce: str,
         file: common_pb2.FileRef,
+        files: Sequence[Upload] = (),
     ) -> bool:
         """Post unless the ledger says it was; the ledger is written before the ack."""
         if await self._posted(key):
             POSTS.labels(kind=kind, outcome="already_posted").inc()
             return False
         try:
-            message_id = await self.sink.send(channel, embeds, nonce)
+            message_id = await self.sink.send(channel, embeds, nonce, files)
         except PermanentPostError as exc:
             POSTS.labels(kind=kind, outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})
@@ -140,19 +151,52 @@ class Poster:
         if not stored.file.recent:
             return
         source = stored.file.source
+        embeds, files = await self._round_post(stored)
         posted = await self._post_once(
             "round",
             f"round_{stored.round_id}",
             self._round_channel(source),
-            round_embeds(stored),
+            embeds,
             f"etstats-r{stored.round_id}",
             stored.file,
+            files,
         )
         if posted:
             if stored.file.detected_at_ms:
                 PIPELINE_LATENCY.observe(max(time.time() - stored.file.detected_at_ms / 1000, 0))
             await report(self.rt.bus, stored.file, "poster", "posted")
             mark_success("poster", source)
+
+    async def _round_post(
+        self, stored: rounds_pb2.StoredRound
+    ) -> tuple[list[disnake.Embed], list[Upload]]:
+        """The round's embeds and, unless images are off, its scoreboard image."""
+        embeds = round_embeds(stored)
+        image = await self._scoreboard(stored) if self.conf.images else None
+        if image is None:
+            return embeds, []
+        return with_image(embeds, FILENAME), [Upload(FILENAME, image)]
+
+    async def _scoreboard(self, stored: rounds_pb2.StoredRound) -> bytes | None:
+        """The PNG, drawn beside the event loop; a failure never holds up the post."""
+        if isinstance(self.sink, ConsoleSink):
+            return None  # a terminal shows no images
+        try:
+            png = await asyncio.to_thread(scoreboard_png, stored)
+            if len(png) > IMAGE_MAX_BYTES:
+                raise ValueError(f"the image is {len(png)} bytes, over {IMAGE_MAX_BYTES}")
+        except Exception as exc:
+            IMAGE_FAILURES.inc()
+            if not self.image_failure_logged:  # the rest are counted only
+                self.image_failure_logged = True
+                log.error(
+                    "round %s posted without its scoreboard image: %s",
+                    stored.round_id,
+                    describe(exc),
+                    exc_info=True,
+                )
+            return None
+        return png
 
     def _round_channel(self, source: str) -> str | None:
         return self.channels.get(source, self.conf.round_channel)
@@ -163,8 +207,9 @@ class Poster:
         if message_id is None:  # never posted (refused): nothing to correct
             return
         file = stored.file
+        embeds, files = await self._round_post(stored)
         try:
-            await self.sink.edit(self._round_channel(file.source), message_id, round_embeds(stored))
+            await self.sink.edit(self._round_channel(file.source), message_id, embeds, files)
         except PermanentPostError as exc:
             POSTS.labels(kind="round", outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})
