@@ -1,19 +1,23 @@
 """The end-of-session post, end to end: live rounds through the parser, storage
 and the poster to the fake Discord; once no round came for the gap, the
 session's summary is posted once, also when the poster was down meanwhile or
-runs twice, and not again after a restart. Rounds a sync brought in start no session post."""
+runs twice, and not again after a restart; with its picture. Rounds a sync
+brought in start no session post."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import random
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from etstats.statsfile.generator import GeneratedFile, generate_match
+from services.common import session_image
 from services.parser.service import ParserConfig
 from services.parser.service import main as parser_main
 from services.poster.service import main as poster_main
@@ -82,5 +86,10 @@ async def test_a_session_is_posted_once_when_it_ended(
     assert overview["footer"]["text"].startswith("main · session of round #")
     assert players["title"] == "Players 1 to 6 of 6"
     assert post["nonce"].startswith("etstats-x") and pings_nobody(post.get("allowed_mentions"))
+    (attachment,) = post["attachments"]  # the session's picture beside its text
+    assert attachment["filename"] == "session.png"
+    assert overview["image"]["url"] == attachment["url"]
+    picture = Image.open(io.BytesIO(discord.attachment(post, "session.png")))
+    assert picture.format == "PNG" and picture.width == session_image.WIDTH
     assert len(discord.posts(CHANNEL)) == 3, "the two rounds and their session, nothing more"
     assert [(c.method, c.path, c.status) for c in discord.refusals()] == []

@@ -16,6 +16,7 @@ from services.common.session_text import (
     overview_embed,
     score_lines,
     session_pages,
+    session_picture,
     session_post,
 )
 
@@ -182,3 +183,33 @@ def test_an_evening_of_twenty_maps_lists_every_map() -> None:
     embed = overview_embed(reads_pb2.SessionSummary(maps=maps, scores=[teams]))
     listed = "\n".join(str(f.value) for f in embed.fields if f.name in ("Maps", "Maps, continued"))
     assert listed.count("\n") == 19 and "more maps" not in listed
+
+
+def test_the_picture_is_drawn_from_every_player_and_round_start() -> None:
+    s = reads_pb2.SessionSummary(
+        source="main",
+        first_stamp="2026-11-20 21:10:00",
+        last_stamp="2026-11-20 21:30:00",
+        players=[player("olz", 1), player("[BOT]Nyx", 2, bot=True)],
+        rounds=[
+            reads_pb2.SessionRound(
+                stamp="2026-11-20 21:10:00", map="supply", round=1, playtime_ms=600000,
+                winner_team=2,
+            ),
+            reads_pb2.SessionRound(  # the file does not say how long it was played
+                stamp="2026-11-20 21:30:00", map="supply", round=2, time_limit_s=540,
+                winner_team=1,
+            ),
+        ],
+    )  # fmt: skip
+    picture = session_picture(s)
+    assert picture.title == "main · session 2026-11-20 21:10 to 21:30"
+    assert [(p.name, p.kills, p.deaths) for p in picture.players] == [
+        ("olz", 999, 1),
+        ("[BOT]Nyx (bot)", 998, 2),
+    ]
+    assert picture.players[0].damage == 123456.7
+    assert [(str(r.started), r.round, r.winner) for r in picture.rounds] == [
+        ("2026-11-20 21:00:00", 1, 2),
+        ("2026-11-20 21:21:00", 2, 1),
+    ]

@@ -1,19 +1,21 @@
 """Gaming sessions as Discord embeds within Discord's limits (pure): pages for
 `/session` and `/last_session` (the CLI prints them as text), and the one
-message the poster posts when a session ends."""
+message the poster posts when a session ends, with its picture's input."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 import disnake
 
 from etstats.contract import reads_pb2, rounds_pb2
-from etstats.contract.players import totals_from_message
+from etstats.contract.players import STAMP, totals_from_message
 from etstats.players.totals import Totals
 from etstats.statsfile.writer import clock
 from etstats.text import clip
+from services.common import session_image
 from services.common.discord_text import safe
 from services.common.player_text import player_name
 from services.common.render import (
@@ -228,3 +230,27 @@ def session_post(s: reads_pb2.SessionSummary, ask_with: str) -> list[disnake.Emb
         return [overview_embed(s), players_embed(s, 0, count, more)]
 
     return _fitting(post)[0]
+
+
+def session_picture(s: reads_pb2.SessionSummary) -> session_image.Session:
+    """What the session's image is drawn from: every player's totals, and each
+    round from its start (its end less its playing time, or its time limit
+    where the file does not say)."""
+    players = []
+    for p in s.players:
+        t = totals_from_message(p.totals)
+        name = (p.player.name.strip() or p.player.ref.guid) + (
+            " (bot)" if p.player.ref.bot_name else ""
+        )
+        players.append(session_image.SessionPlayer(name, t.kills, t.deaths, t.dpm, t.damage_given))
+    rounds = [
+        session_image.SessionRound(
+            started=datetime.strptime(r.stamp, STAMP)
+            - (timedelta(milliseconds=r.playtime_ms) or timedelta(seconds=r.time_limit_s)),
+            map=r.map,
+            round=r.round,
+            winner=r.winner_team,
+        )
+        for r in s.rounds
+    ]
+    return session_image.Session(f"{s.source} · session {_when(s)}", players, rounds)

@@ -36,7 +36,14 @@ from services.common.scoreboard import FILENAME, scoreboard_png
 from services.common.sources import SourceConfig, load_sources
 from services.common.subjects import POSTS_BUCKET, SESSION_WATCH_BUCKET
 from services.poster.sessions import SessionPosts
-from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink, Upload
+from services.poster.sinks import (
+    IMAGE_MAX_BYTES,
+    ConsoleSink,
+    DiscordSink,
+    PermanentPostError,
+    Sink,
+    Upload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,6 @@ IMAGE_FAILURES = Counter(
     "etstats_poster_image_failures_total",
     "Round scoreboard images that could not be rendered: the round was posted without.",
 )
-IMAGE_MAX_BYTES = 8 * 1024 * 1024  # under Discord's 10 MiB a message, whatever the renderer does
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ class PermanentPostError(Exception):
     """Discord refused for good (missing access, unknown channel): do not retry."""
 
 
+IMAGE_MAX_BYTES = 8 * 1024 * 1024  # under Discord's 10 MiB a message, whatever the renderer does
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file sent with a message; an embed shows it as `attachment://<filename>`."""
