@@ -38,7 +38,10 @@ def png_of(discord: FakeDiscord, message: dict[str, Any]) -> Image.Image:
 
 
 def image_failures() -> float:
-    return REGISTRY.get_sample_value("etstats_poster_image_failures_total") or 0
+    return (
+        REGISTRY.get_sample_value("etstats_poster_image_failures_total", {"picture": "scoreboard"})
+        or 0
+    )
 
 
 def message_calls(discord: FakeDiscord) -> list[Any]:

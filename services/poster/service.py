@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import disnake
 from nats.aio.msg import Msg
@@ -25,7 +26,6 @@ from services.common.durables import (
     POSTER_SYNCS,
     poster_live,
 )
-from services.common.errors import describe
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.notices import Notices
@@ -35,9 +35,9 @@ from services.common.runtime import Runtime
 from services.common.scoreboard import FILENAME, scoreboard_png
 from services.common.sources import SourceConfig, load_sources
 from services.common.subjects import POSTS_BUCKET, SESSION_WATCH_BUCKET
+from services.poster.pictures import Pictures
 from services.poster.sessions import SessionPosts
 from services.poster.sinks import (
-    IMAGE_MAX_BYTES,
     ConsoleSink,
     DiscordSink,
     PermanentPostError,
@@ -52,10 +52,6 @@ PIPELINE_LATENCY = Histogram(
     "etstats_pipeline_latency_seconds",
     "From file detection by the fetcher to the post.",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300),
-)
-IMAGE_FAILURES = Counter(
-    "etstats_poster_image_failures_total",
-    "Round scoreboard images that could not be rendered: the round was posted without.",
 )
 
 
@@ -95,7 +91,7 @@ class Poster:
         self.channels = {s.name: s.round_channel_id or conf.round_channel for s in conf.sources}
         self.notices = Notices(self._notify, conf.notice_cooldown_s)
         self.ledger = ledger
-        self.image_failure_logged = False
+        self.scoreboards = Pictures("scoreboard")
 
     async def _notify(self, title: str, text: str, nonce: str) -> None:
         """Send a notice; an outage raises (the notice is tried again), a refusal for
@@ -184,25 +180,11 @@ class Poster:
         return with_image(embeds, FILENAME), [Upload(FILENAME, image)]
 
     async def _scoreboard(self, stored: rounds_pb2.StoredRound) -> bytes | None:
-        """The PNG, drawn beside the event loop; a failure never holds up the post."""
         if isinstance(self.sink, ConsoleSink):
             return None  # a terminal shows no images
-        try:
-            png = await asyncio.to_thread(scoreboard_png, stored)
-            if len(png) > IMAGE_MAX_BYTES:
-                raise ValueError(f"the image is {len(png)} bytes, over {IMAGE_MAX_BYTES}")
-        except Exception as exc:
-            IMAGE_FAILURES.inc()
-            if not self.image_failure_logged:  # the rest are counted only
-                self.image_failure_logged = True
-                log.error(
-                    "round %s posted without its scoreboard image: %s",
-                    stored.round_id,
-                    describe(exc),
-                    exc_info=True,
-                )
-            return None
-        return png
+        return await self.scoreboards.draw(
+            partial(scoreboard_png, stored), f"round {stored.round_id}"
+        )
 
     def _round_channel(self, source: str) -> str | None:
         return self.channels.get(source, self.conf.round_channel)

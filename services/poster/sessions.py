@@ -13,7 +13,6 @@ sessions are not posted.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -28,12 +27,10 @@ from nats.js.errors import (
     NotFoundError,
 )
 from nats.js.kv import KeyValue
-from prometheus_client import Counter
 
 from etstats.contract import common_pb2, reads_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.consumer import decode
-from services.common.errors import describe
 from services.common.reads import Reads
 from services.common.render import fits, with_image
 from services.common.rpc import ServiceFailed
@@ -41,7 +38,8 @@ from services.common.runtime import Runtime
 from services.common.session_image import session_png
 from services.common.session_text import session_picture, session_post
 from services.common.subjects import session_end_msg_id, session_end_subject
-from services.poster.sinks import IMAGE_MAX_BYTES, ConsoleSink, Upload
+from services.poster.pictures import Pictures
+from services.poster.sinks import ConsoleSink, Upload
 
 if TYPE_CHECKING:  # the service wires this module in
     from services.poster.service import Poster
@@ -49,10 +47,6 @@ if TYPE_CHECKING:  # the service wires this module in
 log = logging.getLogger(__name__)
 
 PICTURE = "session.png"
-PICTURE_FAILURES = Counter(
-    "etstats_poster_session_image_failures_total",
-    "Session images that could not be drawn: the summary was posted without.",
-)
 LOOK_EVERY_S = 15.0  # at most (a quarter of the gap when that is shorter): a few KV reads
 
 
@@ -65,7 +59,7 @@ class SessionPosts:
         self.watches = watches
         self.gap_s = gap_s
         self.reads = Reads(rt.bus)
-        self.picture_failure_logged = False
+        self.pictures = Pictures("session")
 
     async def post_round(self, msg: Msg) -> None:
         await self.poster.post_round(msg)
@@ -147,23 +141,8 @@ class SessionPosts:
         )
 
     async def _picture(self, s: reads_pb2.SessionSummary) -> bytes | None:
-        """The session's PNG, drawn beside the event loop; a failure never holds up
-        the post (logged once, then only counted)."""
         if isinstance(self.poster.sink, ConsoleSink):
             return None  # a terminal shows no images
-        try:
-            png = await asyncio.to_thread(session_png, session_picture(s))
-            if len(png) > IMAGE_MAX_BYTES:
-                raise ValueError(f"the image is {len(png)} bytes, over {IMAGE_MAX_BYTES}")
-        except Exception as exc:
-            PICTURE_FAILURES.inc()
-            if not self.picture_failure_logged:
-                self.picture_failure_logged = True
-                log.error(
-                    "session of round #%s posted without its image: %s",
-                    s.first_round_id,
-                    describe(exc),
-                    exc_info=True,
-                )
-            return None
-        return png
+        return await self.pictures.draw(
+            lambda: session_png(session_picture(s)), f"session of round #{s.first_round_id}"
+        )
