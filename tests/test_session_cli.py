@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -48,6 +48,9 @@ async def test_sessions_in_a_terminal(nats_server, database_url: str) -> None:
         assert code == 0 and out.startswith("== Session · 2026-11-20 21:")
         code, out, _ = await cli(url, "session", "2026-11-19")
         assert (code, out.strip()) == (0, "No session began on 2026-11-19.")
+        code, out, _ = await cli(url, "session", "yesterday")
+        yesterday = (datetime.now() - timedelta(days=1)).date()  # no rounds stored then
+        assert (code, out.strip()) == (0, f"No session began on {yesterday}.")
         code, _, err = await cli(url, "session", "banana")
         assert code == 2
         assert err.strip() == (

@@ -195,7 +195,9 @@ class SessionReads:
             else:
                 found = await self._holding(conn, source, request.round_id, gap)
             sessions = [await summary(conn, s, self.gap_s) for s in found]
-        return reads_pb2.SessionReply(day=day.text if day else "", sessions=sessions)
+        # The day as a date: "no session began on yesterday" would read oddly.
+        understood = day.start.date().isoformat() if day and day.start else ""
+        return reads_pb2.SessionReply(day=understood, sessions=sessions)
 
     @staticmethod
     async def _holding(
