@@ -110,7 +110,9 @@ def promql_queries() -> Iterator[tuple[str, str]]:
                     yield f"{path.name}: {panel.get('title')}", target["expr"]
         for variable in dashboard.get("templating", {}).get("list", []):
             query = variable.get("query")
-            if variable.get("type") == "query" and isinstance(query, str):
+            source = variable.get("datasource") or {}
+            if variable.get("type") == "query" and source.get("type") == "prometheus":
+                assert isinstance(query, str), f"{path.name}: ${variable['name']}"
                 yield f"{path.name}: ${variable['name']}", query
     for path in RULE_FILES:
         for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:

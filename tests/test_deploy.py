@@ -918,6 +918,18 @@ def test_metric_names_are_read_from_promql(expr: str, names: set[str]) -> None:
     assert metric_names(expr) == names
 
 
+def test_variables_of_postgresql_are_not_taken_for_promql() -> None:
+    """A SQL variable's query read as PromQL would name SELECT and FROM as metrics."""
+    sql_variables = {
+        f"{path.name}: ${v['name']}"
+        for path, dashboard in dashboards()
+        for v in dashboard.get("templating", {}).get("list", [])
+        if (v.get("datasource") or {}).get("type") == "grafana-postgresql-datasource"
+    }
+    assert sql_variables  # the community dashboard's sources
+    assert sql_variables.isdisjoint(where for where, _ in promql_queries())
+
+
 def test_every_query_names_some_metric() -> None:
     queries = list(promql_queries())
     assert len(queries) > 40
