@@ -56,6 +56,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.queries
 	$(BIN)/python -m benchmarks.reads
+	$(BIN)/python -m benchmarks.images
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m benchmarks.chaos

@@ -33,6 +33,7 @@ import yaml
 
 from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import free_port
+from etstats_cli.stack import free_http_port_base
 from services.fetcher.sftp import SftpSource
 from tests.sshservers import SSHD, SshServer, start_asyncssh, start_sshd
 
@@ -181,7 +182,7 @@ def measure(tmp: Path, server: SshServer, backlog: int = 0) -> Phase:
         SOURCES_FILE=str(tmp / "sources.yaml"),
         ETSTATS_VAR_DIR=str(tmp / "var"),
         EMBEDDED_NATS_PORT=str(free_port()),
-        ETSTATS_HTTP_PORT_BASE=str(free_port()),
+        ETSTATS_HTTP_PORT_BASE=str(free_http_port_base()),
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "etstats_cli.cli", "up", "--json-logs"],

@@ -8,7 +8,8 @@ fifth with a second name, four Omni-bots), two sources, 24 maps an evening,
 ending today, and bulk-copied into PostgreSQL with the triggers off; the daily
 sums are then made at once (`player_reads_rebuild`, as the migration does for
 older rounds). Then the storage service runs as a process and every read
-endpoint is timed over NATS, as the bot asks.
+endpoint is timed over NATS, as the bot asks (BENCH_READS=session: only the
+requests with that in their label).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from services.common.bus import Bus
 from services.common.endpoints import (
     STORAGE_LINK,
     STORAGE_ROUND,
+    STORAGE_SESSION,
     STORAGE_STATS,
     STORAGE_TOP,
     STORAGE_UNLINK,
@@ -49,6 +51,7 @@ from services.storage.importer import PLAYER_COLUMNS, WEAPON_COLUMNS
 from services.storage.migrations import migrate
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100000"))
+ONLY = os.environ.get("BENCH_READS", "")  # time only the requests whose label has this
 TEMPLATES = 300
 PLAYERS = 3000
 REQUESTS = 50
@@ -266,7 +269,20 @@ async def probes(database_url: str) -> dict[str, tuple[Endpoint[Any, Any], Messa
         "round by id": (STORAGE_ROUND, control_pb2.RoundQuery(round_id=ROUNDS // 2)),
         "link": (STORAGE_LINK, reads_pb2.LinkRequest(discord_id="2", player=named, admin=True)),
         "unlink": (STORAGE_UNLINK, reads_pb2.UnlinkRequest(discord_id="3")),
+        **{label: (STORAGE_SESSION, request) for label, request in session_requests(today)},
     }  # fmt: skip
+
+
+def session_requests(today: date) -> list[tuple[str, reads_pb2.SessionRequest]]:
+    """A session is a source's evening: 24 rounds, about 16 players each."""
+    a_day = (today - timedelta(days=100)).isoformat()
+    return [
+        ("session, last", reads_pb2.SessionRequest()),
+        ("session, last of a source", reads_pb2.SessionRequest(source=SOURCES[1])),
+        ("session, today (both sources)", reads_pb2.SessionRequest(day="today")),
+        ("session, a date 100 days ago (both sources)", reads_pb2.SessionRequest(day=a_day)),
+        ("session holding a round", reads_pb2.SessionRequest(round_id=ROUNDS // 2)),
+    ]
 
 
 def percentile(times: list[float], share: float) -> float:
@@ -277,6 +293,8 @@ def percentile(times: list[float], share: float) -> float:
 async def time_all(bus: Bus, requests: dict[str, tuple[Endpoint[Any, Any], Message]]) -> None:
     worst = 0.0
     for label, (endpoint, request) in requests.items():
+        if ONLY not in label:
+            continue
         times = []
         for _ in range(REQUESTS + 1):  # the first warms up
             started = time.perf_counter()

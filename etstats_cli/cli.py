@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--page", type=int, default=1, help="10 players a page (default: 1)")
 
+    session = commands.add_parser("session", help="a day's gaming sessions, or the last one")
+    session.add_argument(
+        "date", nargs="?", default="", help="2026-11-24, today or yesterday (default: the last)"
+    )
+    session.add_argument("--source", default="", help="one source (default: all)")
+
     parse = commands.add_parser("parse", help="show what etstats makes of stats files")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
     parse.add_argument("--json", action="store_true", help="one JSON object per line per file")
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         from etstats_cli.ops import run as run_operation
 
         return run_operation(args.command, args)
-    if args.command in ("stats", "top"):
+    if args.command in ("stats", "top", "session"):
         from etstats_cli.reads_command import run as run_read
 
         return run_read(args.command, args)

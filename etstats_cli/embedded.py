@@ -7,6 +7,7 @@ Python needs nothing else.
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import signal
 import socket
@@ -39,6 +40,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """The first of `count` consecutive free ports below the ephemeral range.
+
+    A run picked inside that range can lose a port between the pick and the bind:
+    every outgoing connection (a service's own NATS client, say) takes a port from
+    it. Below it only a deliberate bind can take one."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    for _ in range(100):
+        base = random.randrange(10000, low - count)
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(base, base + count):
+                    held.enter_context(socket.socket()).bind((host, port))
+            except OSError:
+                continue
+            return base
+    raise EmbeddedError(f"no {count} consecutive free ports between 10000 and {low}")
 
 
 def port_open(host: str, port: int) -> bool:

@@ -1,4 +1,5 @@
-"""`etstats stats` and `etstats top`: the players' commands of the bot, in a terminal."""
+"""`etstats stats`, `etstats top` and `etstats session`: the players' and sessions'
+commands of the bot, in a terminal."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.common.control import Control
 from services.common.player_text import choice_lines, stats_embed, top_embed
 from services.common.reads import Reads
 from services.common.render import as_text
+from services.common.session_text import no_session_text, session_pages
 
 
 def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -44,5 +46,14 @@ def run(command: str, args: argparse.Namespace, out: TextIO | None = None) -> in
         print(as_text([top_embed(reply)]), file=out)
         return 0
 
-    work = {"stats": stats, "top": top}[command]
+    async def session(control: Control) -> int:
+        reply = await Reads(control.bus).session(args.source, args.date)
+        pages = session_pages(reply)
+        if not pages:
+            print(no_session_text(reply, args.source), file=out)
+        for page in pages:
+            print(as_text(page), file=out)
+        return 0
+
+    work = {"stats": stats, "top": top, "session": session}[command]
     return asyncio.run(with_control(work))

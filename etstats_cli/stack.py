@@ -15,7 +15,13 @@ from typing import Any
 
 import aiohttp
 
-from etstats_cli.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, die_with_parent
+from etstats_cli.embedded import (
+    EmbeddedError,
+    EmbeddedNats,
+    EmbeddedPostgres,
+    die_with_parent,
+    free_port_run,
+)
 from services.common.aio import sleep_unless
 from services.common.backoff import backoff
 from services.common.config import DEFAULT_HTTP_PORTS, ConfigError, Env
@@ -64,6 +70,11 @@ class StackConfig:
 
     def http_port(self, service: str) -> int:
         return self.http_port_base + DEFAULT_HTTP_PORTS[service] - 8080
+
+
+def free_http_port_base() -> int:
+    """An ETSTATS_HTTP_PORT_BASE whose services' ports are all free (tests, benchmarks)."""
+    return free_port_run(max(DEFAULT_HTTP_PORTS.values()) - 8080 + 1)
 
 
 class Console:

@@ -27,6 +27,7 @@ from services.parser.service import ParserConfig
 from services.parser.service import main as parser_main
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
+from tests.fake_discord import FakeDiscord
 from tests.inprocess import running
 from tests.sshservers import SshServer, start_asyncssh
 
@@ -161,6 +162,14 @@ async def pipeline(nats_server: EmbeddedNats, database_url: str) -> AsyncIterato
         running("parser", parser_main, ParserConfig(batch=16), nats_server.url),
     ):
         yield
+
+
+@pytest.fixture
+async def discord() -> AsyncIterator[FakeDiscord]:
+    """A fake Discord, as strict as Discord (tests/fake_discord.py)."""
+    fake = await FakeDiscord().start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

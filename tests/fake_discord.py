@@ -11,6 +11,14 @@ It is at least as strict as Discord where the project can go wrong:
   edits a channel message;
 - messages over Discord's length limits answer 400 "Invalid Form Body" (code
   50035) with Discord's nested `errors`; empty messages answer 400 (code 50006);
+- files come as Discord takes them, multipart/form-data with a `payload_json`
+  part and `files[n]` parts: at most 10 a message and 10 MiB together (a server
+  without boosts; over that 413, code 40005); an `attachments` entry without
+  its `files[n]`, or an embed showing `attachment://name` that the message does
+  not have, answers 400 (code 50035, ATTACHMENT_NOT_FOUND). An edit's
+  `attachments` lists what the message keeps: an attachment left out is gone.
+  Messages keep their attachments (`attachments`, with CDN-like URLs that the
+  embeds' `attachment://` URLs become) and `uploads` their bytes;
 - message components obey Discord's limits (5 rows, 5 buttons a row or one
   select menu, 25 options, label and custom id lengths); `click()` presses a
   button or chooses in a select menu, and the bot answers with an update of
@@ -65,6 +73,11 @@ MESSAGE_CONTENT_INTENT = 1 << 15
 GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19  # application flag: the intent is on (unverified app)
 
 CONTENT_MAX = 2000
+FILES_MAX = 10  # attachments of one message
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # a message's files together, without server boosts
+# Embed URLs that may name a file sent with the message.
+ATTACHMENT_URLS = (("image", "url"), ("thumbnail", "url"), ("author", "icon_url"))
+ATTACHMENT_SCHEME = "attachment://"
 EMBEDS_MAX = 10
 EMBED_TOTAL_MAX = 6000
 FIELDS_MAX = 25
@@ -233,6 +246,90 @@ def message_errors(body: dict[str, Any]) -> ErrorTree:
     return tree
 
 
+@dataclass(frozen=True)
+class SentFile:
+    """One `files[n]` part of a multipart message."""
+
+    field: str
+    filename: str
+    data: bytes
+    content_type: str
+
+
+FILES = web.RequestKey("files", list[SentFile])  # a request's files, for its handler
+
+
+def attachment_errors(
+    tree: ErrorTree,
+    body: dict[str, Any],
+    files: list[SentFile],
+    existing: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[SentFile]]:
+    """The attachments a message has after `body` (kept ones, new files), and into
+    `tree` what Discord would refuse about them.
+
+    Without an `attachments` list a create has the files sent and an edit keeps
+    what it had besides; with one, only what it lists (an old attachment by its
+    id, a new file by the `n` of `files[n]`).
+    """
+    listed = body.get("attachments")
+    if listed is None:
+        kept, new = list(existing), list(files)
+    else:
+        kept, new = [], []
+        by_field = {f.field: f for f in files}
+        for i, entry in enumerate(listed if isinstance(listed, list) else []):
+            ident = str(entry.get("id")) if isinstance(entry, dict) else ""
+            old = next((a for a in existing if a["id"] == ident), None)
+            sent = by_field.pop(f"files[{ident}]", None)
+            if old is not None:
+                kept.append(old)
+            elif sent is not None:
+                new.append(sent)
+            else:
+                _add_error(
+                    tree,
+                    ("attachments", str(i)),
+                    "ATTACHMENT_NOT_FOUND",
+                    "Attachment data not found",
+                )
+        new.extend(by_field.values())  # sent but not listed: Discord attaches it all the same
+    if len(kept) + len(new) > FILES_MAX:
+        _add_error(
+            tree,
+            ("attachments",),
+            "BASE_TYPE_MAX_LENGTH",
+            f"Must be {FILES_MAX} or fewer in length.",
+        )
+    names = {a["filename"] for a in kept} | {f.filename for f in new}
+    for i, embed in enumerate(body.get("embeds") or []):
+        for path in ATTACHMENT_URLS:
+            url = _text(embed, path)
+            if url.startswith(ATTACHMENT_SCHEME) and url[len(ATTACHMENT_SCHEME) :] not in names:
+                _add_error(
+                    tree,
+                    ("embeds", str(i), *path),
+                    "ATTACHMENT_NOT_FOUND",
+                    "Attachment data not found",
+                )
+    return kept, new
+
+
+def shown_embeds(embeds: Any, attachments: list[dict[str, Any]]) -> Any:
+    """The embeds as Discord keeps them: `attachment://name` becomes the file's URL."""
+    urls = {a["filename"]: a for a in attachments}
+    shown = json.loads(json.dumps(embeds))  # a copy: the recorded payload keeps its URLs
+    for embed in shown if isinstance(shown, list) else []:
+        for part, key in ATTACHMENT_URLS:
+            value = embed.get(part)
+            url = value.get(key) if isinstance(value, dict) else None
+            if isinstance(url, str) and url.startswith(ATTACHMENT_SCHEME):
+                found = urls[url[len(ATTACHMENT_SCHEME) :]]  # checked before
+                value[key] = found["url"]
+                value["proxy_url"] = found["proxy_url"]
+    return shown
+
+
 def is_empty(body: dict[str, Any]) -> bool:
     """Nothing to show: Discord refuses to create such a message."""
     keys = ("content", "embeds", "attachments", "components", "sticker_ids", "poll")
@@ -259,6 +356,7 @@ class Call:
     path: str
     json: Any
     status: int = 0  # the answer
+    files: list[SentFile] = field(default_factory=list)  # a multipart request's files
 
 
 @dataclass
@@ -315,6 +413,7 @@ class FakeDiscord:
     interaction_replies: list[dict[str, Any]] = field(default_factory=list)  # accepted callbacks
     # Every accepted message body (create or edit, channel or interaction), in order.
     message_payloads: list[dict[str, Any]] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # attachment id -> the file's bytes
     ack_within_s: float = ACK_WITHIN_S
     token_lifetime_s: float = TOKEN_LIFETIME_S
     strict_message_content: bool = True
@@ -342,6 +441,11 @@ class FakeDiscord:
     def replies(self) -> list[dict[str, Any]]:
         return self.posts(TEXT_CHANNEL_ID)
 
+    def attachment(self, message: dict[str, Any], filename: str) -> bytes:
+        """The bytes of the file `message` has under `filename`."""
+        (found,) = [a for a in message["attachments"] if a["filename"] == filename]
+        return self.uploads[found["id"]]
+
     def refusals(self) -> list[Call]:
         """Calls answered 4xx: what real Discord would have refused too."""
         return [c for c in self.calls if 400 <= c.status < 500 and c.status != 429]
@@ -349,7 +453,8 @@ class FakeDiscord:
     # --- server ----------------------------------------------------------------
 
     async def start(self) -> FakeDiscord:
-        app = web.Application()
+        # Room past Discord's upload limit, so that the fake answers it as Discord does.
+        app = web.Application(client_max_size=4 * UPLOAD_MAX_BYTES)
         app.router.add_get("/ws", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -380,7 +485,9 @@ class FakeDiscord:
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
-        call = Call(request.method, path, await _read_body(request))
+        body, files = await _read_body(request)
+        call = Call(request.method, path, body, files=files)
+        request[FILES] = files
         self.calls.append(call)
         response = self._fault(f"{request.method} {path}") or await self._route(
             request, path, call.json
@@ -488,10 +595,11 @@ class FakeDiscord:
             return _unknown_interaction()
         kind, data = (body or {}).get("type"), (body or {}).get("data") or {}
         if kind == CALLBACK_MESSAGE:
-            if refused := self._refuse_message(data, creating=True):
+            files = request[FILES]
+            if refused := self._refuse_message(data, creating=True, files=files):
                 interaction.refused.append(f"invalid message: {refused.status}")
                 return refused
-            interaction.original = self._store(interaction.channel, data, webhook=True)
+            interaction.original = self._store(interaction.channel, data, webhook=True, files=files)
         elif kind == CALLBACK_DEFERRED:
             flags = LOADING | (data.get("flags", 0) & EPHEMERAL)
             interaction.original = self._store(
@@ -532,9 +640,10 @@ class FakeDiscord:
         interaction = self._webhook_interaction(match[1], match[2])
         if isinstance(interaction, web.Response):
             return interaction
-        if refused := self._refuse_message(body or {}, creating=True):
+        files = request[FILES]
+        if refused := self._refuse_message(body or {}, creating=True, files=files):
             return refused
-        message = self._store(interaction.channel, body or {}, webhook=True)
+        message = self._store(interaction.channel, body or {}, webhook=True, files=files)
         interaction.followups.append(message)
         wait = request.query.get("wait", "").lower() in ("1", "true")
         return _json(message) if wait else web.Response(status=204)
@@ -552,7 +661,7 @@ class FakeDiscord:
         if request.method == "GET":
             return _json(message)
         if request.method == "PATCH":
-            return self._edit(message, body or {})
+            return self._edit(message, body or {}, request[FILES])
         if request.method == "DELETE":
             self._delete(interaction, message)
             return web.Response(status=204)
@@ -575,12 +684,13 @@ class FakeDiscord:
     async def _post_message(
         self, match: re.Match[str], body: Any, request: web.Request
     ) -> web.Response:
-        channel, body = match[1], body or {}
-        if refused := self._refuse_message(body, creating=True) or self._refuse_channel(channel):
+        channel, body, files = match[1], body or {}, request[FILES]
+        refused = self._refuse_message(body, creating=True, files=files)
+        if refused := refused or self._refuse_channel(channel):
             return refused
         if (first := self._nonce_match(channel, body)) is not None:
             return _json(first)  # Discord returns the first message
-        created = self._store(channel, body)
+        created = self._store(channel, body, files=files)
         if self.hold_answers is not None:
             await self.hold_answers.wait()
         return _json(created)
@@ -594,7 +704,7 @@ class FakeDiscord:
         message = next((m for m in self.posts(channel) if m["id"] == message_id), None)
         if message is None or message["flags"] & EPHEMERAL:
             return _unknown_message()
-        return self._edit(message, body or {})
+        return self._edit(message, body or {}, request[FILES])
 
     def _refuse_channel(self, channel: str) -> web.Response | None:
         if channel in self.forbidden_channels:
@@ -603,12 +713,46 @@ class FakeDiscord:
             return _error(404, "Unknown Channel", 10003)
         return None
 
-    def _refuse_message(self, body: dict[str, Any], *, creating: bool) -> web.Response | None:
-        if errors := message_errors(body):
+    def _refuse_message(
+        self,
+        body: dict[str, Any],
+        *,
+        creating: bool,
+        files: list[SentFile] | None = None,
+        existing: list[dict[str, Any]] | None = None,
+    ) -> web.Response | None:
+        files = files or []
+        if sum(len(f.data) for f in files) > UPLOAD_MAX_BYTES:
+            return _error(413, "Request entity too large", 40005)
+        errors = message_errors(body)
+        attachment_errors(errors, body, files, existing or [])
+        if errors:
             return _invalid_form(errors)
-        if creating and is_empty(body):
+        if creating and is_empty(body) and not files:
             return _error(400, "Cannot send an empty message", 50006)
         return None
+
+    def _attach(
+        self, channel: str, body: dict[str, Any], files: list[SentFile], existing: list[Any]
+    ) -> list[dict[str, Any]]:
+        """The attachments of a message after an accepted body; new files get ids."""
+        kept, new = attachment_errors({}, body, files, existing)
+        added = []
+        for sent in new:
+            ident = str(next(self._ids))
+            self.uploads[ident] = sent.data
+            url = f"https://cdn.discordapp.com/attachments/{channel}/{ident}/{sent.filename}"
+            added.append(
+                {
+                    "id": ident,
+                    "filename": sent.filename,
+                    "size": len(sent.data),
+                    "url": url,
+                    "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+                    "content_type": sent.content_type,
+                }
+            )
+        return kept + added
 
     def _nonce_match(self, channel: str, body: dict[str, Any]) -> dict[str, Any] | None:
         nonce = body.get("nonce")
@@ -617,21 +761,28 @@ class FakeDiscord:
         return next((m for m in self.posts(channel) if m.get("nonce") == nonce), None)
 
     def _store(
-        self, channel: str, body: dict[str, Any], *, webhook: bool = False, record: bool = True
+        self,
+        channel: str,
+        body: dict[str, Any],
+        *,
+        webhook: bool = False,
+        record: bool = True,
+        files: list[SentFile] | None = None,
     ) -> dict[str, Any]:
         """Create a message in `channel` from an accepted body."""
+        attachments = self._attach(channel, body, files or [], [])
         message = {
             "id": str(next(self._ids)),
             "channel_id": channel,
             "type": 0,
             "content": body.get("content", ""),
-            "embeds": body.get("embeds", []),
+            "embeds": shown_embeds(body.get("embeds", []), attachments),
             "components": body.get("components", []),
             "nonce": body.get("nonce"),
             "flags": body.get("flags") or 0,
             "allowed_mentions": body.get("allowed_mentions"),
             "author": BOT_USER,
-            "attachments": [],
+            "attachments": attachments,
             "mentions": [],
             "mention_roles": [],
             "mention_everyone": False,
@@ -646,12 +797,18 @@ class FakeDiscord:
         self.messages.setdefault(channel, []).append(message)
         return message
 
-    def _edit(self, message: dict[str, Any], body: dict[str, Any]) -> web.Response:
+    def _edit(
+        self, message: dict[str, Any], body: dict[str, Any], files: list[SentFile] | None = None
+    ) -> web.Response:
         """Change the message in place: an edit never creates a message."""
-        if refused := self._refuse_message(body, creating=False):
+        files = files or []
+        existing = message.get("attachments", [])
+        if refused := self._refuse_message(body, creating=False, files=files, existing=existing):
             return refused
         kept = ("content", "embeds", "components", "allowed_mentions")
         message.update({k: body[k] for k in kept if k in body})
+        message["attachments"] = self._attach(message.get("channel_id", ""), body, files, existing)
+        message["embeds"] = shown_embeds(message["embeds"], message["attachments"])
         message["flags"] &= ~LOADING
         message["edited_timestamp"] = "2026-11-24T00:00:01+00:00"
         self.message_payloads.append(body)
@@ -852,15 +1009,22 @@ class FakeDiscord:
         return [c["value"] for c in interaction.choices]
 
 
-async def _read_body(request: web.Request) -> Any:
-    """The JSON body; for multipart (files), its `payload_json` part."""
+async def _read_body(request: web.Request) -> tuple[Any, list[SentFile]]:
+    """The JSON body and the files; for multipart, the JSON is its `payload_json` part."""
     if not request.can_read_body:
-        return None
-    if request.content_type.startswith("multipart/"):
-        form = await request.post()
-        payload = form.get("payload_json")
-        return json.loads(payload) if isinstance(payload, str) else None
-    return await request.json()
+        return None, []
+    if not request.content_type.startswith("multipart/"):
+        return await request.json(), []
+    form = await request.post()
+    payload = form.get("payload_json")
+    files = [
+        SentFile(name, part.filename, part.file.read(), part.content_type)
+        for name, part in form.items()
+        if isinstance(part, web.FileField) and re.fullmatch(r"files\[\d+\]", name)
+    ]
+    if isinstance(payload, bytes | bytearray):  # a part sent as application/json
+        payload = payload.decode()
+    return (json.loads(payload) if isinstance(payload, str) else None), files
 
 
 def user(user_id: str) -> dict[str, Any]:

@@ -31,8 +31,9 @@ class SshServer:
     aborts: list[str] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)
     on_read: dict[str, Callable[[], None]] = field(default_factory=dict)
-    # asyncssh only: SFTP requests served, by kind (stat, scandir, open)
+    # asyncssh only: SFTP requests served, by kind (stat, scandir, open), and opens by file
     requests: Counter[str] = field(default_factory=Counter)
+    opened: Counter[str] = field(default_factory=Counter)
     # asyncssh only: the server killed (no listener, every connection dropped), and back
     kill: Callable[[], None] = lambda: None
     restart: Callable[[], Awaitable[None]] | None = None
@@ -67,12 +68,14 @@ class FlakySftp(asyncssh.SFTPServer):
     refuses to open the files named in `deny_opens`, as a server does a file of another
     user (which a test run as root cannot make); runs `on_read[name]` on the first read
     of that file (a fault a test injects at that very moment: the server or NATS going
-    down). Counts directory stats, listings and opens in `requests`."""
+    down). Counts directory stats, listings and opens in `requests`, and opens of
+    each file in `opened`."""
 
     abort_reads: list[str] = []
     deny_opens: list[str] = []
     on_read: dict[str, Callable[[], None]] = {}
     requests: Counter[str] = Counter()
+    opened: Counter[str] = Counter()
 
     def stat(
         self, path: bytes
@@ -86,6 +89,7 @@ class FlakySftp(asyncssh.SFTPServer):
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         self.requests["open"] += 1
+        self.opened[os.path.basename(os.fsdecode(path))] += 1
         if os.path.basename(os.fsdecode(path)) in self.deny_opens:
             raise asyncssh.SFTPPermissionDenied("Permission denied")
         return super().open(path, pflags, attrs)
@@ -111,6 +115,7 @@ async def start_asyncssh(tmp: Path) -> SshServer:
     FlakySftp.deny_opens = []
     FlakySftp.on_read = {}
     FlakySftp.requests = Counter()
+    FlakySftp.opened = Counter()
     connections: list[asyncssh.SSHServerConnection] = []
 
     class Tracked(asyncssh.SSHServer):
@@ -154,6 +159,7 @@ async def start_asyncssh(tmp: Path) -> SshServer:
         FlakySftp.deny_opens,
         FlakySftp.on_read,
         FlakySftp.requests,
+        FlakySftp.opened,
         kill,
         restart,
     )

@@ -306,6 +306,8 @@ async def test_a_plain_error_while_storage_is_down(
             ("top", [option("metric", "kills")]),
             ("round", []),
             ("link", [option("player", "olz")]),
+            ("last_session", []),
+            ("session", [option("date", "today")]),
         ):
             shown = await slash_reply(discord, name, options)
             assert shown["content"] == (

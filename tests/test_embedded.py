@@ -1,8 +1,16 @@
+import contextlib
 import os
+import socket
 
 import pytest
 
-from etstats_cli.embedded import EmbeddedError, EmbeddedNats, port_open
+from etstats_cli.embedded import (
+    EPHEMERAL_RANGE,
+    EmbeddedError,
+    EmbeddedNats,
+    free_port_run,
+    port_open,
+)
 
 pytestmark = pytest.mark.service
 
@@ -25,3 +33,15 @@ def test_busy_port_is_a_clear_error(nats_server: EmbeddedNats, tmp_path) -> None
     else:
         second.stop()
         raise AssertionError("a second server started on a busy port")
+
+
+def test_a_port_run_is_free_and_below_the_ephemeral_range() -> None:
+    """Outgoing connections take ports from the ephemeral range: a run picked there
+    could be taken before the stack binds it (seen as a service restarting)."""
+    low = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
+    for _ in range(20):
+        base = free_port_run(6)
+        assert base >= 10000 and base + 6 <= low
+        with contextlib.ExitStack() as held:
+            for port in range(base, base + 6):
+                held.enter_context(socket.socket()).bind(("127.0.0.1", port))

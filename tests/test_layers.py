@@ -15,7 +15,13 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("bot", "fetcher", "parser", "poster", "storage")
 OURS = ("etstats", "etstats_cli", "services")
-CORE = ("etstats.statsfile", "etstats.period", "etstats.text", "etstats.players")
+CORE = (
+    "etstats.statsfile",
+    "etstats.period",
+    "etstats.text",
+    "etstats.players",
+    "etstats.sessions",
+)
 
 
 def module_name(path: Path) -> str:

@@ -24,6 +24,7 @@ from etstats.statsfile.generator import generate_match
 from services.common.discord_text import plain, safe
 from services.common.durables import poster_live
 from services.common.render import as_text, fits, round_embeds, sync_summary
+from services.common.scoreboard import FILENAME
 from services.common.sources import SourceConfig
 from services.common.subjects import stage_msg_id, stored_subject
 from services.poster.service import PosterConfig
@@ -151,13 +152,6 @@ def test_sync_summary_fits_with_many_rejections() -> None:
     embed = sync_summary(result)
     assert fits([embed])
     assert "800 imported, 3 duplicates, 60 rejected, in 2:05" in shown(embed.description)
-
-
-@pytest.fixture
-async def discord():
-    fake = await FakeDiscord().start()
-    yield fake
-    await fake.stop()
 
 
 def poster_conf(discord: FakeDiscord, *sources: SourceConfig) -> PosterConfig:
@@ -426,7 +420,8 @@ async def test_a_late_round_1_corrects_the_orphan_round_2_post(
     nats_server, bus, discord, database_url: str
 ) -> None:
     """R2 arrives first and is posted as an orphan; when its R1 arrives, storage
-    re-pairs it and the poster edits that post instead of leaving the orphan note."""
+    re-pairs it and the poster edits that post instead of leaving the orphan note.
+    The edit replaces the scoreboard image: round 2's own numbers now."""
     r1, r2 = generate_match(random.Random(11), datetime(2026, 11, 24, 20, 0), players=6)
     storage_conf = StorageConfig(database_url, 2, backup_interval_s=0)
     async with (
@@ -443,8 +438,17 @@ async def test_a_late_round_1_corrects_the_orphan_round_2_post(
         await wait_until(lambda: len(discord.posts(CHANNEL)) == 2, what="both rounds posted")
         first = discord.posts(CHANNEL)[0]
         await wait_until(lambda: first["edited_timestamp"] is not None, what="the orphan edited")
-    assert [c.method for c in discord.calls if "/messages" in c.path] == ["POST", "POST", "PATCH"]
+    posted, _, patch = [c for c in discord.calls if "/messages" in c.path]
+    assert [posted.method, patch.method] == ["POST", "PATCH"]
+    assert posted.json["nonce"] == first["nonce"]
+    assert [f.filename for f in patch.files] == [FILENAME]
+    assert patch.json["attachments"] == [{"id": 0, "filename": FILENAME}], "only the new one"
+    (now,) = first["attachments"]  # the orphan's image is gone
+    assert len(discord.uploads) == 3, "one image for each post, one for the edit"
+    assert discord.uploads[now["id"]] == patch.files[0].data
+    assert patch.files[0].data != posted.files[0].data, "new numbers, new image"
     (embed,) = first["embeds"]
+    assert embed["image"]["url"] == now["url"]
     text = json.dumps(embed)
     assert "round 1 missing" not in text
     assert embed["title"] == safe(f"{r2.header.map} · round 2")

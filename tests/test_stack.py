@@ -23,7 +23,8 @@ import psutil
 import pytest
 
 from etstats.statsfile.generator import generate_match
-from etstats_cli.embedded import free_port, port_open
+from etstats_cli.embedded import free_port
+from etstats_cli.stack import free_http_port_base
 from services.common.config import DEFAULT_HTTP_PORTS
 from tests.deploy_files import unexported
 from tests.waiting import wait_until_sync
@@ -62,15 +63,6 @@ class Output:
         return found[0]
 
 
-def http_port_base() -> int:
-    """A base port whose five service ports are free."""
-    for _ in range(50):
-        base = free_port() - 1
-        if not any(port_open("127.0.0.1", base + p - 8080) for p in DEFAULT_HTTP_PORTS.values()):
-            return base
-    raise RuntimeError("no free port range")
-
-
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -84,7 +76,7 @@ def launched(
     tmp_path: Path, **extra: str
 ) -> Iterator[tuple[subprocess.Popen[str], Output, Path, int]]:
     """`etstats up` in its own process group, as in a terminal; killed if still running."""
-    base = http_port_base()
+    base = free_http_port_base()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -230,7 +222,9 @@ def test_a_dropped_file_becomes_rows_and_a_post(stack) -> None:
 
 def run_up(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
-    env.update(ETSTATS_VAR_DIR=str(tmp_path / "var"), ETSTATS_HTTP_PORT_BASE=str(http_port_base()))
+    env.update(
+        ETSTATS_VAR_DIR=str(tmp_path / "var"), ETSTATS_HTTP_PORT_BASE=str(free_http_port_base())
+    )
     env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "etstats_cli.cli", "up"],

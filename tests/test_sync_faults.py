@@ -65,7 +65,7 @@ async def stored_result(bus: Bus, sync_id: str) -> control_pb2.SyncResult:
 
 def complete(result: control_pb2.SyncResult, count: int) -> None:
     ((progress),) = result.sources
-    assert (progress.fetched, progress.stored, progress.failed) == (count, count, 0)
+    assert (progress.fetched, progress.stored, progress.failed) == (count, count, 0), result
     assert not result.error, result.error
     assert list(result.missing) == [] and result.missing_total == 0
 
@@ -105,7 +105,10 @@ async def test_a_sync_waits_for_nats_to_come_back_and_lets_go_of_its_source(
     asyncssh_server.on_read[names[2]] = nats_server.stop  # read, then nowhere to publish
     await Control(bus).set_monitoring("main", False, "test")
     retried = sample("etstats_fetcher_sync_retries_total", cause="nats")
-    settings = conf(asyncssh_server.source(), sync_concurrency=1)
+    # A file storage was handling when NATS went down comes back only after its ack
+    # wait (30 s), and the live lane waits for it: the job's patience must be longer,
+    # as its default (5 min) is.
+    settings = conf(asyncssh_server.source(), sync_concurrency=1, sync_settle_s=90)
     async with running("fetcher", fetcher_main, settings, nats_server.url):
         accepted = await request_sync(bus, "all")
         await wait_until(
@@ -275,3 +278,22 @@ async def test_a_sync_runs_at_most_sync_ahead_files_ahead_of_storage(
         async with running("parser", parser_main, ParserConfig(batch=16), nats_server.url):
             result = await stored_result(bus, accepted.sync_id)
     complete(result, len(names))
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_file_gone_since_the_listing_is_missing_at_once(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    """ "No such file" is final: the file is not asked for again (it was, three times)."""
+    names = serve_rounds(asyncssh_server, 900)
+    gone = names[3]
+    asyncssh_server.on_read[names[0]] = (asyncssh_server.root / gone).unlink
+    await Control(bus).set_monitoring("main", False, "test")
+    settings = conf(asyncssh_server.source(), sync_concurrency=1)
+    async with running("fetcher", fetcher_main, settings, nats_server.url):
+        accepted = await request_sync(bus, "all")
+        result = await stored_result(bus, accepted.sync_id)
+    ((progress),) = result.sources
+    assert (progress.fetched, progress.stored) == (len(names) - 1, len(names) - 1)
+    assert list(result.missing) == [f"main {gone}: gone since it was listed"]
+    assert asyncssh_server.opened[gone] == 1

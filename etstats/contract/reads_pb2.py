@@ -22,45 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from etstats.contract import rounds_pb2 as etstats_dot_contract_dot_rounds__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65tstats/contract/reads.proto\x12\netstats.v1\"+\n\tPlayerRef\x12\x0c\n\x04guid\x18\x01 \x01(\t\x12\x10\n\x08\x62ot_name\x18\x02 \x01(\t\"S\n\x0bPlayerQuery\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\"\n\x03ref\x18\x02 \x01(\x0b\x32\x15.etstats.v1.PlayerRef\x12\x12\n\ndiscord_id\x18\x03 \x01(\t\"b\n\x06Player\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.etstats.v1.PlayerRef\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bother_names\x18\x03 \x03(\t\x12\x11\n\tlast_seen\x18\x04 \x01(\t\"B\n\x0cPlayerChoice\x12#\n\x07players\x18\x01 \x03(\x0b\x32\x12.etstats.v1.Player\x12\r\n\x05total\x18\x02 \x01(\x05\"\xcf\x01\n\x06Totals\x12\x0e\n\x06rounds\x18\x01 \x01(\x05\x12\r\n\x05kills\x18\x02 \x01(\x05\x12\x0e\n\x06\x64\x65\x61ths\x18\x03 \x01(\x05\x12\x11\n\theadshots\x18\x04 \x01(\x05\x12\x0c\n\x04hits\x18\x05 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x03\x12\x14\n\x0c\x64\x61mage_given\x18\x07 \x01(\x01\x12\x17\n\x0f\x64\x61mage_received\x18\x08 \x01(\x01\x12\x0f\n\x07minutes\x18\t \x01(\x01\x12\x0f\n\x07revives\x18\n \x01(\x01\x12\x12\n\nobjectives\x18\x0b \x01(\x01\"`\n\x0cWeaponTotals\x12\x0e\n\x06weapon\x18\x01 \x01(\x05\x12\x0c\n\x04hits\x18\x02 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x03\x12\r\n\x05kills\x18\x04 \x01(\x05\x12\x11\n\theadshots\x18\x05 \x01(\x05\"~\n\x0bPlayerRound\x12\x10\n\x08round_id\x18\x01 \x01(\x03\x12\r\n\x05stamp\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0b\n\x03map\x18\x04 \x01(\t\x12\r\n\x05round\x18\x05 \x01(\x05\x12\"\n\x06totals\x18\x06 \x01(\x0b\x32\x12.etstats.v1.Totals\"G\n\x0cStatsRequest\x12\'\n\x06player\x18\x01 \x01(\x0b\x32\x17.etstats.v1.PlayerQuery\x12\x0e\n\x06period\x18\x02 \x01(\t\"\xe2\x01\n\nStatsReply\x12(\n\x06\x63hoice\x18\x01 \x01(\x0b\x32\x18.etstats.v1.PlayerChoice\x12\"\n\x06player\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Player\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\"\n\x06totals\x18\x04 \x01(\x0b\x32\x12.etstats.v1.Totals\x12)\n\x07weapons\x18\x05 \x03(\x0b\x32\x18.etstats.v1.WeaponTotals\x12\'\n\x06recent\x18\x06 \x03(\x0b\x32\x17.etstats.v1.PlayerRound\"_\n\nTopRequest\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x12\n\nmin_rounds\x18\x05 \x01(\x05\"o\n\x08TopEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\"\n\x06player\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Player\x12\r\n\x05value\x18\x03 \x01(\x01\x12\"\n\x06totals\x18\x04 \x01(\x0b\x32\x12.etstats.v1.Totals\"\x84\x01\n\x08TopReply\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x12\n\nmin_rounds\x18\x03 \x01(\x05\x12\r\n\x05total\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\x12%\n\x07\x65ntries\x18\x06 \x03(\x0b\x32\x14.etstats.v1.TopEntry\"l\n\x0bLinkRequest\x12\x12\n\ndiscord_id\x18\x01 \x01(\t\x12\'\n\x06player\x18\x02 \x01(\x0b\x32\x17.etstats.v1.PlayerQuery\x12\x11\n\tlinked_by\x18\x03 \x01(\t\x12\r\n\x05\x61\x64min\x18\x04 \x01(\x08\"v\n\tLinkReply\x12(\n\x06\x63hoice\x18\x01 \x01(\x0b\x32\x18.etstats.v1.PlayerChoice\x12\"\n\x06player\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Player\x12\x1b\n\x13replaced_discord_id\x18\x03 \x01(\t\"#\n\rUnlinkRequest\x12\x12\n\ndiscord_id\x18\x01 \x01(\t\"1\n\x0bUnlinkReply\x12\"\n\x06player\x18\x01 \x01(\x0b\x32\x12.etstats.v1.Playerb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65tstats/contract/reads.proto\x12\netstats.v1\x1a\x1d\x65tstats/contract/rounds.proto\"+\n\tPlayerRef\x12\x0c\n\x04guid\x18\x01 \x01(\t\x12\x10\n\x08\x62ot_name\x18\x02 \x01(\t\"S\n\x0bPlayerQuery\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\"\n\x03ref\x18\x02 \x01(\x0b\x32\x15.etstats.v1.PlayerRef\x12\x12\n\ndiscord_id\x18\x03 \x01(\t\"b\n\x06Player\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.etstats.v1.PlayerRef\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bother_names\x18\x03 \x03(\t\x12\x11\n\tlast_seen\x18\x04 \x01(\t\"B\n\x0cPlayerChoice\x12#\n\x07players\x18\x01 \x03(\x0b\x32\x12.etstats.v1.Player\x12\r\n\x05total\x18\x02 \x01(\x05\"\xcf\x01\n\x06Totals\x12\x0e\n\x06rounds\x18\x01 \x01(\x05\x12\r\n\x05kills\x18\x02 \x01(\x05\x12\x0e\n\x06\x64\x65\x61ths\x18\x03 \x01(\x05\x12\x11\n\theadshots\x18\x04 \x01(\x05\x12\x0c\n\x04hits\x18\x05 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x03\x12\x14\n\x0c\x64\x61mage_given\x18\x07 \x01(\x01\x12\x17\n\x0f\x64\x61mage_received\x18\x08 \x01(\x01\x12\x0f\n\x07minutes\x18\t \x01(\x01\x12\x0f\n\x07revives\x18\n \x01(\x01\x12\x12\n\nobjectives\x18\x0b \x01(\x01\"`\n\x0cWeaponTotals\x12\x0e\n\x06weapon\x18\x01 \x01(\x05\x12\x0c\n\x04hits\x18\x02 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x03\x12\r\n\x05kills\x18\x04 \x01(\x05\x12\x11\n\theadshots\x18\x05 \x01(\x05\"~\n\x0bPlayerRound\x12\x10\n\x08round_id\x18\x01 \x01(\x03\x12\r\n\x05stamp\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0b\n\x03map\x18\x04 \x01(\t\x12\r\n\x05round\x18\x05 \x01(\x05\x12\"\n\x06totals\x18\x06 \x01(\x0b\x32\x12.etstats.v1.Totals\"G\n\x0cStatsRequest\x12\'\n\x06player\x18\x01 \x01(\x0b\x32\x17.etstats.v1.PlayerQuery\x12\x0e\n\x06period\x18\x02 \x01(\t\"\xe2\x01\n\nStatsReply\x12(\n\x06\x63hoice\x18\x01 \x01(\x0b\x32\x18.etstats.v1.PlayerChoice\x12\"\n\x06player\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Player\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\"\n\x06totals\x18\x04 \x01(\x0b\x32\x12.etstats.v1.Totals\x12)\n\x07weapons\x18\x05 \x03(\x0b\x32\x18.etstats.v1.WeaponTotals\x12\'\n\x06recent\x18\x06 \x03(\x0b\x32\x17.etstats.v1.PlayerRound\"_\n\nTopRequest\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x12\n\nmin_rounds\x18\x05 \x01(\x05\"o\n\x08TopEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\"\n\x06player\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Player\x12\r\n\x05value\x18\x03 \x01(\x01\x12\"\n\x06totals\x18\x04 \x01(\x0b\x32\x12.etstats.v1.Totals\"\x84\x01\n\x08TopReply\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x12\n\nmin_rounds\x18\x03 \x01(\x05\x12\r\n\x05total\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\x12%\n\x07\x65ntries\x18\x06 \x03(\x0b\x32\x14.etstats.v1.TopEntry\"l\n\x0bLinkRequest\x12\x12\n\ndiscord_id\x18\x01 \x01(\t\x12\'\n\x06player\x18\x02 \x01(\x0b\x32\x17.etstats.v1.PlayerQuery\x12\x11\n\tlinked_by\x18\x03 \x01(\t\x12\r\n\x05\x61\x64min\x18\x04 \x01(\x08\"v\n\tLinkReply\x12(\n\x06\x63hoice\x18\x01 \x01(\x0b\x32\x18.etstats.v1.PlayerChoice\x12\"\n\x06player\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Player\x12\x1b\n\x13replaced_discord_id\x18\x03 \x01(\t\"#\n\rUnlinkRequest\x12\x12\n\ndiscord_id\x18\x01 \x01(\t\"1\n\x0bUnlinkReply\x12\"\n\x06player\x18\x01 \x01(\x0b\x32\x12.etstats.v1.Player\"\xc9\x01\n\x0cSessionRound\x12\x10\n\x08round_id\x18\x01 \x01(\x03\x12\r\n\x05stamp\x18\x02 \x01(\t\x12\x0b\n\x03map\x18\x03 \x01(\t\x12\r\n\x05round\x18\x04 \x01(\x05\x12\x13\n\x0bplaytime_ms\x18\x05 \x01(\x03\x12\x14\n\x0ctime_limit_s\x18\x06 \x01(\x05\x12\x15\n\rdefender_team\x18\x07 \x01(\x05\x12\x13\n\x0bwinner_team\x18\x08 \x01(\x05\x12%\n\x05\x66lags\x18\t \x01(\x0b\x32\x16.etstats.v1.RoundFlags\"\x89\x01\n\nSessionMap\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x13\n\x0br1_round_id\x18\x02 \x01(\x03\x12\x13\n\x0br2_round_id\x18\x03 \x01(\x03\x12%\n\x06result\x18\x04 \x01(\x0b\x32\x15.etstats.v1.MapResult\x12\x0e\n\x06winner\x18\x05 \x01(\x05\x12\r\n\x05score\x18\x06 \x01(\x05\"k\n\x0cSessionScore\x12\x0e\n\x06team_a\x18\x01 \x03(\t\x12\x0e\n\x06team_b\x18\x02 \x03(\t\x12\x0e\n\x06wins_a\x18\x03 \x01(\x05\x12\x0e\n\x06wins_b\x18\x04 \x01(\x05\x12\r\n\x05\x64raws\x18\x05 \x01(\x05\x12\x0c\n\x04maps\x18\x06 \x01(\x05\"W\n\rSessionPlayer\x12\"\n\x06player\x18\x01 \x01(\x0b\x32\x12.etstats.v1.Player\x12\"\n\x06totals\x18\x02 \x01(\x0b\x32\x12.etstats.v1.Totals\"\x96\x02\n\x0eSessionSummary\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x16\n\x0e\x66irst_round_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66irst_stamp\x18\x03 \x01(\t\x12\x12\n\nlast_stamp\x18\x04 \x01(\t\x12\r\n\x05gap_s\x18\x05 \x01(\x05\x12(\n\x06rounds\x18\x06 \x03(\x0b\x32\x18.etstats.v1.SessionRound\x12$\n\x04maps\x18\x07 \x03(\x0b\x32\x16.etstats.v1.SessionMap\x12(\n\x06scores\x18\x08 \x03(\x0b\x32\x18.etstats.v1.SessionScore\x12*\n\x07players\x18\t \x03(\x0b\x32\x19.etstats.v1.SessionPlayer\"?\n\x0eSessionRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x10\n\x08round_id\x18\x03 \x01(\x03\"I\n\x0cSessionReply\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12,\n\x08sessions\x18\x02 \x03(\x0b\x32\x1a.etstats.v1.SessionSummary\"D\n\nSessionEnd\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x10\n\x08round_id\x18\x02 \x01(\x03\x12\x14\n\x0cposted_at_ms\x18\x03 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'etstats.contract.reads_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLAYERREF']._serialized_start=44
-  _globals['_PLAYERREF']._serialized_end=87
-  _globals['_PLAYERQUERY']._serialized_start=89
-  _globals['_PLAYERQUERY']._serialized_end=172
-  _globals['_PLAYER']._serialized_start=174
-  _globals['_PLAYER']._serialized_end=272
-  _globals['_PLAYERCHOICE']._serialized_start=274
-  _globals['_PLAYERCHOICE']._serialized_end=340
-  _globals['_TOTALS']._serialized_start=343
-  _globals['_TOTALS']._serialized_end=550
-  _globals['_WEAPONTOTALS']._serialized_start=552
-  _globals['_WEAPONTOTALS']._serialized_end=648
-  _globals['_PLAYERROUND']._serialized_start=650
-  _globals['_PLAYERROUND']._serialized_end=776
-  _globals['_STATSREQUEST']._serialized_start=778
-  _globals['_STATSREQUEST']._serialized_end=849
-  _globals['_STATSREPLY']._serialized_start=852
-  _globals['_STATSREPLY']._serialized_end=1078
-  _globals['_TOPREQUEST']._serialized_start=1080
-  _globals['_TOPREQUEST']._serialized_end=1175
-  _globals['_TOPENTRY']._serialized_start=1177
-  _globals['_TOPENTRY']._serialized_end=1288
-  _globals['_TOPREPLY']._serialized_start=1291
-  _globals['_TOPREPLY']._serialized_end=1423
-  _globals['_LINKREQUEST']._serialized_start=1425
-  _globals['_LINKREQUEST']._serialized_end=1533
-  _globals['_LINKREPLY']._serialized_start=1535
-  _globals['_LINKREPLY']._serialized_end=1653
-  _globals['_UNLINKREQUEST']._serialized_start=1655
-  _globals['_UNLINKREQUEST']._serialized_end=1690
-  _globals['_UNLINKREPLY']._serialized_start=1692
-  _globals['_UNLINKREPLY']._serialized_end=1741
+  _globals['_PLAYERREF']._serialized_start=75
+  _globals['_PLAYERREF']._serialized_end=118
+  _globals['_PLAYERQUERY']._serialized_start=120
+  _globals['_PLAYERQUERY']._serialized_end=203
+  _globals['_PLAYER']._serialized_start=205
+  _globals['_PLAYER']._serialized_end=303
+  _globals['_PLAYERCHOICE']._serialized_start=305
+  _globals['_PLAYERCHOICE']._serialized_end=371
+  _globals['_TOTALS']._serialized_start=374
+  _globals['_TOTALS']._serialized_end=581
+  _globals['_WEAPONTOTALS']._serialized_start=583
+  _globals['_WEAPONTOTALS']._serialized_end=679
+  _globals['_PLAYERROUND']._serialized_start=681
+  _globals['_PLAYERROUND']._serialized_end=807
+  _globals['_STATSREQUEST']._serialized_start=809
+  _globals['_STATSREQUEST']._serialized_end=880
+  _globals['_STATSREPLY']._serialized_start=883
+  _globals['_STATSREPLY']._serialized_end=1109
+  _globals['_TOPREQUEST']._serialized_start=1111
+  _globals['_TOPREQUEST']._serialized_end=1206
+  _globals['_TOPENTRY']._serialized_start=1208
+  _globals['_TOPENTRY']._serialized_end=1319
+  _globals['_TOPREPLY']._serialized_start=1322
+  _globals['_TOPREPLY']._serialized_end=1454
+  _globals['_LINKREQUEST']._serialized_start=1456
+  _globals['_LINKREQUEST']._serialized_end=1564
+  _globals['_LINKREPLY']._serialized_start=1566
+  _globals['_LINKREPLY']._serialized_end=1684
+  _globals['_UNLINKREQUEST']._serialized_start=1686
+  _globals['_UNLINKREQUEST']._serialized_end=1721
+  _globals['_UNLINKREPLY']._serialized_start=1723
+  _globals['_UNLINKREPLY']._serialized_end=1772
+  _globals['_SESSIONROUND']._serialized_start=1775
+  _globals['_SESSIONROUND']._serialized_end=1976
+  _globals['_SESSIONMAP']._serialized_start=1979
+  _globals['_SESSIONMAP']._serialized_end=2116
+  _globals['_SESSIONSCORE']._serialized_start=2118
+  _globals['_SESSIONSCORE']._serialized_end=2225
+  _globals['_SESSIONPLAYER']._serialized_start=2227
+  _globals['_SESSIONPLAYER']._serialized_end=2314
+  _globals['_SESSIONSUMMARY']._serialized_start=2317
+  _globals['_SESSIONSUMMARY']._serialized_end=2595
+  _globals['_SESSIONREQUEST']._serialized_start=2597
+  _globals['_SESSIONREQUEST']._serialized_end=2660
+  _globals['_SESSIONREPLY']._serialized_start=2662
+  _globals['_SESSIONREPLY']._serialized_end=2735
+  _globals['_SESSIONEND']._serialized_start=2737
+  _globals['_SESSIONEND']._serialized_end=2805
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from etstats.contract import rounds_pb2 as _rounds_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -199,3 +200,115 @@ class UnlinkReply(_message.Message):
     PLAYER_FIELD_NUMBER: _ClassVar[int]
     player: Player
     def __init__(self, player: _Optional[_Union[Player, _Mapping]] = ...) -> None: ...
+
+class SessionRound(_message.Message):
+    __slots__ = ("round_id", "stamp", "map", "round", "playtime_ms", "time_limit_s", "defender_team", "winner_team", "flags")
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    STAMP_FIELD_NUMBER: _ClassVar[int]
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    PLAYTIME_MS_FIELD_NUMBER: _ClassVar[int]
+    TIME_LIMIT_S_FIELD_NUMBER: _ClassVar[int]
+    DEFENDER_TEAM_FIELD_NUMBER: _ClassVar[int]
+    WINNER_TEAM_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    round_id: int
+    stamp: str
+    map: str
+    round: int
+    playtime_ms: int
+    time_limit_s: int
+    defender_team: int
+    winner_team: int
+    flags: _rounds_pb2.RoundFlags
+    def __init__(self, round_id: _Optional[int] = ..., stamp: _Optional[str] = ..., map: _Optional[str] = ..., round: _Optional[int] = ..., playtime_ms: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., defender_team: _Optional[int] = ..., winner_team: _Optional[int] = ..., flags: _Optional[_Union[_rounds_pb2.RoundFlags, _Mapping]] = ...) -> None: ...
+
+class SessionMap(_message.Message):
+    __slots__ = ("map", "r1_round_id", "r2_round_id", "result", "winner", "score")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    R1_ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    R2_ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    WINNER_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    map: str
+    r1_round_id: int
+    r2_round_id: int
+    result: _rounds_pb2.MapResult
+    winner: int
+    score: int
+    def __init__(self, map: _Optional[str] = ..., r1_round_id: _Optional[int] = ..., r2_round_id: _Optional[int] = ..., result: _Optional[_Union[_rounds_pb2.MapResult, _Mapping]] = ..., winner: _Optional[int] = ..., score: _Optional[int] = ...) -> None: ...
+
+class SessionScore(_message.Message):
+    __slots__ = ("team_a", "team_b", "wins_a", "wins_b", "draws", "maps")
+    TEAM_A_FIELD_NUMBER: _ClassVar[int]
+    TEAM_B_FIELD_NUMBER: _ClassVar[int]
+    WINS_A_FIELD_NUMBER: _ClassVar[int]
+    WINS_B_FIELD_NUMBER: _ClassVar[int]
+    DRAWS_FIELD_NUMBER: _ClassVar[int]
+    MAPS_FIELD_NUMBER: _ClassVar[int]
+    team_a: _containers.RepeatedScalarFieldContainer[str]
+    team_b: _containers.RepeatedScalarFieldContainer[str]
+    wins_a: int
+    wins_b: int
+    draws: int
+    maps: int
+    def __init__(self, team_a: _Optional[_Iterable[str]] = ..., team_b: _Optional[_Iterable[str]] = ..., wins_a: _Optional[int] = ..., wins_b: _Optional[int] = ..., draws: _Optional[int] = ..., maps: _Optional[int] = ...) -> None: ...
+
+class SessionPlayer(_message.Message):
+    __slots__ = ("player", "totals")
+    PLAYER_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    player: Player
+    totals: Totals
+    def __init__(self, player: _Optional[_Union[Player, _Mapping]] = ..., totals: _Optional[_Union[Totals, _Mapping]] = ...) -> None: ...
+
+class SessionSummary(_message.Message):
+    __slots__ = ("source", "first_round_id", "first_stamp", "last_stamp", "gap_s", "rounds", "maps", "scores", "players")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_STAMP_FIELD_NUMBER: _ClassVar[int]
+    LAST_STAMP_FIELD_NUMBER: _ClassVar[int]
+    GAP_S_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    MAPS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    PLAYERS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    first_round_id: int
+    first_stamp: str
+    last_stamp: str
+    gap_s: int
+    rounds: _containers.RepeatedCompositeFieldContainer[SessionRound]
+    maps: _containers.RepeatedCompositeFieldContainer[SessionMap]
+    scores: _containers.RepeatedCompositeFieldContainer[SessionScore]
+    players: _containers.RepeatedCompositeFieldContainer[SessionPlayer]
+    def __init__(self, source: _Optional[str] = ..., first_round_id: _Optional[int] = ..., first_stamp: _Optional[str] = ..., last_stamp: _Optional[str] = ..., gap_s: _Optional[int] = ..., rounds: _Optional[_Iterable[_Union[SessionRound, _Mapping]]] = ..., maps: _Optional[_Iterable[_Union[SessionMap, _Mapping]]] = ..., scores: _Optional[_Iterable[_Union[SessionScore, _Mapping]]] = ..., players: _Optional[_Iterable[_Union[SessionPlayer, _Mapping]]] = ...) -> None: ...
+
+class SessionRequest(_message.Message):
+    __slots__ = ("source", "day", "round_id")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    day: str
+    round_id: int
+    def __init__(self, source: _Optional[str] = ..., day: _Optional[str] = ..., round_id: _Optional[int] = ...) -> None: ...
+
+class SessionReply(_message.Message):
+    __slots__ = ("day", "sessions")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    sessions: _containers.RepeatedCompositeFieldContainer[SessionSummary]
+    def __init__(self, day: _Optional[str] = ..., sessions: _Optional[_Iterable[_Union[SessionSummary, _Mapping]]] = ...) -> None: ...
+
+class SessionEnd(_message.Message):
+    __slots__ = ("source", "round_id", "posted_at_ms")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    POSTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    round_id: int
+    posted_at_ms: int
+    def __init__(self, source: _Optional[str] = ..., round_id: _Optional[int] = ..., posted_at_ms: _Optional[int] = ...) -> None: ...

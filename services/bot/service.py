@@ -17,6 +17,7 @@ from services.bot.cogs.backup import BackupCog
 from services.bot.cogs.health import HealthCog
 from services.bot.cogs.links import LinksCog
 from services.bot.cogs.monitoring import MonitoringCog
+from services.bot.cogs.sessions import SessionsCog
 from services.bot.cogs.stats import StatsCog
 from services.bot.cogs.sync import SyncCog, resume_syncs
 from services.bot.cogs.top import TopCog
@@ -106,7 +107,7 @@ def make_bot(
         conf.guild_ids,
         sync_messages=sync_messages,
     )
-    cogs = (SyncCog, MonitoringCog, BackupCog, HealthCog, StatsCog, TopCog, LinksCog)
+    cogs = (SyncCog, MonitoringCog, BackupCog, HealthCog, StatsCog, TopCog, LinksCog, SessionsCog)
     for cog in cogs:
         bot.add_cog(cog(context))
 

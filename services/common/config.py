@@ -121,6 +121,12 @@ class Env:
         raise ConfigError(f"{name}={value!r} is not a yes/no value (use true or false)")
 
 
+# A pause without rounds this long ends a gaming session: storage cuts sessions
+# by it and the poster waits it out before a session's summary (each reads it as
+# SESSION_GAP, with this default).
+SESSION_GAP_DEFAULT = "60m"
+
+
 def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name}={number} is too small: the minimum is {minimum}")

@@ -20,6 +20,7 @@ from services.common.subjects import (
     PARSED,
     RAW,
     REJECTED,
+    SESSION_ENDS,
     STORED,
     SYNC_RESULTS,
     all_sources,
@@ -61,6 +62,8 @@ POSTER_SYNCS = Durable("poster-syncs", f"{SYNC_RESULTS}.>")
 POSTER_REJECTIONS = Durable(
     "poster-rejections", all_sources(REJECTED), ack_wait_s=REJECTION_ACK_WAIT_S
 )
+# Sessions that ended: one summary at a time across replicas.
+POSTER_SESSIONS = Durable("poster-sessions", f"{SESSION_ENDS}.>", ordered=True)
 
 PIPELINE = (
     PARSER,
@@ -71,6 +74,7 @@ PIPELINE = (
     STORAGE_EVENTS,
     POSTER_SYNCS,
     POSTER_REJECTIONS,
+    POSTER_SESSIONS,
 )
 
 

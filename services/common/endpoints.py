@@ -39,6 +39,8 @@ STORAGE_STATS = Endpoint("storage", "stats", reads_pb2.StatsRequest, reads_pb2.S
 STORAGE_TOP = Endpoint("storage", "top", reads_pb2.TopRequest, reads_pb2.TopReply)
 STORAGE_LINK = Endpoint("storage", "link", reads_pb2.LinkRequest, reads_pb2.LinkReply)
 STORAGE_UNLINK = Endpoint("storage", "unlink", reads_pb2.UnlinkRequest, reads_pb2.UnlinkReply)
+# Storage: gaming sessions summed up (a day's, the last, the one holding a round).
+STORAGE_SESSION = Endpoint("storage", "session", reads_pb2.SessionRequest, reads_pb2.SessionReply)
 
 ALL = (
     FETCHER_SYNC,
@@ -54,4 +56,5 @@ ALL = (
     STORAGE_TOP,
     STORAGE_LINK,
     STORAGE_UNLINK,
+    STORAGE_SESSION,
 )

@@ -8,6 +8,7 @@ from services.common.bus import Bus
 from services.common.endpoints import (
     STORAGE_LINK,
     STORAGE_ROUND,
+    STORAGE_SESSION,
     STORAGE_STATS,
     STORAGE_TOP,
     STORAGE_UNLINK,
@@ -45,6 +46,13 @@ class Reads:
         """A stored round by id; 0: the last round played on any source."""
         reply = await ask(self.bus, STORAGE_ROUND, control_pb2.RoundQuery(round_id=round_id))
         return reply.round
+
+    async def session(
+        self, source: str = "", day: str = "", round_id: int = 0
+    ) -> reads_pb2.SessionReply:
+        """The sessions of a day, the one holding a round, or else the last one."""
+        request = reads_pb2.SessionRequest(source=source, day=day, round_id=round_id)
+        return await ask(self.bus, STORAGE_SESSION, request)
 
     async def link(
         self, discord_id: int, who: reads_pb2.PlayerQuery, linked_by: int, *, admin: bool

@@ -8,6 +8,7 @@ Discord would.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import disnake
 
@@ -28,6 +29,7 @@ from etstats.statsfile.writer import clock
 from services.common.discord_text import plain, safe
 from services.common.reports import sync_state
 
+P = TypeVar("P")
 TEAM_NAMES = {1: "Axis", 2: "Allies"}
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FIELDS_MAX, TOTAL_MAX = 256, 4096, 1024, 25, 6000
 MIN_SHOTS_FOR_ACCURACY = 30
@@ -39,8 +41,18 @@ OUTCOMES = {
 }
 
 
-def _value(p: rounds_pb2.PlayerStats, index: int) -> float:
+def stat_value(p: rounds_pb2.PlayerStats, index: int) -> float:
+    """An extended value (etstats.statsfile.values), 0 where the file has fewer."""
     return p.values[index] if index < len(p.values) else 0.0
+
+
+def team_members(
+    players: Sequence[rounds_pb2.PlayerStats], team: int
+) -> list[rounds_pb2.PlayerStats]:
+    """A team's players in the order every view lists them: most kills, fewest deaths."""
+    return sorted(
+        (p for p in players if p.team == team), key=lambda p: (-p.kills, p.deaths, p.clean_name)
+    )
 
 
 def _name(p: rounds_pb2.PlayerStats, width: int = 0) -> str:
@@ -55,13 +67,13 @@ def player_line(p: rounds_pb2.PlayerStats, compact: bool) -> str:
         return f"{_name(p, 16)} {p.kills}/{p.deaths}"
     return (
         f"{_name(p, 20)} — {p.kills}/{p.deaths} K/D {kd_ratio(p.kills, p.deaths):.2f} · dmg "
-        f"{_value(p, DAMAGE_GIVEN):.0f}/{_value(p, DAMAGE_RECEIVED):.0f} · DPM "
-        f"{_value(p, DPM):.0f} · acc {accuracy(p.weapons):.0%} · HS {p.headshots} · rev "
-        f"{_value(p, REVIVES_GIVEN):.0f}"
+        f"{stat_value(p, DAMAGE_GIVEN):.0f}/{stat_value(p, DAMAGE_RECEIVED):.0f} · DPM "
+        f"{stat_value(p, DPM):.0f} · acc {accuracy(p.weapons):.0%} · HS {p.headshots} · rev "
+        f"{stat_value(p, REVIVES_GIVEN):.0f}"
     )
 
 
-def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
+def chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
     chunks, current = [], ""
     for line in lines:
         if current and len(current) + 1 + len(line) > limit:
@@ -72,9 +84,9 @@ def _chunks(lines: Sequence[str], limit: int = FIELD_MAX) -> list[str]:
     return [*chunks, current] if current else chunks
 
 
-def _first_chunk(lines: Sequence[str], what: str) -> str:
+def first_chunk(lines: Sequence[str], what: str) -> str:
     """As many lines as one field holds, and how many more there are."""
-    parts = _chunks(lines, FIELD_MAX - 30)
+    parts = chunks(lines, FIELD_MAX - 30)
     if len(parts) == 1:
         return parts[0]
     return f"{parts[0]}\n+{len(lines) - parts[0].count(chr(10)) - 1} more {what}"
@@ -85,16 +97,14 @@ def _team_fields(
 ) -> list[tuple[str, str]]:
     fields = []
     for team in (1, 2):
-        members = sorted(
-            (p for p in players if p.team == team), key=lambda p: (-p.kills, p.deaths, p.clean_name)
-        )
+        members = team_members(players, team)
         if not members:
             continue
         shown = members if keep is None else members[:keep]
         lines = [player_line(p, compact) for p in shown]
         if len(members) > len(shown):
             lines.append(f"+{len(members) - len(shown)} more")
-        parts = _chunks(lines)
+        parts = chunks(lines)
         for i, part in enumerate(parts):
             label = f"{TEAM_NAMES[team]} ({len(members)})" + (
                 f" {i + 1}/{len(parts)}" if len(parts) > 1 else ""
@@ -102,7 +112,7 @@ def _team_fields(
             fields.append((label, part))
     others = [p for p in players if p.team not in (1, 2)]
     if others:
-        fields.append((f"Others ({len(others)})", _chunks([_name(p, 20) for p in others])[0]))
+        fields.append((f"Others ({len(others)})", chunks([_name(p, 20) for p in others])[0]))
     return fields
 
 
@@ -112,12 +122,24 @@ def _best(
     score: Callable[[rounds_pb2.PlayerStats], float],
     unit: str,
 ) -> str | None:
+    return best_line(players, label, score, unit, lambda p: _name(p, 24), lambda p: p.deaths)
+
+
+def best_line(
+    players: Sequence[P],
+    label: str,
+    score: Callable[[P], float],
+    unit: str,
+    name: Callable[[P], str],
+    deaths: Callable[[P], float],
+) -> str | None:
+    """An award: the best score above 0 (fewer deaths breaks a tie), or None."""
     scored = [(score(p), p) for p in players]
     scored = [(s, p) for s, p in scored if s > 0]
     if not scored:
         return None
-    value, best = max(scored, key=lambda sp: (sp[0], -sp[1].deaths))
-    return f"{label}: {_name(best, 24)} ({unit.format(value)})"
+    value, best = max(scored, key=lambda sp: (sp[0], -deaths(sp[1])))
+    return f"{label}: {name(best)} ({unit.format(value)})"
 
 
 def awards(players: Sequence[rounds_pb2.PlayerStats]) -> list[str]:
@@ -127,13 +149,16 @@ def awards(players: Sequence[rounds_pb2.PlayerStats]) -> list[str]:
 
     lines = [
         _best(players, "Top fragger", lambda p: p.kills, "{:.0f} kills"),
-        _best(players, "Most damage", lambda p: _value(p, DAMAGE_GIVEN), "{:.0f}"),
+        _best(players, "Most damage", lambda p: stat_value(p, DAMAGE_GIVEN), "{:.0f}"),
         _best(players, "Best accuracy", steady_accuracy, "{:.0%}"),
-        _best(players, "Most revives", lambda p: _value(p, REVIVES_GIVEN), "{:.0f}"),
+        _best(players, "Most revives", lambda p: stat_value(p, REVIVES_GIVEN), "{:.0f}"),
         _best(
-            players, "Most objectives", lambda p: sum(_value(p, i) for i in OBJECTIVES), "{:.0f}"
+            players,
+            "Most objectives",
+            lambda p: sum(stat_value(p, i) for i in OBJECTIVES),
+            "{:.0f}",
         ),
-        _best(players, "Most denied time", lambda p: _value(p, DENIED_PLAYTIME), "{:.0f} s"),
+        _best(players, "Most denied time", lambda p: stat_value(p, DENIED_PLAYTIME), "{:.0f} s"),
     ]
     return [line for line in lines if line]
 
@@ -211,6 +236,15 @@ def _round_embed(s: rounds_pb2.StoredRound, compact: bool, keep: int | None) -> 
     return embed
 
 
+def with_image(embeds: Sequence[disnake.Embed], filename: str) -> list[disnake.Embed]:
+    """The first embed shows the file sent with the message; the text stays, for
+    search, screen readers, and readers with images off."""
+    first, *rest = embeds
+    shown = first.copy()
+    shown.set_image(url=f"attachment://{filename}")
+    return [shown, *rest]
+
+
 def fits(embeds: Sequence[disnake.Embed]) -> bool:
     """Discord's limits: per-embed sizes, at most 10 embeds and 6000 characters."""
     if len(embeds) > 10 or sum(len(e) for e in embeds) > TOTAL_MAX:
@@ -242,16 +276,16 @@ def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:
     if result.rounds_per_map:
         maps = sorted(result.rounds_per_map.items(), key=lambda kv: (-kv[1], kv[0]))
         lines = [f"{safe(name)}: {count}" for name, count in maps]
-        embed.add_field(name="Rounds per map", value=_first_chunk(lines, "maps"), inline=False)
+        embed.add_field(name="Rounds per map", value=first_chunk(lines, "maps"), inline=False)
     if result.rejections:
         lines = [safe(r)[:200] for r in result.rejections]
-        embed.add_field(name="Rejected", value=_first_chunk(lines, "rejected"), inline=False)
+        embed.add_field(name="Rejected", value=first_chunk(lines, "rejected"), inline=False)
     if result.missing:
         lines = [safe(m)[:200] for m in result.missing]
         if result.missing_total > len(lines):
             lines.append(f"+{result.missing_total - len(lines)} more")
         embed.add_field(
-            name=f"Still missing ({result.missing_total})", value=_chunks(lines)[0], inline=False
+            name=f"Still missing ({result.missing_total})", value=chunks(lines)[0], inline=False
         )
     failed = [p for p in result.sources if p.failed or p.error]
     for p in failed[:5]:

@@ -80,6 +80,20 @@ def sync_result_subject(sync_id: str) -> str:
     return f"{SYNC_RESULTS}.{sync_id}"
 
 
+# The end of a gaming session (no round posted live on its source for the
+# gap), in the stream: the poster posts the session's summary once.
+SESSION_ENDS = "stats.session"
+
+
+def session_end_subject(source: str) -> str:
+    return f"{SESSION_ENDS}.{source}"
+
+
+def session_end_msg_id(source: str, round_id: int) -> str:
+    """One announcement per session's last live round, however many replicas see it."""
+    return f"session-end:{source}:{round_id}"
+
+
 # KV buckets: monitoring on/off per source (written by the bot and the CLI),
 # one fetcher lease per source, one running sync per source.
 MONITORING_BUCKET = "etstats_monitoring"
@@ -97,6 +111,8 @@ SYNC_RESULTS_BUCKET = "etstats_sync_results"
 SYNC_RESULT_TTL_S = 7 * 24 * 3600.0
 # The poster's ledger: round or sync -> Discord message id.
 POSTS_BUCKET = "etstats_posts"
+# Each source's last round posted live, until its session is over (the poster's).
+SESSION_WATCH_BUCKET = "etstats_session_watch"
 # The bot's sync progress messages: sync -> the Discord message following it.
 SYNC_MESSAGES_BUCKET = "etstats_sync_messages"
 # When the last backup was written, by whichever storage replica or backup job.

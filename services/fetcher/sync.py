@@ -613,24 +613,27 @@ class SyncRunner:
     async def _download(self, job: SyncJob, source: Source, entry: Entry) -> bytes | None:
         """The file's bytes. While the source is away the job waits for it (_again);
         a file that cannot be read while its source answers, FETCH_ATTEMPTS times,
-        is missing, with the reason (None)."""
+        or that is gone, is missing, with the reason (None)."""
         failures = 0
         while True:
             try:
                 body, _ = await download(source, entry, self.max_bytes)
                 return body
-            except (SourceError, OSError) as exc:
+            except SourceError as exc:
                 error = describe(exc)
-            log.warning("sync: %s: %s", entry.name, error, extra={"source": source.name})
-            try:
-                await source.stamp()
-            except SourceError:  # the source is away: not the file's fault
-                await self._again(job, f"reaching {source.name}", source.stamp)
-                continue
-            failures += 1
-            if failures >= FETCH_ATTEMPTS:
+                gone = exc.kind == "missing"  # final: asking again finds nothing either
+            if not gone:
+                log.warning("sync: %s: %s", entry.name, error, extra={"source": source.name})
+                try:
+                    await source.stamp()
+                except SourceError:  # the source is away: not the file's fault
+                    await self._again(job, f"reaching {source.name}", source.stamp)
+                    continue
+                failures += 1
+            if gone or failures >= FETCH_ATTEMPTS:
                 job.progress[source.name].failed += 1
-                job.miss(source.name, entry.name, f"could not be read: {error}")
+                why = "gone since it was listed" if gone else f"could not be read: {error}"
+                job.miss(source.name, entry.name, why)
                 return None
             await pause(job.cancelled, backoff(failures))
 

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import disnake
 from nats.aio.msg import Msg
@@ -16,18 +17,33 @@ from prometheus_client import Counter, Histogram
 
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
-from services.common.config import Env
+from services.common.config import SESSION_GAP_DEFAULT, Env
 from services.common.consumer import consume, decode
 from services.common.discord_text import safe
-from services.common.durables import POSTER_REJECTIONS, POSTER_SYNCS, poster_live
+from services.common.durables import (
+    POSTER_REJECTIONS,
+    POSTER_SESSIONS,
+    POSTER_SYNCS,
+    poster_live,
+)
 from services.common.events import report
 from services.common.metrics import mark_success
 from services.common.notices import Notices
-from services.common.render import round_embeds, sync_summary
+from services.common.render import round_embeds, sync_summary, with_image
+from services.common.rpc import NotAnswering
 from services.common.runtime import Runtime
+from services.common.scoreboard import FILENAME, scoreboard_png
 from services.common.sources import SourceConfig, load_sources
-from services.common.subjects import POSTS_BUCKET
-from services.poster.sinks import ConsoleSink, DiscordSink, PermanentPostError, Sink
+from services.common.subjects import POSTS_BUCKET, SESSION_WATCH_BUCKET
+from services.poster.pictures import Pictures
+from services.poster.sessions import SessionPosts
+from services.poster.sinks import (
+    ConsoleSink,
+    DiscordSink,
+    PermanentPostError,
+    Sink,
+    Upload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +63,8 @@ class PosterConfig:
     admin_channel: str | None
     sources: list[SourceConfig]
     notice_cooldown_s: float
+    images: bool = True  # round posts carry a scoreboard image
+    session_gap_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Env) -> PosterConfig:
@@ -60,6 +78,8 @@ class PosterConfig:
             and env.str("DISCORD_ADMIN_CHANNEL_ID", pattern=channel),
             sources=load_sources(env),
             notice_cooldown_s=env.duration("ADMIN_NOTICE_COOLDOWN", "10m"),
+            images=env.bool("POST_IMAGES", True),
+            session_gap_s=env.duration("SESSION_GAP", SESSION_GAP_DEFAULT, minimum_s=1),
         )
 
 
@@ -71,6 +91,7 @@ class Poster:
         self.channels = {s.name: s.round_channel_id or conf.round_channel for s in conf.sources}
         self.notices = Notices(self._notify, conf.notice_cooldown_s)
         self.ledger = ledger
+        self.scoreboards = Pictures("scoreboard")
 
     async def _notify(self, title: str, text: str, nonce: str) -> None:
         """Send a notice; an outage raises (the notice is tried again), a refusal for
@@ -100,13 +121,14 @@ class Poster:
         embeds: Sequence[disnake.Embed],
         nonce: str,
         file: common_pb2.FileRef,
+        files: Sequence[Upload] = (),
     ) -> bool:
         """Post unless the ledger says it was; the ledger is written before the ack."""
         if await self._posted(key):
             POSTS.labels(kind=kind, outcome="already_posted").inc()
             return False
         try:
-            message_id = await self.sink.send(channel, embeds, nonce)
+            message_id = await self.sink.send(channel, embeds, nonce, files)
         except PermanentPostError as exc:
             POSTS.labels(kind=kind, outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})
@@ -131,19 +153,38 @@ class Poster:
         if not stored.file.recent:
             return
         source = stored.file.source
+        embeds, files = await self._round_post(stored)
         posted = await self._post_once(
             "round",
             f"round_{stored.round_id}",
             self._round_channel(source),
-            round_embeds(stored),
+            embeds,
             f"etstats-r{stored.round_id}",
             stored.file,
+            files,
         )
         if posted:
             if stored.file.detected_at_ms:
                 PIPELINE_LATENCY.observe(max(time.time() - stored.file.detected_at_ms / 1000, 0))
             await report(self.rt.bus, stored.file, "poster", "posted")
             mark_success("poster", source)
+
+    async def _round_post(
+        self, stored: rounds_pb2.StoredRound
+    ) -> tuple[list[disnake.Embed], list[Upload]]:
+        """The round's embeds and, unless images are off, its scoreboard image."""
+        embeds = round_embeds(stored)
+        image = await self._scoreboard(stored) if self.conf.images else None
+        if image is None:
+            return embeds, []
+        return with_image(embeds, FILENAME), [Upload(FILENAME, image)]
+
+    async def _scoreboard(self, stored: rounds_pb2.StoredRound) -> bytes | None:
+        if isinstance(self.sink, ConsoleSink):
+            return None  # a terminal shows no images
+        return await self.scoreboards.draw(
+            partial(scoreboard_png, stored), f"round {stored.round_id}"
+        )
 
     def _round_channel(self, source: str) -> str | None:
         return self.channels.get(source, self.conf.round_channel)
@@ -154,8 +195,9 @@ class Poster:
         if message_id is None:  # never posted (refused): nothing to correct
             return
         file = stored.file
+        embeds, files = await self._round_post(stored)
         try:
-            await self.sink.edit(self._round_channel(file.source), message_id, round_embeds(stored))
+            await self.sink.edit(self._round_channel(file.source), message_id, embeds, files)
         except PermanentPostError as exc:
             POSTS.labels(kind="round", outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})
@@ -206,7 +248,7 @@ async def make_sink(conf: PosterConfig) -> Sink:
 
 def zero_posts() -> None:
     """Every kind and outcome of a post at 0 from the start (see zero_stage)."""
-    for kind in ("round", "sync_summary"):
+    for kind in ("round", "sync_summary", "session"):
         for outcome in ("posted", "refused", "already_posted"):
             POSTS.labels(kind=kind, outcome=outcome)
     POSTS.labels(kind="round", outcome="edited")
@@ -218,12 +260,14 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
     zero_posts()
     sink = await make_sink(conf)
     poster = Poster(rt, conf, sink, await rt.bus.key_value(POSTS_BUCKET))
+    watches = await rt.bus.key_value(SESSION_WATCH_BUCKET)
+    sessions = SessionPosts(rt, poster, watches, conf.session_gap_s)
     rounds = [
         consume(
             rt.bus,
             stage="poster",
             consumer=poster_live(s.name),  # only rounds to post
-            handler=poster.post_round,
+            handler=sessions.post_round,  # the round's post, then its session's watch
             stop=rt.stop,
         )
         for s in conf.sources
@@ -249,6 +293,15 @@ async def main(rt: Runtime, conf: PosterConfig) -> None:
                 # Held until their notice is sent (grouped, one per cooldown): a
                 # redelivery meanwhile only renews the line's ack.
             ),
+            consume(
+                rt.bus,
+                stage="poster-sessions",
+                consumer=POSTER_SESSIONS,
+                handler=sessions.post,
+                stop=rt.stop,
+                outages=(NotAnswering,),  # storage away: the summary waits for it
+            ),
+            sessions.keep_looking(),
             poster.flush_notices(),
         )
     finally:

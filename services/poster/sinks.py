@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 import disnake
-from disnake.http import HTTPClient, Route
+from disnake.http import HTTPClient, Route, to_multipart
 from prometheus_client import Counter, Histogram
 
 from services.common.errors import describe
@@ -34,16 +36,35 @@ class PermanentPostError(Exception):
     """Discord refused for good (missing access, unknown channel): do not retry."""
 
 
+IMAGE_MAX_BYTES = 8 * 1024 * 1024  # under Discord's 10 MiB a message, whatever the renderer does
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with a message; an embed shows it as `attachment://<filename>`."""
+
+    filename: str
+    data: bytes
+
+
 class Sink(Protocol):
     async def send(
-        self, channel_id: str | None, embeds: Sequence[disnake.Embed], nonce: str
+        self,
+        channel_id: str | None,
+        embeds: Sequence[disnake.Embed],
+        nonce: str,
+        files: Sequence[Upload] = (),
     ) -> str:
         """Post and return the message id."""
 
     async def edit(
-        self, channel_id: str | None, message_id: str, embeds: Sequence[disnake.Embed]
+        self,
+        channel_id: str | None,
+        message_id: str,
+        embeds: Sequence[disnake.Embed],
+        files: Sequence[Upload] = (),
     ) -> None:
-        """Replace the embeds of a message posted before."""
+        """Replace the embeds and the files of a message posted before."""
 
     async def close(self) -> None: ...
 
@@ -52,13 +73,21 @@ class ConsoleSink:
     """Local mode: the same content as text on stdout."""
 
     async def send(
-        self, channel_id: str | None, embeds: Sequence[disnake.Embed], nonce: str
+        self,
+        channel_id: str | None,
+        embeds: Sequence[disnake.Embed],
+        nonce: str,
+        files: Sequence[Upload] = (),
     ) -> str:
         print(as_text(embeds) + "\n", file=sys.stdout, flush=True)
         return f"console-{nonce}"
 
     async def edit(
-        self, channel_id: str | None, message_id: str, embeds: Sequence[disnake.Embed]
+        self,
+        channel_id: str | None,
+        message_id: str,
+        embeds: Sequence[disnake.Embed],
+        files: Sequence[Upload] = (),
     ) -> None:
         print("(updated)\n" + as_text(embeds) + "\n", file=sys.stdout, flush=True)
 
@@ -94,7 +123,11 @@ class DiscordSink:
         return str(user.get("username", "?"))
 
     async def send(
-        self, channel_id: str | None, embeds: Sequence[disnake.Embed], nonce: str
+        self,
+        channel_id: str | None,
+        embeds: Sequence[disnake.Embed],
+        nonce: str,
+        files: Sequence[Upload] = (),
     ) -> str:
         if channel_id is None:
             raise PermanentPostError("no Discord channel is configured for this post")
@@ -104,31 +137,54 @@ class DiscordSink:
             "nonce": nonce,
             "enforce_nonce": True,  # a retry after a crash returns the first message
         }
+        if files:
+            payload["attachments"] = attachments(files)
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-        data = await self._request(route, payload, channel_id)
+        data = await self._request(route, payload, channel_id, files)
         return str(data["id"])
 
     async def edit(
-        self, channel_id: str | None, message_id: str, embeds: Sequence[disnake.Embed]
+        self,
+        channel_id: str | None,
+        message_id: str,
+        embeds: Sequence[disnake.Embed],
+        files: Sequence[Upload] = (),
     ) -> None:
         if channel_id is None:
             raise PermanentPostError("no Discord channel is configured for this post")
-        payload = {"embeds": [e.to_dict() for e in embeds], "allowed_mentions": NO_MENTIONS}
+        payload = {
+            "embeds": [e.to_dict() for e in embeds],
+            "allowed_mentions": NO_MENTIONS,
+            # The files the message keeps: the new ones only, so an old image goes.
+            "attachments": attachments(files),
+        }
         route = Route(
             "PATCH",
             "/channels/{channel_id}/messages/{message_id}",
             channel_id=channel_id,
             message_id=message_id,
         )
-        await self._request(route, payload, channel_id)
+        await self._request(route, payload, channel_id, files)
 
     async def _request(
-        self, route: Route, payload: dict[str, Any], channel_id: str
+        self,
+        route: Route,
+        payload: dict[str, Any],
+        channel_id: str,
+        files: Sequence[Upload] = (),
     ) -> dict[str, Any]:
-        """One REST call; refusals become PermanentPostError, outages ConnectionError."""
+        """One REST call, multipart with files; refusals become PermanentPostError,
+        outages ConnectionError."""
         started = time.perf_counter()
         try:
-            data = await self.http.request(route, json=payload)
+            if files:
+                # disnake rewinds these itself before each retry
+                parts = [disnake.File(io.BytesIO(f.data), f.filename) for f in files]
+                data = await self.http.request(
+                    route, form=to_multipart(payload, parts), files=parts
+                )
+            else:
+                data = await self.http.request(route, json=payload)
         except (disnake.Forbidden, disnake.NotFound) as exc:
             raise PermanentPostError(
                 f"Discord refused a post in channel {channel_id}: "
@@ -147,3 +203,8 @@ class DiscordSink:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def attachments(files: Sequence[Upload]) -> list[dict[str, Any]]:
+    """The payload's list of the message's files: `files[n]` is attachment n."""
+    return [{"id": i, "filename": f.filename} for i, f in enumerate(files)]

@@ -89,26 +89,37 @@ def _who(q: Query, key: PlayerKey | None, table: str = "") -> str:
     return f"{dot}guid = {q.arg(key.guid)} AND {dot}bot_name = {q.arg(key.bot_name)}"
 
 
+def _row_parts(rows: str) -> list[str]:
+    """What each counted row of the rounds `rows` (a condition on `rounds r`) adds
+    to TOTAL_FIELDS: the player rows, and the weapon rows' hits and attempts."""
+    player_row = ", ".join(
+        f"t.{f}" if f in PLAYER_ROW_FIELDS else f"0 AS {f}" for f in TOTAL_FIELDS
+    )
+    weapon_row = ", ".join(f"t.{f}" if f in ("hits", "attempts") else "0" for f in TOTAL_FIELDS)
+    return [
+        f"SELECT t.guid, t.bot_name, {player_row} FROM rounds r"
+        " JOIN player_rounds p ON p.round_id = r.id"
+        f" CROSS JOIN LATERAL player_round_totals(p) t WHERE {rows}",
+        f"SELECT t.guid, t.bot_name, {weapon_row} FROM rounds r"
+        " JOIN weapon_rounds w ON w.round_id = r.id"
+        f" CROSS JOIN LATERAL weapon_round_totals(w) t WHERE {rows}",
+    ]
+
+
+def _summed(parts: list[str], who: str) -> str:
+    sums = ", ".join(f"sum({f})::{SQL_TYPES[f]} AS {f}" for f in TOTAL_FIELDS)
+    union = " UNION ALL ".join(parts)
+    return f"SELECT guid, bot_name, {sums} FROM ({union}) x WHERE {who} GROUP BY guid, bot_name"
+
+
 def totals_sql(q: Query, period: Period, key: PlayerKey | None) -> str:
     """Per player: the sums of TOTAL_FIELDS over the period (people only without `key`)."""
     split = split_spans(period)
     columns = ", ".join(TOTAL_FIELDS)
-    sums = ", ".join(f"sum({f})::{SQL_TYPES[f]} AS {f}" for f in TOTAL_FIELDS)
-    player_row = ", ".join(f"t.{f}" if f in PLAYER_ROW_FIELDS else "0" for f in TOTAL_FIELDS)
-    weapon_row = ", ".join(f"t.{f}" if f in ("hits", "attempts") else "0" for f in TOTAL_FIELDS)
     parts = [f"SELECT guid, bot_name, {columns} FROM player_sums WHERE ({_sums(q, split)})"]
     for rows in _from_rows(q, period, split):
-        parts += [
-            f"SELECT t.guid, t.bot_name, {player_row} FROM rounds r"
-            " JOIN player_rounds p ON p.round_id = r.id"
-            f" CROSS JOIN LATERAL player_round_totals(p) t WHERE {rows}",
-            f"SELECT t.guid, t.bot_name, {weapon_row} FROM rounds r"
-            " JOIN weapon_rounds w ON w.round_id = r.id"
-            f" CROSS JOIN LATERAL weapon_round_totals(w) t WHERE {rows}",
-        ]
-    who = _who(q, key)
-    union = " UNION ALL ".join(parts)
-    return f"SELECT guid, bot_name, {sums} FROM ({union}) x WHERE {who} GROUP BY guid, bot_name"
+        parts += _row_parts(rows)
+    return _summed(parts, _who(q, key))
 
 
 def _totals(row: asyncpg.Record) -> Totals:
@@ -128,6 +139,14 @@ async def leaderboard(
     q = Query()
     sql = totals_sql(q, period, None)
     rows = await conn.fetch(f"{sql} HAVING sum(rounds) >= {q.arg(max(min_rounds, 1))}", *q.args)
+    return [(PlayerKey(r["guid"], r["bot_name"]), _totals(r)) for r in rows]
+
+
+async def rounds_totals(conn: Conn, round_ids: list[int]) -> list[tuple[PlayerKey, Totals]]:
+    """Every player's totals over some rounds (bots too), from their rows."""
+    q = Query()
+    parts = _row_parts(f"r.id = ANY({q.arg(round_ids)}::bigint[])")
+    rows = await conn.fetch(_summed(parts, "true"), *q.args)
     return [(PlayerKey(r["guid"], r["bot_name"]), _totals(r)) for r in rows]
 
 

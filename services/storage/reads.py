@@ -32,6 +32,16 @@ def period_of(text: str) -> Period:
         raise ServiceError("400", str(exc)) from None
 
 
+@contextlib.asynccontextmanager
+async def planned(connection: Connection) -> AsyncIterator[Conn]:
+    """A connection whose queries are planned for their values every time: a
+    generic plan (what a prepared statement gets after five runs) cannot know
+    that a period's edges hold a few rounds, or a player 40,000."""
+    async with connection() as conn, conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield conn
+
+
 def choice_message(choice: Choice) -> reads_pb2.PlayerChoice:
     return reads_pb2.PlayerChoice(
         players=[player_to_message(c) for c in choice.players], total=choice.total
@@ -44,14 +54,8 @@ class PlayerReads:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    @contextlib.asynccontextmanager
-    async def planned(self) -> AsyncIterator[Conn]:
-        """A connection whose queries are planned for their values every time: a
-        generic plan (what a prepared statement gets after five runs) cannot know
-        that a period's edges hold a few rounds, or a player 40,000."""
-        async with self.connection() as conn, conn.transaction():
-            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            yield conn
+    def planned(self) -> contextlib.AbstractAsyncContextManager[Conn]:
+        return planned(self.connection)
 
     async def answer_stats(self, request: reads_pb2.StatsRequest) -> reads_pb2.StatsReply:
         period = period_of(request.period)

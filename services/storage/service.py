@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from etstats.contract import common_pb2, control_pb2, files_pb2, rounds_pb2
 from services.common.aio import sleep_unless
 from services.common.backoff import backoff
-from services.common.config import Env
+from services.common.config import SESSION_GAP_DEFAULT, Env
 from services.common.consumer import consume, decode
 from services.common.control import Control
 from services.common.durables import (
@@ -60,6 +60,7 @@ from services.storage.importer import (
 )
 from services.storage.migrations import migrate
 from services.storage.reads import serve_reads
+from services.storage.sessions import serve_sessions
 from services.storage.stored import bare_stored
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class StorageConfig:
     pg_dump: str | None = None
     event_retention_s: float = 7 * 86400.0
     backup_dir_temporary: bool = False  # Kubernetes: the pod's own disk
+    session_gap_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Env) -> StorageConfig:
@@ -109,6 +111,7 @@ class StorageConfig:
             pg_dump=env.optional("PG_DUMP"),
             event_retention_s=env.duration("EVENT_RETENTION", "7d", minimum_s=60),
             backup_dir_temporary=env.bool("BACKUP_DIR_TEMPORARY", False),
+            session_gap_s=env.duration("SESSION_GAP", SESSION_GAP_DEFAULT, minimum_s=1),
         )
 
 
@@ -385,6 +388,7 @@ async def main(rt: Runtime, conf: StorageConfig) -> None:
     await serve(rt.micro, STORAGE_STALLED, storage.answer_stalled)
     await serve(rt.micro, STORAGE_REIMPORT, storage.answer_reimport)
     await serve_reads(rt.micro, storage.connection)
+    await serve_sessions(rt.micro, storage.connection, conf.session_gap_s)
     rt.health.add_check("postgres", lambda: not pool.is_closing())
     try:
         await asyncio.gather(
