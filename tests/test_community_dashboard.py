@@ -49,6 +49,7 @@ class Stored:
     source: str
     file: GeneratedFile
     counted: bool  # neither a bot round nor a short one
+    session: int | None  # the session it was played in, as made here (None: a bot round)
 
     @property
     def stamp(self) -> datetime:
@@ -80,22 +81,23 @@ def deathless(g: GeneratedFile) -> GeneratedFile:
 
 def rounds_stored() -> tuple[list[Stored], list[Stored]]:
     """(folded into the sums before the checks, left noted); both in play order."""
-    first = [Stored("main", g, True) for g in league(6, seed=5, start=FIRST_EVENING)]
+    first = [Stored("main", g, True, 1) for g in league(6, seed=5, start=FIRST_EVENING)]
     rng = random.Random(8)
     bots_r1, bots_r2 = generate_match(rng, datetime(2026, 11, 21, 18, 0), players=6, bots=4)
     short_r1, _ = generate_match(rng, datetime(2026, 11, 21, 19, 0), players=4)
     # Four of the six people, on the other server, two evenings later.
     regulars = (*ROSTER[:4], ROSTER[6], ROSTER[7])
     second = [
-        Stored("second", g, True) for g in league(4, seed=6, start=SECOND_EVENING, roster=regulars)
+        Stored("second", g, True, 3)
+        for g in league(4, seed=6, start=SECOND_EVENING, roster=regulars)
     ]
     spared, _ = generate_match(rng, datetime(2026, 11, 23, 20, 0), players=4)
     later = [
-        Stored("main", bots_r1, False),
-        Stored("main", bots_r2, False),
-        Stored("main", short(short_r1), False),
+        Stored("main", bots_r1, False, None),  # bot rounds belong to no session
+        Stored("main", bots_r2, False, None),
+        Stored("main", short(short_r1), False, 2),  # 18 hours after the first evening
         *second,
-        Stored("second", deathless(spared), True),
+        Stored("second", deathless(spared), True, 4),  # the next evening
     ]
     return first, later
 
@@ -229,6 +231,38 @@ async def check_players(panel: Panel, totals: People) -> None:
     )
 
 
+async def check_sessions(
+    panel: Panel, stored: Sequence[Stored], picked: Sequence[str], start: datetime, end: datetime
+) -> None:
+    """Every session with a round in the range, whole, newest first."""
+    sessions: dict[int, list[Stored]] = defaultdict(list)
+    for s in stored:
+        if s.session is not None and s.source in picked:
+            sessions[s.session].append(s)
+    want = []
+    newest_first = sorted(sessions.values(), key=lambda rs: -min(s.stamp for s in rs).timestamp())
+    for rounds in newest_first:
+        if any(start <= s.stamp < end for s in rounds):
+            counted = [s for s in rounds if s.counted]
+            maps = [s.file.header.map for s in rounds if s.file.header.round == 1]
+            want.append(
+                {
+                    "source": rounds[0].source,
+                    "start": min(s.stamp for s in rounds),
+                    "end": max(s.stamp for s in rounds),
+                    "rounds": len(rounds),
+                    "players": len(people(counted)),
+                    "maps": len(maps),
+                    "map list": ", ".join(maps),
+                }
+            )
+    for gap in ("60", "120"):  # the made sessions are hours apart, their rounds minutes
+        got = await panel("Sessions", session_gap=gap)
+        assert [{k: r[k] for k in w} for r, w in zip(got, want, strict=True)] == want
+        for r in got:
+            assert float(r["duration"]) == (r["end"] - r["start"]).total_seconds()
+
+
 async def check_range(
     reader: asyncpg.Connection,
     stored: Sequence[Stored],
@@ -240,7 +274,7 @@ async def check_range(
     """Every panel of the dashboard over one range and choice of sources."""
     picked = SOURCES if sources == ALL else sources
     rounds = [s for s in within(stored, start, end, picked) if s.counted]
-    chosen = {"source": sources, "metric": "kills", "min_minutes": "0"}
+    chosen = {"source": sources, "metric": "kills", "min_minutes": "0", "session_gap": "60"}
     ran = set()
 
     async def panel(title: str, **choices: str) -> list[asyncpg.Record]:
@@ -251,6 +285,7 @@ async def check_range(
     await check_counts(panel, rounds, totals)
     await check_maps(panel, rounds)
     await check_players(panel, totals)
+    await check_sessions(panel, stored, picked, start, end)
     assert ran == {p["title"] for p in DASHBOARD["panels"]}
 
 
