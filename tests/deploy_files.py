@@ -6,11 +6,16 @@ which compares the queried metric names with what the running services export.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import shlex
+import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -105,7 +110,9 @@ def promql_queries() -> Iterator[tuple[str, str]]:
                     yield f"{path.name}: {panel.get('title')}", target["expr"]
         for variable in dashboard.get("templating", {}).get("list", []):
             query = variable.get("query")
-            if variable.get("type") == "query" and isinstance(query, str):
+            source = variable.get("datasource") or {}
+            if variable.get("type") == "query" and source.get("type") == "prometheus":
+                assert isinstance(query, str), f"{path.name}: ${variable['name']}"
                 yield f"{path.name}: ${variable['name']}", query
     for path in RULE_FILES:
         for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
@@ -113,13 +120,44 @@ def promql_queries() -> Iterator[tuple[str, str]]:
                 yield f"{path.name}: {rule.get('alert') or rule.get('record')}", rule["expr"]
 
 
-def sql_queries() -> Iterator[tuple[str, str]]:
-    """(where, SQL) for every PostgreSQL panel target."""
+def sql_queries(only: Path | None = None) -> Iterator[tuple[str, str]]:
+    """(where, SQL) for every PostgreSQL panel target (of one dashboard file)."""
     for path, dashboard in dashboards():
+        if only is not None and path != only:
+            continue
         for panel in panels(dashboard):
             for target in panel.get("targets", []):
                 if "rawSql" in target:
                     yield f"{path.name}: {panel.get('title')}", target["rawSql"]
+
+
+async def grafana_reader_url(database_url: str) -> str:
+    """Runs the compose init script that makes Grafana's read-only role on the
+    database's server; the URL to log in as it."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    url = urlsplit(database_url)
+    env = dict(
+        os.environ,
+        PATH=f"{POSTGRES_BIN_PATH}:{os.environ['PATH']}",
+        PGHOST=parse_qs(url.query).get("host", [url.hostname or ""])[0],
+        PGPORT=str(url.port or 5432),
+        POSTGRES_USER=url.username or "postgres",
+        POSTGRES_DB=url.path.lstrip("/"),
+        GRAFANA_DB_PASSWORD="reader-pass",
+    )
+    script = DEPLOY / "postgres" / "initdb" / "10-grafana-reader.sh"
+    done = await asyncio.to_thread(
+        subprocess.run, ["sh", str(script)], env=env, capture_output=True, text=True
+    )
+    if "already exists" in done.stderr:  # the role is cluster-wide: grant it this database
+        grants = ["sh", "-c", f"sed '/^CREATE ROLE/d' {shlex.quote(str(script))} | sh"]
+        done = await asyncio.to_thread(
+            subprocess.run, grants, env=env, capture_output=True, text=True
+        )
+    assert done.returncode == 0, done.stderr
+    login = url.netloc.rpartition("@")[0]
+    return url._replace(netloc=url.netloc.replace(login, "grafana:reader-pass", 1)).geturl()
 
 
 def metric_names(expr: str) -> set[str]:

@@ -19,10 +19,10 @@ import tomllib
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import kubernetes_validate
@@ -47,6 +47,7 @@ from tests.deploy_files import (
     compose_interpolated,
     dashboards,
     example_variables,
+    grafana_reader_url,
     is_secret,
     metric_names,
     panels,
@@ -54,6 +55,7 @@ from tests.deploy_files import (
     service_code_variables,
     sql_queries,
 )
+from tests.grafana_sql import defaults_of, grafana_sql, variables_of
 from tests.rounds import parsed
 from tests.waiting import wait_until_sync
 
@@ -883,8 +885,8 @@ def test_dashboards_load_and_use_the_provisioned_datasources() -> None:
         (DEPLOY / "grafana" / "provisioning" / "datasources" / "etstats.yml").read_text()
     )
     uids = {d["uid"] for d in provisioned["datasources"]}
-    titles = {"Pipeline", "Sources", "Discord", "Rounds and rejections"}
-    assert len(DASHBOARDS) == 4
+    titles = {"Pipeline", "Sources", "Discord", "Rounds and rejections", "Community"}
+    assert len(DASHBOARDS) == 5
     seen_uids, seen_titles = set(), set()
     for path, dashboard in dashboards():
         seen_uids.add(dashboard["uid"])
@@ -895,7 +897,7 @@ def test_dashboards_load_and_use_the_provisioned_datasources() -> None:
             for target in [panel, *panel.get("targets", [])]:
                 if "datasource" in target:
                     assert target["datasource"]["uid"] in uids, (path.name, panel["title"])
-    assert len(seen_uids) == 4 and seen_titles == titles
+    assert len(seen_uids) == 5 and seen_titles == titles
 
 
 @pytest.mark.parametrize(
@@ -916,48 +918,32 @@ def test_metric_names_are_read_from_promql(expr: str, names: set[str]) -> None:
     assert metric_names(expr) == names
 
 
+def test_variables_of_postgresql_are_not_taken_for_promql() -> None:
+    """A SQL variable's query read as PromQL would name SELECT and FROM as metrics."""
+    sql_variables = {
+        f"{path.name}: ${v['name']}"
+        for path, dashboard in dashboards()
+        for v in dashboard.get("templating", {}).get("list", [])
+        if (v.get("datasource") or {}).get("type") == "grafana-postgresql-datasource"
+    }
+    assert sql_variables  # the community dashboard's sources
+    assert sql_variables.isdisjoint(where for where, _ in promql_queries())
+
+
 def test_every_query_names_some_metric() -> None:
     queries = list(promql_queries())
     assert len(queries) > 40
     assert [where for where, expr in queries if not metric_names(expr)] == []
 
 
-def grafana_sql(sql: str) -> str:
-    """The SQL Grafana sends, for a six-hour dashboard range."""
-    sql = re.sub(
-        r"\$__timeFilter\(([^)]+)\)",
-        r"\1 BETWEEN now() - interval '6 hours' AND now()",
-        sql,
-    )
-    return re.sub(
-        r"\$__timeGroupAlias\(([^,]+),\s*'([^']+)'\)",
-        "date_bin(interval '\\2', \\1, timestamptz 'epoch') AS \"time\"",
-        sql,
-    )
+POSTGRES = "etstats-postgres"
 
 
 async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: str) -> None:
-    """The compose init script makes the reader; the panels' SQL runs as it, after
-    storage's migrations and one stored round."""
-    from pgserver._commands import POSTGRES_BIN_PATH
-
-    url = urlsplit(database_url)
-    env = dict(
-        os.environ,
-        PATH=f"{POSTGRES_BIN_PATH}:{os.environ['PATH']}",
-        PGHOST=parse_qs(url.query).get("host", [url.hostname or ""])[0],
-        PGPORT=str(url.port or 5432),
-        POSTGRES_USER=url.username or "postgres",
-        POSTGRES_DB=url.path.lstrip("/"),
-        GRAFANA_DB_PASSWORD="reader-pass",
-    )
-    script = DEPLOY / "postgres" / "initdb" / "10-grafana-reader.sh"
-    done = await asyncio.to_thread(
-        subprocess.run, ["sh", str(script)], env=env, capture_output=True, text=True
-    )
-    if "already exists" not in done.stderr:  # the role is cluster-wide
-        assert done.returncode == 0, done.stderr
-
+    """The compose init script makes the reader; every panel's SQL runs as it, as
+    Grafana sends it for a six-hour range and the variables' defaults, after
+    storage's migrations and two stored rounds."""
+    reader_url = await grafana_reader_url(database_url)
     owner = await asyncpg.connect(database_url)
     try:
         await migrate(owner)
@@ -971,24 +957,36 @@ async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: st
     finally:
         await owner.close()
 
-    login = url.netloc.rpartition("@")[0]
-    reader_url = url._replace(netloc=url.netloc.replace(login, "grafana:reader-pass", 1)).geturl()
+    end = datetime.now(UTC)
+    start = end - timedelta(hours=6)
     reader = await asyncpg.connect(reader_url)
     try:
-        queries = list(sql_queries())
-        assert len(queries) >= 5
+        queries = []
+        for path, dashboard in dashboards():
+            variables, chosen = variables_of(dashboard), defaults_of(dashboard)
+            for variable in dashboard["templating"]["list"]:
+                if variable["type"] == "query" and variable["datasource"]["uid"] == POSTGRES:
+                    options = tuple(r[0] for r in await reader.fetch(variable["query"]))
+                    variables[variable["name"]] = replace(
+                        variables[variable["name"]], options=options
+                    )
+            queries += [
+                (where, grafana_sql(sql, start, end, variables, chosen))
+                for where, sql in sql_queries(path)
+            ]
+        assert len(queries) >= 15
         for where, sql in queries:
             try:
-                await reader.fetch(grafana_sql(sql))
+                await reader.fetch(sql)
             except asyncpg.PostgresError as exc:
                 raise AssertionError(f"{where}: {exc}") from None
         recent = next(sql for where, sql in queries if "Recent rounds" in where)
-        assert len(await reader.fetch(grafana_sql(recent))) == 2  # both imported now
+        assert len(await reader.fetch(recent)) == 2  # both imported now
         # By play time: the old evening's round is not in the last six hours.
         per_hour = next(sql for where, sql in queries if "Rounds per hour" in where)
-        assert [r["rounds"] for r in await reader.fetch(grafana_sql(per_hour))] == [1]
-        maps = next(sql for where, sql in queries if "Maps played" in where)
-        rows = await reader.fetch(grafana_sql(maps))
+        assert [r["rounds"] for r in await reader.fetch(per_hour)] == [1]
+        maps = next(sql for where, sql in queries if "rounds.json: Maps played" in where)
+        rows = await reader.fetch(maps)
         assert [(r["map"], r["rounds"]) for r in rows] == [(recent_r1.header.map, 1)]
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await reader.execute("DELETE FROM rounds")

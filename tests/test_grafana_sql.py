@@ -1,0 +1,192 @@
+"""The SQL the tests send for a dashboard query is the SQL Grafana would send:
+its variable formatting and its PostgreSQL macros, case by case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.grafana_sql import (
+    ALL,
+    MacroError,
+    Variable,
+    defaults_of,
+    expand_macros,
+    grafana_sql,
+    interpolate,
+    rfc3339,
+    variables_of,
+)
+
+pytestmark = pytest.mark.unit
+
+START = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+END = datetime(2026, 11, 22, 21, 30, 0, 250_000, tzinfo=UTC)
+SOURCE = Variable("source", multi=True, include_all=True, options=("main", "o'brien"))
+METRIC = Variable("metric", options=("kills", "kd"))
+CUSTOM_ALL = Variable("source", multi=True, include_all=True, all_value="SELECT name FROM sources")
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime(2026, 11, 20, 22, 0, tzinfo=UTC), "2026-11-20T22:00:00Z"),
+        (datetime(2026, 11, 20, 22, 0, 0, 250_000, tzinfo=UTC), "2026-11-20T22:00:00.25Z"),
+        (datetime(2026, 11, 20, 22, 0, 0, 1, tzinfo=UTC), "2026-11-20T22:00:00.000001Z"),
+        (  # Grafana sends the range in UTC, whatever the browser's zone
+            datetime(2026, 11, 20, 23, 0, tzinfo=timezone(timedelta(hours=1))),
+            "2026-11-20T22:00:00Z",
+        ),
+    ],
+)
+def test_range_ends_are_written_as_gos_rfc3339_nano_in_utc(moment: datetime, text: str) -> None:
+    assert rfc3339(moment) == text
+
+
+@pytest.mark.parametrize(
+    ("sql", "sent"),
+    [
+        (
+            "WHERE $__timeFilter(r.stamp)",
+            "WHERE r.stamp BETWEEN '2026-11-20T22:00:00Z' AND '2026-11-22T21:30:00.25Z'",
+        ),
+        ("SELECT $__timeFrom()::timestamp", "SELECT '2026-11-20T22:00:00Z'::timestamp"),
+        ("SELECT $__timeTo()", "SELECT '2026-11-22T21:30:00.25Z'"),
+        (
+            "SELECT $__timeGroupAlias(stamp, '1d'), 1",
+            'SELECT floor(extract(epoch from stamp)/86400)*86400 AS "time", 1',
+        ),
+        (
+            "SELECT $__timeGroupAlias(stamp,'5m')",
+            'SELECT floor(extract(epoch from stamp)/300)*300 AS "time"',
+        ),
+        (  # used as the first column: Grafana adds the alias, as before 5.3
+            "SELECT $__timeGroup(stamp, '1h'), count(*)",
+            'SELECT floor(extract(epoch from stamp)/3600)*3600 AS "time", count(*)',
+        ),
+        (
+            "GROUP BY $__timeGroup(stamp, '1w')",
+            "GROUP BY floor(extract(epoch from stamp)/604800)*604800",
+        ),
+        ("SELECT $__time(at)", 'SELECT at AS "time"'),
+        ("SELECT $__timeEpoch(at)", 'SELECT extract(epoch from at) as "time"'),
+        ("SELECT '$1' AS dollar", "SELECT '$1' AS dollar"),  # not a macro call
+    ],
+)
+def test_macros_expand_as_grafanas_postgresql_data_source_does(sql: str, sent: str) -> None:
+    assert expand_macros(sql, START, END) == sent
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("WHERE $__timeFiltr(stamp)", "unknown macro '__timeFiltr'"),
+        ("WHERE $__timeFilter()", "missing time column"),
+        ("SELECT $__timeGroup(stamp)", "needs time column and interval"),
+        ("SELECT $__timeGroup(stamp, 'often')", "error parsing interval 'often'"),
+        ("WHERE $source(x)", "unknown macro 'source'"),  # a variable never replaced
+    ],
+)
+def test_a_macro_grafana_refuses_is_refused(sql: str, message: str) -> None:
+    with pytest.raises(MacroError, match=message):
+        expand_macros(sql, START, END)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sent"),
+    [
+        (SOURCE, ["main"], "'main'"),
+        (SOURCE, ["main", "o'brien"], "'main','o''brien'"),
+        (SOURCE, "main", "'main'"),  # one value of a multi-value variable: still quoted
+        (SOURCE, ALL, "'main','o''brien'"),  # All: every value it offers
+        (SOURCE, [ALL], "'main','o''brien'"),
+        (CUSTOM_ALL, [ALL], "SELECT name FROM sources"),  # a custom all value: as written
+        (CUSTOM_ALL, ["main"], "'main'"),
+        (METRIC, "kd", "kd"),  # a single-value variable goes in as it is
+        (METRIC, "it's", "it''s"),  # its quotes doubled
+    ],
+)
+def test_variables_are_formatted_as_the_sql_data_sources_format_them(
+    variable: Variable, value: str | list[str], sent: str
+) -> None:
+    for written in (f"${variable.name}", f"${{{variable.name}}}", f"[[{variable.name}]]"):
+        assert interpolate(
+            f"x IN ({written})", {variable.name: variable}, {variable.name: value}
+        ) == (f"x IN ({sent})")
+
+
+def test_grafanas_own_variables_and_unknown_names_are_left_to_the_server() -> None:
+    sql = "SELECT $__timeFrom(), $__interval, $other FROM t WHERE s IN ($source)"
+    assert interpolate(sql, {"source": SOURCE}, {"source": ["main"]}) == (
+        "SELECT $__timeFrom(), $__interval, $other FROM t WHERE s IN ('main')"
+    )
+
+
+def test_a_variable_format_is_refused_rather_than_guessed() -> None:
+    with pytest.raises(MacroError, match="formats"):
+        interpolate("${source:csv}", {"source": SOURCE}, {"source": ["main"]})
+
+
+def test_variables_before_macros() -> None:
+    sql = "SELECT '$metric' WHERE r.source IN ($source) AND $__timeFilter(r.stamp)"
+    assert grafana_sql(
+        sql, START, END, {"source": SOURCE, "metric": METRIC}, {"source": ALL, "metric": "kd"}
+    ) == (
+        "SELECT 'kd' WHERE r.source IN ('main','o''brien') AND r.stamp BETWEEN"
+        " '2026-11-20T22:00:00Z' AND '2026-11-22T21:30:00.25Z'"
+    )
+
+
+def test_a_dashboards_variables_and_their_defaults_are_read_from_its_json() -> None:
+    dashboard = {
+        "templating": {
+            "list": [
+                {
+                    "name": "metric",
+                    "type": "custom",
+                    "current": {"text": "K/D", "value": "kd"},
+                    "options": [
+                        {"text": "Kills", "value": "kills"},
+                        {"text": "K/D", "value": "kd"},
+                    ],
+                },
+                {
+                    "name": "source",
+                    "type": "query",
+                    "multi": True,
+                    "includeAll": True,
+                    "allValue": "SELECT name FROM sources",
+                    "current": {"text": ["All"], "value": [ALL]},
+                    "options": [],
+                },
+            ]
+        }
+    }
+    assert variables_of(dashboard) == {"metric": METRIC, "source": CUSTOM_ALL}
+    assert defaults_of(dashboard) == {"metric": "kd", "source": [ALL]}
+
+
+@given(st.lists(st.text(min_size=1), min_size=1, max_size=5))
+def test_any_chosen_sources_reach_sql_as_exactly_those_literals(values: list[str]) -> None:
+    """Whatever the names, each is one SQL string literal holding exactly it."""
+    sent = interpolate("$source", {"source": SOURCE}, {"source": values})
+    literals = []
+    rest = sent
+    while rest:
+        assert rest.startswith("'")
+        end = 1
+        while True:
+            end = rest.index("'", end)
+            if rest[end + 1 : end + 2] == "'":
+                end += 2
+                continue
+            break
+        literals.append(rest[1:end].replace("''", "'"))
+        rest = rest[end + 1 :]
+        if rest:
+            assert rest.startswith(",")
+            rest = rest[1:]
+    assert literals == values
