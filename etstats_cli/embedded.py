@@ -54,6 +54,11 @@ def free_port_run(count: int, host: str = "127.0.0.1") -> int:
     low = 32768
     with contextlib.suppress(OSError, ValueError):
         low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    if low - count <= 10000:
+        raise EmbeddedError(
+            f"no room for {count} ports between 10000 and {low}, where this"
+            " machine's ephemeral range starts"
+        )
     for _ in range(100):
         base = random.randrange(10000, low - count)
         with contextlib.ExitStack() as held:

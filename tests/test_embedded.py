@@ -4,6 +4,7 @@ import socket
 
 import pytest
 
+from etstats_cli import embedded
 from etstats_cli.embedded import (
     EPHEMERAL_RANGE,
     EmbeddedError,
@@ -45,3 +46,11 @@ def test_a_port_run_is_free_and_below_the_ephemeral_range() -> None:
         with contextlib.ExitStack() as held:
             for port in range(base, base + 6):
                 held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+
+
+def test_no_room_below_the_ephemeral_range_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    ranges = tmp_path / "ip_local_port_range"
+    ranges.write_text("1024\t65535\n")
+    monkeypatch.setattr(embedded, "EPHEMERAL_RANGE", ranges)
+    with pytest.raises(EmbeddedError, match="no room for 6 ports between 10000 and 1024"):
+        free_port_run(6)

@@ -297,3 +297,31 @@ async def test_a_file_gone_since_the_listing_is_missing_at_once(
     assert (progress.fetched, progress.stored) == (len(names) - 1, len(names) - 1)
     assert list(result.missing) == [f"main {gone}: gone since it was listed"]
     assert asyncssh_server.opened[gone] == 1
+
+
+@pytest.mark.usefixtures("pipeline")
+async def test_a_directory_moved_away_during_a_sync_is_waited_for(
+    asyncssh_server: SshServer, nats_server, bus
+) -> None:
+    """A file of a directory that is gone is not "gone since it was listed": the
+    source is away, and the job waits for it as for a server that is down."""
+    names = serve_rounds(asyncssh_server, 1000)
+    away = asyncssh_server.root.with_name("moved-away")
+
+    def move_away() -> None:
+        asyncssh_server.root.rename(away)
+
+    asyncssh_server.on_read[names[0]] = move_away
+    await Control(bus).set_monitoring("main", False, "test")
+    retried = sample("etstats_fetcher_sync_retries_total", cause="source")
+    settings = conf(asyncssh_server.source(), sync_concurrency=1)
+    async with running("fetcher", fetcher_main, settings, nats_server.url):
+        accepted = await request_sync(bus, "all")
+        await wait_until(
+            lambda: sample("etstats_fetcher_sync_retries_total", cause="source") >= retried + 2,
+            within=30,
+            what="the job waiting for its directory",
+        )
+        away.rename(asyncssh_server.root)
+        result = await stored_result(bus, accepted.sync_id)
+    complete(result, len(names))

@@ -10,6 +10,7 @@ which keeps a name's length and never breaks the layout.
 from __future__ import annotations
 
 import io
+import math
 from functools import lru_cache
 from typing import Literal
 
@@ -33,6 +34,11 @@ TEXT_CHARS = 200  # a longer text is cut before it is measured: it would not fit
 
 
 @lru_cache(maxsize=8)
+def finite(x: float) -> float:
+    """A number to draw: NaN and infinities (a corrupt file's values) as 0."""
+    return x if math.isfinite(x) else 0.0
+
+
 def font(size: int = FONT_SIZE) -> ImageFont.FreeTypeFont:
     """Pillow's own scalable font (no files); Pillow without FreeType cannot draw these."""
     loaded = ImageFont.load_default(size=size)

@@ -7,7 +7,6 @@ what a reader sees at a glance.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from services.common.drawing import (
     STRIPE,
     TEXT,
     Canvas,
+    finite,
     font,
     lighter,
     team_colour,
@@ -46,16 +46,12 @@ TITLE_SIZE = 22
 Player = rounds_pb2.PlayerStats
 
 
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else 0.0
-
-
 def _whole(x: float) -> str:
-    return f"{_finite(x):.0f}"
+    return f"{finite(x):.0f}"
 
 
 def _time(p: Player) -> str:
-    minutes = _finite(stat_value(p, TIME_PLAYED_MINUTES))
+    minutes = finite(stat_value(p, TIME_PLAYED_MINUTES))
     return clock(round(min(max(minutes, 0.0), 10_000.0) * 60))
 
 

@@ -8,7 +8,6 @@ their start), so that any summary of a session can be drawn with it.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from services.common.drawing import (
     STRIPE,
     TEXT,
     Canvas,
+    finite,
     fit,
     font,
     lighter,
@@ -78,14 +78,10 @@ class Span:
     round: SessionRound
 
 
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else 0.0
-
-
 def bar_widths(values: Sequence[float], room: int) -> list[int]:
     """Bars in proportion to `values`, the largest `room` pixels; nothing that is not a
     positive number gets a bar."""
-    clean = [max(_finite(v), 0.0) for v in values]
+    clean = [max(finite(v), 0.0) for v in values]
     top = max(clean, default=0.0)
     if top <= 0:
         return [0 for _ in clean]
@@ -94,7 +90,7 @@ def bar_widths(values: Sequence[float], room: int) -> list[int]:
 
 def ranked(players: Sequence[SessionPlayer]) -> list[SessionPlayer]:
     """Most damage first, then most kills: the order of the bars."""
-    return sorted(players, key=lambda p: (-max(_finite(p.damage), 0.0), -p.kills, p.name))
+    return sorted(players, key=lambda p: (-max(finite(p.damage), 0.0), -p.kills, p.name))
 
 
 def schedule(rounds: Sequence[SessionRound]) -> list[tuple[SessionRound, datetime]]:
@@ -196,10 +192,10 @@ def _players(canvas: Canvas, players: list[SessionPlayer], top: int) -> int:
             canvas.box(PAD, top, right, top + ROW, STRIPE)
         canvas.text((PAD + 4, top, NAME_RIGHT, top + ROW), p.name.strip() or "?", TEXT)
         canvas.box(BAR_LEFT, top + 4, BAR_LEFT + width, top + ROW - 4, BAR_COLOUR)
-        damage = f"{_finite(p.damage):.0f}"
+        damage = f"{finite(p.damage):.0f}"
         canvas.text((BAR_LEFT + width + 4, top, BAR_RIGHT, top + ROW), damage, MUTED)
         numbers = (
-            f"{p.kills} / {p.deaths} · {kd_ratio(p.kills, p.deaths):.2f} · {_finite(p.dpm):.0f}"
+            f"{p.kills} / {p.deaths} · {kd_ratio(p.kills, p.deaths):.2f} · {finite(p.dpm):.0f}"
         )
         canvas.text((BAR_RIGHT + 8, top, right, top + ROW), numbers, TEXT, align="right")
         top += ROW

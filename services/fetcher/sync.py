@@ -624,12 +624,12 @@ class SyncRunner:
                 gone = exc.kind == "missing"  # final: asking again finds nothing either
             if not gone:
                 log.warning("sync: %s: %s", entry.name, error, extra={"source": source.name})
-                try:
-                    await source.stamp()
-                except SourceError:  # the source is away: not the file's fault
-                    await self._again(job, f"reaching {source.name}", source.stamp)
-                    continue
-                failures += 1
+            try:
+                await source.stamp()
+            except SourceError:  # the source (or its directory) is away: not the file's fault
+                await self._again(job, f"reaching {source.name}", source.stamp)
+                continue
+            failures += 1
             if gone or failures >= FETCH_ATTEMPTS:
                 job.progress[source.name].failed += 1
                 why = "gone since it was listed" if gone else f"could not be read: {error}"
