@@ -994,21 +994,16 @@ async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: st
         await reader.close()
 
 
-async def test_a_statement_of_the_grafana_role_is_cancelled_at_its_timeout(
-    database_url: str,
-) -> None:
+async def test_the_grafana_role_has_a_statement_timeout(database_url: str) -> None:
     """Any viewer can have Grafana send SQL as the reader: the init script gives the
-    role a statement timeout, so a sleep just past it is cancelled (and the owner,
-    storage's role, has none)."""
+    role a statement timeout, which PostgreSQL applies to its every session (and the
+    owner, storage's role, has none)."""
     reader = await asyncpg.connect(await grafana_reader_url(database_url))
     owner = await asyncpg.connect(database_url)
     try:
         timeout = await reader.fetchval("SELECT current_setting('statement_timeout')")
         assert timeout == "30s"
         assert await owner.fetchval("SELECT current_setting('statement_timeout')") == "0"
-        with pytest.raises(asyncpg.QueryCanceledError, match="statement timeout"):
-            await reader.fetchval("SELECT pg_sleep(31)")
-        assert await reader.fetchval("SELECT 1") == 1  # the session goes on
     finally:
         await reader.close()
         await owner.close()
