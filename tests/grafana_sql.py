@@ -3,7 +3,8 @@
 Grafana makes it in two steps. The browser replaces the dashboard's variables
 (the SQL data sources' own formatting: a multi-value or include-all variable
 becomes a list of quoted literals, any other value goes in as it is, quotes
-doubled), then the server expands the macros (`$__timeFilter(col)` and the
+doubled; or, written `${name:sqlstring}`, each value a quoted literal), then
+the server expands the macros (`$__timeFilter(col)` and the
 others of its PostgreSQL data source), turning the range's ends into RFC 3339
 UTC literals. Anything still written like a macro is an error there, as here.
 """
@@ -11,7 +12,7 @@ UTC literals. Anything still written like a macro is an error there, as here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,12 +65,24 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _formatted(variable: Variable, value: str | Sequence[str]) -> str:
-    """The SQL data sources' interpolateVariable, after "All" is resolved."""
+def _sqlstring(values: Sequence[str]) -> str:
+    """Grafana's `sqlstring` format (that of its dashboards since 11, from Scenes):
+    each value a literal as above, but its double quotes written \\" as well."""
+    return ",".join(_literal(v.replace('"', '\\"')) for v in values)
+
+
+FORMATS = ("sqlstring",)  # the variable formats made here
+
+
+def _formatted(variable: Variable, value: str | Sequence[str], fmt: str | None = None) -> str:
+    """The SQL data sources' interpolateVariable (or the format written), after
+    "All" is resolved."""
     if value == ALL or (not isinstance(value, str) and ALL in value):
         if variable.all_value is not None:
             return variable.all_value  # a custom all value goes in unformatted
         value = list(variable.options)
+    if fmt == "sqlstring":
+        return _sqlstring([value] if isinstance(value, str) else value)
     if isinstance(value, str):
         if not (variable.multi or variable.include_all):
             return value.replace("'", "''")
@@ -87,11 +100,34 @@ def interpolate(
         if name not in variables:
             return match.group(0)
         fmt = match.group(3) or match.group(6)
-        if fmt is not None:
-            raise MacroError(f"${{{name}:{fmt}}}: formats are not made here")
-        return _formatted(variables[name], chosen[name])
+        if fmt is not None and fmt not in FORMATS:
+            raise MacroError(f"${{{name}:{fmt}}}: formats other than {FORMATS} are not made here")
+        return _formatted(variables[name], chosen[name], fmt)
 
     return _VARIABLE.sub(replace, sql)
+
+
+def references(
+    sql: str, variables: Mapping[str, Variable]
+) -> Iterator[tuple[str, str | None, str]]:
+    """(name, format or None, as written) of each reference to one of the variables."""
+    for match in _VARIABLE.finditer(sql):
+        name = match.group(1) or match.group(2) or match.group(4)
+        if name in variables:
+            yield name, match.group(3) or match.group(6), match.group(0)
+
+
+def unquoted(sql: str, variables: Mapping[str, Variable]) -> list[str]:
+    """The references to dashboard variables whose value reaches the SQL as bare
+    text rather than as quoted literals: SQL in the value would run. Quoted are a
+    multi-value or include-all variable's values in the data source's own format,
+    and any variable's in `sqlstring`; a custom all value is the dashboard's own."""
+    return [
+        written
+        for name, fmt, written in references(sql, variables)
+        if fmt != "sqlstring"
+        and not (fmt is None and (variables[name].multi or variables[name].include_all))
+    ]
 
 
 def rfc3339(moment: datetime) -> str:

@@ -8,8 +8,10 @@ what the generated rounds say (their true round values), never with SQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +30,15 @@ from etstats.statsfile.writer import write
 from services.storage.importer import import_round
 from services.storage.migrations import migrate
 from tests.deploy_files import DEPLOY, grafana_reader_url
-from tests.grafana_sql import ALL, Variable, grafana_sql, variables_of
+from tests.grafana_sql import (
+    ALL,
+    MacroError,
+    Variable,
+    defaults_of,
+    grafana_sql,
+    references,
+    variables_of,
+)
 from tests.players_data import ROSTER, key_of, league, truth
 from tests.rounds import parsed
 
@@ -341,3 +351,80 @@ async def test_every_community_query_returns_what_the_stored_rounds_say(database
         await owner.close()
         if reader is not None:
             await reader.close()
+
+
+# Would take a session-level advisory lock if it ran as SQL: a lock that, unlike a
+# setting, outlasts the statement's error and rollback, so it shows even when the
+# injected query then fails. The key is only this test's.
+LOCK = "pg_try_advisory_lock(7365)"
+HOSTILE = (
+    "x' OR pg_sleep(5) IS NULL --",
+    "1; DROP TABLE rounds",
+    "0 OR pg_sleep(5) IS NULL",
+    f"{LOCK}::int",  # no quote needed where a number is meant
+    f"{LOCK}::text",
+    f"kills' || {LOCK}::text || '",
+    f"kills\\' || {LOCK}::text || '",  # a backslash does not escape the quote after it
+    f'kills" || {LOCK}::text || "',
+    f"main') OR {LOCK} OR s.name IN ('main",
+    f"$${LOCK}$$",
+)
+
+
+async def locked(reader: asyncpg.Connection) -> bool:
+    """Whether the reader's session took the lock (and frees it)."""
+    held = await reader.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
+    await reader.execute("SELECT pg_advisory_unlock_all()")
+    return bool(held)
+
+
+async def test_a_hostile_variable_value_is_an_error_or_a_literal_never_sql(
+    database_url: str,
+) -> None:
+    """Grafana takes any value for a variable (typed, or `?var-name=...` in a link):
+    run as the read-only role with one in each variable, every panel using it either
+    fails on the value (a number that is not one, a metric that is none) or reads
+    it as a name, and nothing in it runs. The same values in the panels' SQL with
+    the formats taken out (each variable written bare) do run: the check can fail."""
+    reader_url = await grafana_reader_url(database_url)
+    owner = await asyncpg.connect(database_url)
+    reader = await asyncpg.connect(reader_url)
+    try:
+        await migrate(owner)
+        for g in generate_match(random.Random(3), datetime(2026, 11, 24, 21, 0), players=6):
+            await import_round(owner, parsed(g))
+        rounds = await owner.fetchval("SELECT count(*) FROM rounds")
+        variables = variables_of(DASHBOARD)
+        variables["source"] = replace(variables["source"], options=("main",))
+        defaults = {**defaults_of(DASHBOARD), "min_minutes": "0"}
+        start, end = datetime(2026, 11, 24), datetime(2026, 11, 26)
+        sqls = [t["rawSql"] for p in DASHBOARD["panels"] for t in p["targets"]]
+        ran = 0
+        bare_ran: set[str] = set()  # the variables whose bare reference ran the value
+        for name in variables:
+            using = [sql for sql in sqls if any(references(sql, {name: variables[name]}))]
+            assert using, name
+            for value in HOSTILE:
+                chosen = {**defaults, name: [value] if variables[name].multi else value}
+                for sql in using:
+                    began = time.monotonic()
+                    # Refused: not a number, not a metric, or a macro Grafana does not know.
+                    with contextlib.suppress(asyncpg.DataError, MacroError):
+                        await reader.fetch(grafana_sql(sql, start, end, variables, chosen))
+                    assert time.monotonic() - began < 5, (name, value)
+                    assert not await locked(reader), (name, value, sql)
+                    ran += 1
+                    bare = sql.replace(f"${{{name}:sqlstring}}", f"${name}")
+                    if bare != sql:
+                        with contextlib.suppress(asyncpg.PostgresError, MacroError):
+                            await reader.fetch(grafana_sql(bare, start, end, variables, chosen))
+                        if await locked(reader):
+                            bare_ran.add(name)
+        assert ran > 100
+        assert bare_ran == {"metric", "min_minutes", "session_gap"}  # the source is quoted
+        assert await owner.fetchval("SELECT count(*) FROM rounds") == rounds
+    finally:
+        await owner.close()
+        await reader.close()

@@ -994,6 +994,21 @@ async def test_dashboard_sql_runs_as_the_read_only_grafana_role(database_url: st
         await reader.close()
 
 
+async def test_the_grafana_role_has_a_statement_timeout(database_url: str) -> None:
+    """Any viewer can have Grafana send SQL as the reader: the init script gives the
+    role a statement timeout, which PostgreSQL applies to its every session (and the
+    owner, storage's role, has none)."""
+    reader = await asyncpg.connect(await grafana_reader_url(database_url))
+    owner = await asyncpg.connect(database_url)
+    try:
+        timeout = await reader.fetchval("SELECT current_setting('statement_timeout')")
+        assert timeout == "30s"
+        assert await owner.fetchval("SELECT current_setting('statement_timeout')") == "0"
+    finally:
+        await reader.close()
+        await owner.close()
+
+
 def test_a_kubernetes_backup_on_request_is_kept_or_said_to_be_temporary() -> None:
     """`!backup` writes into storage's BACKUP_DIR: on the backup job's volume it lasts;
     anywhere else in the pod it is lost with the pod, and the answer must say so."""

@@ -19,14 +19,16 @@ import yaml
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from tests.deploy_files import DEPLOY, compose, dashboards, panels
+from tests.deploy_files import DEPLOY, compose, dashboards, panels, sql_queries
+from tests.grafana_sql import references, unquoted, variables_of
 
 pytestmark = pytest.mark.unit
 
 GRAFANA = DEPLOY / "grafana"
 # Fields Grafana 11.6 (the compose image) writes that the SDK's model (Grafana 10.1)
-# does not have yet; a dashboard's `id` is null until Grafana stores it.
-NEWER_THAN_THE_MODEL = {"wideLayout", "showPercentChange", "definition"}
+# does not have yet (a variable's allowCustomValue came in 11.5); a dashboard's
+# `id` is null until Grafana stores it.
+NEWER_THAN_THE_MODEL = {"wideLayout", "showPercentChange", "definition", "allowCustomValue"}
 # Panel types of Grafana's built-in panel plugins.
 BUILT_IN_PANELS = {"stat", "timeseries", "table", "text", "gauge", "bargauge", "row"}
 # Grafana's own variables and macros (in PromQL and SQL).
@@ -143,6 +145,26 @@ def test_every_variable_a_dashboard_uses_is_defined_and_every_one_defined_is_use
         for variable in variables:
             if variable["type"] == "query":
                 assert variable["datasource"]["uid"] in provisioned_datasources(), path.name
+
+
+def test_no_variable_reaches_a_dashboards_sql_bare_nor_takes_values_it_does_not_offer() -> None:
+    """A viewer may type any value into a variable, or put one in the URL
+    (`?var-min_minutes=...`): in SQL it must stay a literal (`${name:sqlstring}`,
+    cast where a number is meant; a multi-value variable is quoted by its data
+    source), and the picker offers only the variable's own values."""
+    checked = locked = 0
+    for path, dashboard in dashboards():
+        variables = variables_of(dashboard)
+        in_sql: set[str] = set()
+        for where, sql in sql_queries(path):
+            assert unquoted(sql, variables) == [], where
+            in_sql |= {name for name, _, _ in references(sql, variables)}
+            checked += 1
+        for variable in dashboard["templating"]["list"]:
+            if variable["name"] in in_sql:
+                assert variable.get("allowCustomValue") is False, f"{path.name}: {variable['name']}"
+                locked += 1
+    assert checked >= 20 and locked >= 4
 
 
 def test_panels_are_built_in_laid_out_on_the_grid_and_query_ids_are_unique() -> None:

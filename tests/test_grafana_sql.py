@@ -18,6 +18,7 @@ from tests.grafana_sql import (
     grafana_sql,
     interpolate,
     rfc3339,
+    unquoted,
     variables_of,
 )
 
@@ -27,6 +28,7 @@ START = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
 END = datetime(2026, 11, 22, 21, 30, 0, 250_000, tzinfo=UTC)
 SOURCE = Variable("source", multi=True, include_all=True, options=("main", "o'brien"))
 METRIC = Variable("metric", options=("kills", "kd"))
+GAP = Variable("session_gap", options=("30", "60"))
 CUSTOM_ALL = Variable("source", multi=True, include_all=True, all_value="SELECT name FROM sources")
 
 
@@ -118,6 +120,53 @@ def test_variables_are_formatted_as_the_sql_data_sources_format_them(
         ) == (f"x IN ({sent})")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "sent"),
+    [
+        (METRIC, "kd", "'kd'"),
+        (GAP, "60", "'60'"),
+        (METRIC, "it's", "'it''s'"),  # single quotes doubled
+        (METRIC, "x' OR pg_sleep(5) IS NULL --", "'x'' OR pg_sleep(5) IS NULL --'"),
+        (METRIC, 'say "hi"', "'say \\\"hi\\\"'"),  # double quotes as \", as Grafana's dashboards
+        (METRIC, "a\\'b", "'a\\''b'"),  # a backslash is no escape in a standard string
+        (METRIC, "", "''"),
+        (SOURCE, ["main", "o'brien"], "'main','o''brien'"),
+        (SOURCE, "main", "'main'"),
+        (SOURCE, ALL, "'main','o''brien'"),  # All: every value it offers, each quoted
+        (CUSTOM_ALL, [ALL], "SELECT name FROM sources"),  # a custom all value: as written
+    ],
+)
+def test_the_sqlstring_format_makes_each_value_one_quoted_literal(
+    variable: Variable, value: str | list[str], sent: str
+) -> None:
+    for written in (f"${{{variable.name}:sqlstring}}", f"[[{variable.name}:sqlstring]]"):
+        assert interpolate(
+            f"x IN ({written})", {variable.name: variable}, {variable.name: value}
+        ) == (f"x IN ({sent})")
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        ("WHERE m >= $session_gap", ["$session_gap"]),  # a single value goes in bare
+        ("CASE '$metric' WHEN", ["$metric"]),  # quoted by hand: safe only while quotes are doubled
+        ("mins => ${session_gap}::int", ["${session_gap}"]),
+        ("mins => ${session_gap:raw}::int, [[metric]]", ["${session_gap:raw}", "[[metric]]"]),
+        ("s IN (${source:csv})", ["${source:csv}"]),  # a format that does not quote
+        ("s IN (${source:raw})", ["${source:raw}"]),
+        ("mins => ${session_gap:sqlstring}::int", []),
+        ("CASE ${metric:sqlstring} WHEN", []),
+        ("[[metric:sqlstring]]", []),
+        ("s IN ($source) AND t IN (${source}) AND u IN ([[source]])", []),  # quoted by its source
+        ("s IN (${source:sqlstring})", []),
+        ("$__timeFilter(stamp) AND $other", []),  # not the dashboard's variables
+    ],
+)
+def test_references_whose_value_would_reach_sql_bare_are_found(sql: str, found: list[str]) -> None:
+    variables = {"source": SOURCE, "metric": METRIC, "session_gap": GAP}
+    assert unquoted(sql, variables) == found
+
+
 def test_grafanas_own_variables_and_unknown_names_are_left_to_the_server() -> None:
     sql = "SELECT $__timeFrom(), $__interval, $other FROM t WHERE s IN ($source)"
     assert interpolate(sql, {"source": SOURCE}, {"source": ["main"]}) == (
@@ -169,11 +218,10 @@ def test_a_dashboards_variables_and_their_defaults_are_read_from_its_json() -> N
     assert defaults_of(dashboard) == {"metric": "kd", "source": [ALL]}
 
 
-@given(st.lists(st.text(min_size=1), min_size=1, max_size=5))
-def test_any_chosen_sources_reach_sql_as_exactly_those_literals(values: list[str]) -> None:
-    """Whatever the names, each is one SQL string literal holding exactly it."""
-    sent = interpolate("$source", {"source": SOURCE}, {"source": values})
-    literals = []
+def literals(sent: str) -> list[str]:
+    """The SQL string literals a comma-separated list of them holds, read as
+    PostgreSQL reads a standard string (only a doubled quote is an escape)."""
+    found = []
     rest = sent
     while rest:
         assert rest.startswith("'")
@@ -184,9 +232,26 @@ def test_any_chosen_sources_reach_sql_as_exactly_those_literals(values: list[str
                 end += 2
                 continue
             break
-        literals.append(rest[1:end].replace("''", "'"))
+        found.append(rest[1:end].replace("''", "'"))
         rest = rest[end + 1 :]
         if rest:
             assert rest.startswith(",")
             rest = rest[1:]
-    assert literals == values
+    return found
+
+
+@given(st.lists(st.text(min_size=1), min_size=1, max_size=5))
+def test_any_chosen_sources_reach_sql_as_exactly_those_literals(values: list[str]) -> None:
+    """Whatever the names, each is one SQL string literal holding exactly it."""
+    assert literals(interpolate("$source", {"source": SOURCE}, {"source": values})) == values
+
+
+@given(st.text(), st.lists(st.text(), min_size=1, max_size=5))
+def test_any_value_in_sqlstring_reaches_sql_as_literals_and_nothing_else(
+    value: str, values: list[str]
+) -> None:
+    """Whatever is typed or put in the URL: literals only (a double quote reads \\")."""
+    sent = interpolate("${metric:sqlstring}", {"metric": METRIC}, {"metric": value})
+    assert literals(sent) == [value.replace('"', '\\"')]
+    sent = interpolate("${source:sqlstring}", {"source": SOURCE}, {"source": values})
+    assert literals(sent) == [v.replace('"', '\\"') for v in values]
