@@ -2,7 +2,9 @@
 of a session's maps where the same two teams played each other.
 
 Which rounds make a session is decided in SQL (migration 0004's
-`round_sessions`), once, for storage and the Grafana dashboard alike.
+`round_sessions`), once, for storage and the Grafana dashboard alike; the
+poster, which sees the rounds one at a time as it posts them, asks
+`begins_another` with the same rule.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ def session_day(text: str, now: datetime) -> Period:
     if start is None or end != start + timedelta(days=1) or start.time() != datetime.min.time():
         raise DayError(f"{text.strip()!r} is not one day: give {DAY_FORMS}")
     return period
+
+
+def begins_another(before: datetime, after: datetime, gap: timedelta) -> bool:
+    """Whether a round that ended at `after` (its file stamp) begins another
+    session than the round before it, ended at `before`: more than the gap
+    between them, as `round_sessions` cuts. Stamps, not the times the rounds were
+    seen: a backlog brings several sessions' rounds within seconds."""
+    return after - before > gap
 
 
 def same_team(a: frozenset[str], b: frozenset[str]) -> bool:

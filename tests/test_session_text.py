@@ -111,6 +111,45 @@ def test_every_page_and_the_post_fit_and_show_everyone_once(
         )
 
 
+# Whatever storage sums up: a session's totals are only bounded by their types.
+huge = st.floats(0, 1e300, allow_nan=False)
+counts = st.integers(0, 2**31 - 1)
+
+
+@st.composite
+def large_summaries(draw: st.DrawFn) -> reads_pb2.SessionSummary:
+    """Sessions at the edges: the most maps, stretches and players a post
+    lists, the longest names, and numbers as wide as their types allow."""
+    s = draw(summaries())
+    s.players.extend(player(LONGEST, len(s.players) + i) for i in range(draw(st.integers(0, 40))))
+    for p in s.players:
+        t = p.totals
+        t.kills, t.deaths, t.headshots, t.rounds = draw(st.tuples(counts, counts, counts, counts))
+        t.damage_given, t.damage_received, t.minutes = draw(st.tuples(huge, huge, huge))
+        t.revives, t.objectives = draw(st.tuples(huge, huge))
+    for m in s.maps:
+        m.map = "*_~|" * 20
+    team = [LONGEST] * 12
+    s.scores.extend(
+        reads_pb2.SessionScore(team_a=team, team_b=team, wins_a=2**31 - 1, wins_b=1, maps=9)
+        for _ in range(draw(st.integers(0, 12)))
+    )
+    return s
+
+
+@settings(max_examples=40, deadline=None)
+@given(large_summaries())
+def test_the_post_and_the_first_page_fit_however_large_the_session(
+    s: reads_pb2.SessionSummary,
+) -> None:
+    """Discord refuses a message over its limits: what does not fit is left out."""
+    post = session_post(s, "`/session 2026-11-20`")
+    assert fits(post)
+    assert str(post[0].title).startswith("Session · ")
+    assert str(post[1].title).startswith("Players 1 to ")
+    assert fits(session_pages(reads_pb2.SessionReply(sessions=[s]))[0])
+
+
 def test_awards_go_to_people_and_rates_need_half_the_rounds() -> None:
     bot = player("[BOT]Nyx", 0, bot=True)  # the most kills, but a bot
     steady = player("steady", 5)

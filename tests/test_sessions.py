@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etstats.period import PeriodError
-from etstats.sessions import DayError, PlayedMap, Stretch, same_team, session_day, stretches
+from etstats.sessions import (
+    DayError,
+    PlayedMap,
+    Stretch,
+    begins_another,
+    same_team,
+    session_day,
+    stretches,
+)
 from etstats.statsfile.stopwatch import Outcome
 
 pytestmark = pytest.mark.unit
@@ -78,6 +86,30 @@ def test_any_text_is_a_day_or_a_refusal(text: str) -> None:
         assert str(exc)
     else:
         assert day.start is not None and day.end == day.start + timedelta(days=1)
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "another"),
+    [
+        ("2026-11-20 21:00:00", "2026-11-20 22:00:00", False),  # exactly the gap: as the SQL
+        ("2026-11-20 21:00:00", "2026-11-20 22:00:01", True),
+        ("2026-11-20 23:30:00", "2026-11-21 00:29:59", False),  # past midnight, one evening
+        ("2026-11-20 23:30:00", "2026-11-21 09:00:00", True),  # the next morning
+        ("2026-11-20 21:00:00", "2026-11-20 20:00:00", False),  # an earlier round begins none
+        ("2026-11-20 21:00:00", "2026-11-20 21:00:00", False),
+    ],
+)
+def test_a_round_more_than_the_gap_later_begins_another_session(
+    before: str, after: str, another: bool
+) -> None:
+    stamp = "%Y-%m-%d %H:%M:%S"
+    assert (
+        begins_another(datetime.strptime(before, stamp), datetime.strptime(after, stamp), HOUR)
+        is another
+    )
 
 
 def played(attackers: frozenset[str], defenders: frozenset[str], outcome: Outcome | None):

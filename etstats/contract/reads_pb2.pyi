@@ -304,11 +304,13 @@ class SessionReply(_message.Message):
     def __init__(self, day: _Optional[str] = ..., sessions: _Optional[_Iterable[_Union[SessionSummary, _Mapping]]] = ...) -> None: ...
 
 class SessionEnd(_message.Message):
-    __slots__ = ("source", "round_id", "posted_at_ms")
+    __slots__ = ("source", "round_id", "posted_at_ms", "stamp")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     POSTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    STAMP_FIELD_NUMBER: _ClassVar[int]
     source: str
     round_id: int
     posted_at_ms: int
-    def __init__(self, source: _Optional[str] = ..., round_id: _Optional[int] = ..., posted_at_ms: _Optional[int] = ...) -> None: ...
+    stamp: str
+    def __init__(self, source: _Optional[str] = ..., round_id: _Optional[int] = ..., posted_at_ms: _Optional[int] = ..., stamp: _Optional[str] = ...) -> None: ...

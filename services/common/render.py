@@ -8,7 +8,7 @@ Discord would.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import disnake
 
@@ -26,6 +26,7 @@ from etstats.statsfile.values import (
     shots_fired,
 )
 from etstats.statsfile.writer import clock
+from etstats.text import clip
 from services.common.discord_text import plain, safe
 from services.common.reports import sync_state
 
@@ -255,6 +256,34 @@ def fits(embeds: Sequence[disnake.Embed]) -> bool:
     except ValueError:
         return False
     return all(len(e.fields) <= FIELDS_MAX for e in embeds)
+
+
+EMBEDS_MAX, FOOTER_MAX = 10, 2048
+FIELD_TEXTS = (("name", TITLE_MAX), ("value", FIELD_MAX))
+
+
+def cut_to_fit(embeds: Sequence[disnake.Embed]) -> list[disnake.Embed]:
+    """The embeds cut until they fit: the last resort of a layout that found
+    none that does (Discord refuses the whole message otherwise, and the post
+    is lost). Embeds and fields past Discord's counts go, each text is cut to
+    its limit, then the longest texts are cut, each by what is still too much."""
+    shown: list[dict[str, Any]] = [dict(e.to_dict()) for e in embeds[:EMBEDS_MAX]]
+    texts: list[tuple[dict[str, Any], str, int]] = []  # where each text is, and its limit
+    for d in shown:
+        d["fields"] = d.get("fields", [])[:FIELDS_MAX]
+        texts += [(d, "title", TITLE_MAX), (d, "description", DESCRIPTION_MAX)]
+        texts += [
+            (d.get("footer", {}), "text", FOOTER_MAX),
+            (d.get("author", {}), "name", TITLE_MAX),
+        ]
+        texts += [(f, key, limit) for f in d["fields"] for key, limit in FIELD_TEXTS]
+    texts = [(holder, key, limit) for holder, key, limit in texts if holder.get(key)]
+    for holder, key, limit in texts:
+        holder[key] = clip(holder[key].strip(), limit)
+    while (over := sum(len(h[k]) for h, k, _ in texts) - TOTAL_MAX) > 0:
+        holder, key, _ = max(texts, key=lambda t: len(t[0][t[1]]))
+        holder[key] = clip(holder[key], max(len(holder[key]) - over, 1))
+    return [disnake.Embed.from_dict(cast(Any, d)) for d in shown]
 
 
 def sync_summary(result: control_pb2.SyncResult) -> disnake.Embed:

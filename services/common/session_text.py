@@ -23,6 +23,7 @@ from services.common.render import (
     MIN_SHOTS_FOR_ACCURACY,
     best_line,
     chunks,
+    cut_to_fit,
     first_chunk,
     fits,
 )
@@ -32,6 +33,7 @@ FIRST_PAGE_COUNTS = (PLAYERS_PER_PAGE, 6, 3)  # beside the overview, as many as 
 MAP_FIELDS = 2
 TEAM_NAMES_SHOWN = 3
 TEAM_NAME_WIDTH = 20
+SPARED_FIELDS = ("Awards", "Score")  # left out, in this order, when nothing else fits
 
 
 def _when(s: reads_pb2.SessionSummary) -> str:
@@ -188,12 +190,27 @@ def players_embed(
 
 def _fitting(layout: Callable[[int], list[disnake.Embed]]) -> tuple[list[disnake.Embed], int]:
     """The layout with the most players (of a few counts) that fits Discord's
-    limits, and that count; the fewest as a last resort."""
+    limits, and that count. Else the fewest, without the fields a reader misses
+    least (the awards, then the score), and at last cut to fit: Discord refuses
+    a message over its limits, and a post refused is lost."""
     for count in FIRST_PAGE_COUNTS:
         embeds = layout(count)
         if fits(embeds):
             return embeds, count
-    return embeds, count
+    for name in SPARED_FIELDS:
+        embeds = [_without(e, name) for e in embeds]
+        if fits(embeds):
+            return embeds, count
+    return cut_to_fit(embeds), count
+
+
+def _without(embed: disnake.Embed, name: str) -> disnake.Embed:
+    shorn = embed.copy()
+    shorn.clear_fields()
+    for f in embed.fields:
+        if f.name != name:
+            shorn.add_field(name=str(f.name), value=str(f.value), inline=bool(f.inline))
+    return shorn
 
 
 def _first_page(s: reads_pb2.SessionSummary, which: str, count: int) -> list[disnake.Embed]:

@@ -106,14 +106,15 @@ class Poster:
                 return
             POSTS.labels(kind="notice", outcome="posted").inc()
 
-    async def _posted(self, key: str) -> str | None:
+    async def posted(self, key: str) -> str | None:
+        """The message the ledger holds for a post, or None: not posted."""
         try:
             entry = await self.ledger.get(key)
         except (KeyNotFoundError, NotFoundError):
             return None
         return (entry.value or b"").decode() or None
 
-    async def _post_once(
+    async def post_once(
         self,
         kind: str,
         key: str,
@@ -124,7 +125,7 @@ class Poster:
         files: Sequence[Upload] = (),
     ) -> bool:
         """Post unless the ledger says it was; the ledger is written before the ack."""
-        if await self._posted(key):
+        if await self.posted(key):
             POSTS.labels(kind=kind, outcome="already_posted").inc()
             return False
         try:
@@ -154,10 +155,10 @@ class Poster:
             return
         source = stored.file.source
         embeds, files = await self._round_post(stored)
-        posted = await self._post_once(
+        posted = await self.post_once(
             "round",
             f"round_{stored.round_id}",
-            self._round_channel(source),
+            self.round_channel(source),
             embeds,
             f"etstats-r{stored.round_id}",
             stored.file,
@@ -186,23 +187,45 @@ class Poster:
             partial(scoreboard_png, stored), f"round {stored.round_id}"
         )
 
-    def _round_channel(self, source: str) -> str | None:
+    def round_channel(self, source: str) -> str | None:
         return self.channels.get(source, self.conf.round_channel)
 
     async def _edit_round(self, stored: rounds_pb2.StoredRound) -> None:
         """A late round 1 completed a round 2 posted as an orphan: correct that post."""
-        message_id = await self._posted(f"round_{stored.round_id}")
-        if message_id is None:  # never posted (refused): nothing to correct
-            return
-        file = stored.file
+        if await self.posted(f"round_{stored.round_id}") is None:
+            return  # never posted (refused): nothing to correct, no image to draw
         embeds, files = await self._round_post(stored)
+        await self.edit(
+            "round",
+            f"round_{stored.round_id}",
+            self.round_channel(stored.file.source),
+            embeds,
+            stored.file,
+            files,
+        )
+
+    async def edit(
+        self,
+        kind: str,
+        key: str,
+        channel: str | None,
+        embeds: Sequence[disnake.Embed],
+        file: common_pb2.FileRef,
+        files: Sequence[Upload] = (),
+    ) -> bool:
+        """Correct the message the ledger holds for `key`, still one message;
+        False when there is none (refused) or Discord refuses the edit."""
+        message_id = await self.posted(key)
+        if message_id is None:
+            return False
         try:
-            await self.sink.edit(self._round_channel(file.source), message_id, embeds, files)
+            await self.sink.edit(channel, message_id, embeds, files)
         except PermanentPostError as exc:
-            POSTS.labels(kind="round", outcome="refused").inc()
+            POSTS.labels(kind=kind, outcome="refused").inc()
             log.error("%s", exc, extra={"source": file.source, "file": file.filename})
-            return
-        POSTS.labels(kind="round", outcome="edited").inc()
+            return False
+        POSTS.labels(kind=kind, outcome="edited").inc()
+        return True
 
     async def post_summary(self, msg: Msg) -> None:
         result = decode(control_pb2.SyncResult, msg.data)
@@ -210,7 +233,7 @@ class Poster:
         if channel is None and not isinstance(self.sink, ConsoleSink):
             log.info("sync %s finished; nobody asked in a channel", result.sync_id)
             return
-        await self._post_once(
+        await self.post_once(
             "sync_summary",
             f"sync_{result.sync_id}",
             channel,
@@ -251,7 +274,8 @@ def zero_posts() -> None:
     for kind in ("round", "sync_summary", "session"):
         for outcome in ("posted", "refused", "already_posted"):
             POSTS.labels(kind=kind, outcome=outcome)
-    POSTS.labels(kind="round", outcome="edited")
+    for kind in ("round", "session"):
+        POSTS.labels(kind=kind, outcome="edited")
     for outcome in ("posted", "refused"):
         POSTS.labels(kind="notice", outcome=outcome)
 
