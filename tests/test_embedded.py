@@ -1,12 +1,14 @@
 import contextlib
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
 from etstats_cli import embedded
 from etstats_cli.embedded import (
     EPHEMERAL_RANGE,
+    NATS_MEMORY_LIMIT,
     EmbeddedError,
     EmbeddedNats,
     free_port_run,
@@ -54,3 +56,11 @@ def test_no_room_below_the_ephemeral_range_is_a_clear_error(tmp_path, monkeypatc
     monkeypatch.setattr(embedded, "EPHEMERAL_RANGE", ranges)
     with pytest.raises(EmbeddedError, match="no room for 6 ports between 10000 and 1024"):
         free_port_run(6)
+
+
+def test_the_embedded_nats_heap_has_a_soft_limit(nats_server: EmbeddedNats) -> None:
+    """Without GOMEMLIMIT nats-server's heap grows with every file a sync passes."""
+    assert nats_server.proc is not None
+    environ = Path(f"/proc/{nats_server.proc.pid}/environ").read_bytes().split(b"\0")
+    expected = os.environ.get("GOMEMLIMIT", NATS_MEMORY_LIMIT)
+    assert f"GOMEMLIMIT={expected}".encode() in environ
