@@ -22,6 +22,7 @@ from services.common.session_image import (
     SessionPlayer,
     SessionRound,
     bar_widths,
+    label_span,
     ranked,
     session_png,
     ticks,
@@ -202,3 +203,10 @@ def test_a_long_evening_fits_one_image() -> None:
     png = session_png(Session("A long evening", players, rounds))
     picture = Image.open(io.BytesIO(png))
     assert picture.format == "PNG" and picture.height < 1200
+
+
+@given(st.integers(min_value=0, max_value=WIDTH))
+def test_a_tick_label_stays_inside_the_image(x: int) -> None:
+    start, end = label_span(x, WIDTH)
+    assert start >= 0 and end <= WIDTH and end - start == 60
+    assert start <= x <= end, "beside its tick"

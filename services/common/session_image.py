@@ -132,6 +132,13 @@ def timeline(rounds: Sequence[SessionRound], left: int, right: int) -> list[Span
 TICK_HOURS = (1, 2, 3, 6, 12, 24, 48, 168, 720, 8760)
 
 
+def label_span(x: int, width: int, half: int = 30) -> tuple[int, int]:
+    """Where a tick's label goes: centred on its tick, but never past the image's
+    edges (the evening's first tick sits on the left edge)."""
+    start = min(max(x - half, 0), width - 2 * half)
+    return start, start + 2 * half
+
+
 def ticks(first: datetime, last: datetime) -> list[datetime]:
     """Round times between `first` and `last` for the axis, at most MAX_TICKS: every
     hour, or every 2, 3, 6, 12 hours on such hours, or days apart."""
@@ -241,8 +248,10 @@ def _timeline(canvas: Canvas, rounds: Sequence[SessionRound], top: int) -> None:
     for tick in ticks(first, first + timedelta(seconds=total)):
         x = left + round((right - left) * (tick - first).total_seconds() / total)
         canvas.box(x, axis - 3, x + 1, axis + 4, MUTED)
-        when = (x - 30, axis + 4, x + 30, axis + 22)
-        canvas.text(when, f"{tick:%H:%M}", MUTED, align="centre", size=SMALL)
+        start, end = label_span(x, WIDTH)
+        canvas.text(
+            (start, axis + 4, end, axis + 22), f"{tick:%H:%M}", MUTED, size=SMALL, align="centre"
+        )
 
 
 LEGEND = ((1, "Axis won"), (2, "Allies won"), (0, "not recorded"))
