@@ -40,6 +40,7 @@ import asyncpg
 from benchmarks.latency import sources_yaml
 from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_open
+from services.common.durables import ACK_WAIT_S
 from tests.fake_discord import ADMIN_ROLE_ID, GUILD_ID, FakeDiscord
 from tests.sshservers import SSHD, SshServer, ensure_sshd, start_sshd
 
@@ -47,7 +48,9 @@ SERVICES = ("storage", "parser", "fetcher", "poster", "bot")
 ROUND_CHANNEL = "710000000000000001"
 ADMIN_CHANNEL = "710000000000000002"
 SETTLE_S = 180.0  # longest wait for the stack to settle after a fault
-GIVE_UP_S = 20.0  # files still missing this long after the sync ended: sync again
+# Files still missing this long after the sync ended: sync again. Longer than the
+# ack wait: what a killed storage had taken comes back only after it.
+GIVE_UP_S = ACK_WAIT_S + 15.0
 FINAL_WORDS = (" done in ", "cancelled", "lost", "failed", "not started", "stopped")
 
 

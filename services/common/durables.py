@@ -27,6 +27,9 @@ from services.common.subjects import (
     stage_subject,
 )
 
+# A delivery not acked in this long goes again: also how long the work a killed
+# replica had taken waits before another takes it.
+ACK_WAIT_S = 30.0
 # A rejection notice is held until the poster sends it, grouped with others.
 REJECTION_ACK_WAIT_S = 10.0
 
@@ -37,7 +40,7 @@ class Durable:
 
     name: str
     subject: str
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = ACK_WAIT_S
     ordered: bool = False  # one message in flight across all replicas, in stream order
 
     def config(self) -> ConsumerConfig:
