@@ -140,7 +140,7 @@ def split_days(period: Period) -> DaySplit:
     )
 
 
-SPANS = ("year", "month", "day")  # longest first; "all" is everything
+SPANS = ("all", "year", "month", "day")  # longest first; "all" is everything
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +193,14 @@ def _cover(
     return [*before, (span, inner_first, inner_end), *after]
 
 
-def split_spans(period: Period) -> SpanSplit:
+def split_spans(period: Period, spans: tuple[str, ...] = SPANS) -> SpanSplit:
     """Everything, or the whole years, months and days of `period` and the part
-    days at its edges: together they cover it exactly, without overlap."""
-    if period.start is None and period.end is None:
+    days at its edges: together they cover it exactly, without overlap. Only
+    the `spans` (of SPANS, in its order, days among them) that sums are kept for."""
+    if period.start is None and period.end is None and "all" in spans:
         return SpanSplit(True, (), ())
     days = split_days(period)
     if not days.whole:
         return SpanSplit(False, (), days.edges)
-    return SpanSplit(False, tuple(_cover(days.first_day, days.end_day, SPANS)), days.edges)
+    shorter = tuple(span for span in spans if span != "all")
+    return SpanSplit(False, tuple(_cover(days.first_day, days.end_day, shorter)), days.edges)

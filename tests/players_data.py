@@ -99,3 +99,17 @@ def truth(files: Iterable[GeneratedFile], key: PlayerKey) -> Totals:
         revives=sum(value(p, REVIVES_GIVEN) for p in rows),
         objectives=sum(value(p, i) for p in rows for i in OBJECTIVES),
     )
+
+
+def weapon_truth(files: Iterable[GeneratedFile], key: PlayerKey) -> dict[int, tuple[int, ...]]:
+    """A player's (hits, attempts, kills, headshots) per weapon used, from the true rows."""
+    sums: dict[int, tuple[int, ...]] = {}
+    for g in files:
+        for p in g.round_players:
+            if key_of(p.guid, p.name) != key:
+                continue
+            for w in p.weapons:
+                before = sums.get(w.weapon, (0, 0, 0, 0))
+                now = (w.hits, w.attempts, w.kills, w.headshots)
+                sums[w.weapon] = tuple(a + b for a, b in zip(before, now, strict=True))
+    return {w: s for w, s in sums.items() if s[1] > 0 or s[2] > 0}

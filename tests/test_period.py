@@ -151,7 +151,7 @@ def test_whole_days_and_edges_cover_the_period_exactly(start, end, stamp) -> Non
     assert in_days + sum(in_edges) == (stamp in period)
 
 
-from etstats.period import split_spans  # noqa: E402
+from etstats.period import SPANS, split_spans  # noqa: E402
 
 
 def test_spans_of_a_period() -> None:
@@ -174,10 +174,19 @@ def test_spans_of_a_period() -> None:
         ("day", date(2026, 11, 1), date(2026, 11, 9)),
     )
 
+    days = split_spans(Period("all", None, None), ("day",))
+    assert (days.all, days.spans) == (False, (("day", None, None),))
 
-@given(moments, moments, st.datetimes(datetime(1999, 1, 1), datetime(2031, 1, 1)))
-def test_spans_cover_the_period_exactly(start, end, stamp) -> None:
-    split = split_spans(Period("p", start, end))
+
+@given(
+    moments,
+    moments,
+    st.datetimes(datetime(1999, 1, 1), datetime(2031, 1, 1)),
+    st.sampled_from([SPANS, ("day",), ("month", "day"), ("all", "day")]),
+)
+def test_spans_cover_the_period_exactly(start, end, stamp, spans) -> None:
+    split = split_spans(Period("p", start, end), spans)
+    assert {span for span, _, _ in split.spans} <= set(spans)
     starts = {
         "year": stamp.date().replace(month=1, day=1),
         "month": stamp.date().replace(day=1),

@@ -20,13 +20,13 @@ from etstats.statsfile.generator import GeneratedFile, generate_match
 from services.common.bus import Bus
 from services.common.endpoints import STORAGE_LINK, STORAGE_STATS, STORAGE_TOP, STORAGE_UNLINK
 from services.common.rpc import ServiceFailed, ask
-from services.storage import player_stats
+from services.storage import migrations, player_stats
 from services.storage.importer import import_round
 from services.storage.migrations import migrate
 from services.storage.service import StorageConfig
 from services.storage.service import main as storage_main
 from tests.inprocess import running
-from tests.players_data import START, key_of, league, store, truth
+from tests.players_data import START, key_of, league, store, truth, weapon_truth
 from tests.rounds import parsed
 from tests.waiting import wait_until
 
@@ -61,6 +61,15 @@ SELECT t.day, t.guid, t.bot_name, t.weapon, sum(t.hits), sum(t.attempts), sum(t.
 FROM weapon_rounds w CROSS JOIN LATERAL weapon_round_totals(w) t GROUP BY 1, 2, 3, 4
 HAVING sum(t.hits) <> 0 OR sum(t.attempts) <> 0 OR sum(t.kills) <> 0
 """
+SHOTS_RECOUNT = """
+SELECT t.day, t.guid, t.bot_name, sum(t.hits), sum(t.attempts)
+FROM weapon_rounds w CROSS JOIN LATERAL weapon_round_totals(w) t GROUP BY 1, 2, 3
+HAVING sum(t.hits) <> 0 OR sum(t.attempts) <> 0
+"""
+SHOTS_KEPT = """
+SELECT start, guid, bot_name, hits, attempts FROM player_sums
+WHERE span = 'day' AND (hits <> 0 OR attempts <> 0)
+"""
 WEAPONS_KEPT = """
 SELECT start, guid, bot_name, weapon, hits, attempts, kills FROM player_weapon_sums
 WHERE span = 'day' AND (hits <> 0 OR attempts <> 0 OR kills <> 0)
@@ -85,6 +94,8 @@ def close_to(got: Totals, want: Totals) -> bool:
 async def assert_sums_kept(db: asyncpg.Connection) -> None:
     assert sorted(map(tuple, await db.fetch(KEPT))) == sorted(map(tuple, await db.fetch(RECOUNT)))
     assert await db.fetch(SPANS_ADD_UP) == []
+    shots = sorted(map(tuple, await db.fetch(SHOTS_KEPT)))
+    assert shots == sorted(map(tuple, await db.fetch(SHOTS_RECOUNT)))
     weapons = sorted(map(tuple, await db.fetch(WEAPONS_KEPT)))
     assert weapons == sorted(map(tuple, await db.fetch(WEAPON_RECOUNT)))
 
@@ -130,6 +141,32 @@ async def test_sums_follow_imports_in_any_order_repairs_and_deletes(
     await assert_sums_kept(db)
 
 
+async def test_upgrade_keeps_weapon_days_only_and_the_sums_right(
+    db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database folded with weapon sums over four spans (before migration 0005)
+    keeps their days only; reads, folds and rebuilds agree afterwards."""
+    shipped = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in shipped if m[0] < 5])
+    await migrate(db)
+    files = league(matches=8, start=datetime(2026, 11, 30, 21, 0))  # past the month's end
+    await store(db, files[:10])
+    await fold(db)
+    assert await db.fetchval("SELECT count(*) FROM player_weapon_sums WHERE span = 'all'") > 0
+    monkeypatch.setattr(migrations, "available", lambda: shipped)
+    assert await migrate(db) == [m[1] for m in shipped if m[0] >= 5]
+    assert await db.fetchval("SELECT count(*) FROM player_weapon_sums WHERE span <> 'day'") == 0
+    await store(db, files[10:])
+    await fold(db)
+    await assert_sums_kept(db)
+    weapons = await player_stats.top_weapons(db, FIREFOX, Period("all", None, None), limit=99)
+    assert {w["weapon"]: tuple(w)[1:] for w in weapons} == weapon_truth(files, FIREFOX)
+    kept = [await db.fetch(f"TABLE {t}") for t in READ_TABLES]
+    await db.execute("SELECT player_reads_rebuild()")
+    rebuilt = [await db.fetch(f"TABLE {t}") for t in READ_TABLES]
+    assert list(map(_rounded, rebuilt)) == list(map(_rounded, kept))
+
+
 @pytest.mark.parametrize("folded", [False, True], ids=["from-rows", "from-sums"])
 async def test_periods_add_up_from_sums_and_rows(db: asyncpg.Connection, folded: bool) -> None:
     """Part days are read from the rounds, whole spans from the sums; rounds not
@@ -150,6 +187,11 @@ async def test_periods_add_up_from_sums_and_rows(db: asyncpg.Connection, folded:
         got = await player_stats.player_totals(db, FIREFOX, years)  # years, months, days
         want = [g for g in files if _stamp(g.filename) in years]
         assert close_to(got, truth(want, FIREFOX))
+    for period in (Period("part", start, end), Period("years", datetime(2025, 3, 2, 5), None),
+                   Period("to", None, end), Period("all", None, None)):  # fmt: skip
+        weapons = await player_stats.top_weapons(db, FIREFOX, period, limit=99)
+        want = [g for g in files if _stamp(g.filename) in period]
+        assert {w["weapon"]: tuple(w)[1:] for w in weapons} == weapon_truth(want, FIREFOX)
     recent = await player_stats.recent_rounds(db, FIREFOX, Period("all", None, None))
     newest = sorted((_stamp(g.filename) for g in files), reverse=True)[:5]
     assert [r["round_stamp"] for r, _ in recent] == newest

@@ -20,6 +20,7 @@ from services.storage.db import Conn
 # What the edges' rows give; hits and attempts come from the weapon rows.
 PLAYER_ROW_FIELDS = tuple(f for f in TOTAL_FIELDS if f not in ("hits", "attempts"))
 WEAPON_FIELDS = ("hits", "attempts", "kills", "headshots")
+WEAPON_SPANS = ("day",)  # weapon sums are kept per day only (migration 0005)
 # Sums of integers come back as numeric unless cast.
 SQL_TYPES = {f.name: "bigint" if f.type == "int" else "float8" for f in fields(Totals)}
 
@@ -155,7 +156,7 @@ async def top_weapons(
 ) -> list[asyncpg.Record]:
     """The player's weapons with the most kills in the period (then hits)."""
     q = Query()
-    split = split_spans(period)
+    split = split_spans(period, WEAPON_SPANS)
     columns = ", ".join(WEAPON_FIELDS)
     parts = [
         f"SELECT guid, bot_name, weapon, {columns} FROM player_weapon_sums"
