@@ -209,8 +209,8 @@ async def probes(database_url: str) -> dict[str, tuple[Endpoint[Any, Any], Messa
     """The requests to time: the busiest player and a rare one, names and periods."""
     conn = await asyncpg.connect(database_url)
     by_rounds = (
-        "SELECT guid, rounds AS n FROM player_sums WHERE span = 'all' AND bot_name = ''"
-        " ORDER BY n {} LIMIT 1"
+        "SELECT guid, sum(rounds) AS n FROM player_sums WHERE span = 'year' AND bot_name = ''"
+        " GROUP BY guid ORDER BY n {} LIMIT 1"
     )
     busiest = found(await conn.fetchrow(by_rounds.format("DESC")), "the busiest player")
     rare = found(await conn.fetchrow(by_rounds.format("ASC")), "a rare player")["guid"]

@@ -140,16 +140,15 @@ def split_days(period: Period) -> DaySplit:
     )
 
 
-SPANS = ("all", "year", "month", "day")  # longest first; "all" is everything
+SPANS = ("year", "month", "day")  # longest first
 
 
 @dataclass(frozen=True, slots=True)
 class SpanSplit:
-    """A period as sums kept per span: everything, or whole years, months and days
-    (`(span, first, end)`: `first <= day < end`, None unbounded), and the part days
-    at its edges, read row by row. The longer the spans, the fewer sums to add."""
+    """A period as sums kept per span: whole years, months and days (`(span,
+    first, end)`: `first <= day < end`, None unbounded), and the part days at its
+    edges, read row by row. The longer the spans, the fewer sums to add."""
 
-    all: bool
     spans: tuple[tuple[str, date | None, date | None], ...]
     edges: tuple[tuple[datetime, datetime | None], ...]
 
@@ -194,13 +193,10 @@ def _cover(
 
 
 def split_spans(period: Period, spans: tuple[str, ...] = SPANS) -> SpanSplit:
-    """Everything, or the whole years, months and days of `period` and the part
-    days at its edges: together they cover it exactly, without overlap. Only
-    the `spans` (of SPANS, in its order, days among them) that sums are kept for."""
-    if period.start is None and period.end is None and "all" in spans:
-        return SpanSplit(True, (), ())
+    """The whole years, months and days of `period` and the part days at its
+    edges: together they cover it exactly, without overlap. Only the `spans` (of
+    SPANS, in its order, days among them) that sums are kept for."""
     days = split_days(period)
     if not days.whole:
-        return SpanSplit(False, (), days.edges)
-    shorter = tuple(span for span in spans if span != "all")
-    return SpanSplit(False, tuple(_cover(days.first_day, days.end_day, shorter)), days.edges)
+        return SpanSplit((), days.edges)
+    return SpanSplit(tuple(_cover(days.first_day, days.end_day, spans)), days.edges)

@@ -155,7 +155,7 @@ from etstats.period import SPANS, split_spans  # noqa: E402
 
 
 def test_spans_of_a_period() -> None:
-    assert split_spans(Period("all", None, None)).all
+    assert split_spans(Period("all", None, None)).spans == (("year", None, None),)
     years = split_spans(Period("p", datetime(2024, 11, 15, 12), datetime(2026, 3, 3)))
     assert years.spans == (
         ("day", date(2024, 11, 16), date(2024, 12, 1)),
@@ -175,14 +175,14 @@ def test_spans_of_a_period() -> None:
     )
 
     days = split_spans(Period("all", None, None), ("day",))
-    assert (days.all, days.spans) == (False, (("day", None, None),))
+    assert days.spans == (("day", None, None),)
 
 
 @given(
     moments,
     moments,
     st.datetimes(datetime(1999, 1, 1), datetime(2031, 1, 1)),
-    st.sampled_from([SPANS, ("day",), ("month", "day"), ("all", "day")]),
+    st.sampled_from([SPANS, ("day",), ("month", "day"), ("year", "day")]),
 )
 def test_spans_cover_the_period_exactly(start, end, stamp, spans) -> None:
     split = split_spans(Period("p", start, end), spans)
@@ -197,7 +197,6 @@ def test_spans_cover_the_period_exactly(start, end, stamp, spans) -> None:
         return (first is None or value >= first) and (last is None or value < last)
 
     hits = [
-        split.all,
         *(within(starts[span], a, b) for span, a, b in split.spans),
         *(a <= stamp and (b is None or stamp < b) for a, b in split.edges),
     ]

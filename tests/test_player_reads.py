@@ -52,7 +52,7 @@ FROM player_sums s WHERE s.span <> 'day' AND (s.rounds <> 0 OR s.hits <> 0)
 EXCEPT
 SELECT x.span, d.guid, d.bot_name, span_start(x.span, d.start), sum(d.rounds), sum(d.kills),
        sum(d.hits), round(sum(d.minutes)::numeric, 3)
-FROM player_sums d CROSS JOIN (VALUES ('month'), ('year'), ('all')) x(span)
+FROM player_sums d CROSS JOIN (VALUES ('month'), ('year')) x(span)
 WHERE d.span = 'day'
 GROUP BY 1, 2, 3, 4
 """
@@ -144,8 +144,9 @@ async def test_sums_follow_imports_in_any_order_repairs_and_deletes(
 async def test_upgrade_keeps_weapon_days_only_and_the_sums_right(
     db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A database folded with weapon sums over four spans (before migration 0005)
-    keeps their days only; reads, folds and rebuilds agree afterwards."""
+    """A database folded with sums over four spans (before migration 0005) keeps
+    the weapons' days and the players' days, months and years; reads, folds and
+    rebuilds agree afterwards."""
     shipped = migrations.available()
     monkeypatch.setattr(migrations, "available", lambda: [m for m in shipped if m[0] < 5])
     await migrate(db)
@@ -156,10 +157,14 @@ async def test_upgrade_keeps_weapon_days_only_and_the_sums_right(
     monkeypatch.setattr(migrations, "available", lambda: shipped)
     assert await migrate(db) == [m[1] for m in shipped if m[0] >= 5]
     assert await db.fetchval("SELECT count(*) FROM player_weapon_sums WHERE span <> 'day'") == 0
+    assert await db.fetchval("SELECT count(*) FROM player_sums WHERE span = 'all'") == 0
     await store(db, files[10:])
     await fold(db)
     await assert_sums_kept(db)
-    weapons = await player_stats.top_weapons(db, FIREFOX, Period("all", None, None), limit=99)
+    everything = Period("all", None, None)
+    totals = await player_stats.player_totals(db, FIREFOX, everything)
+    assert close_to(totals, truth(files, FIREFOX))
+    weapons = await player_stats.top_weapons(db, FIREFOX, everything, limit=99)
     assert {w["weapon"]: tuple(w)[1:] for w in weapons} == weapon_truth(files, FIREFOX)
     kept = [await db.fetch(f"TABLE {t}") for t in READ_TABLES]
     await db.execute("SELECT player_reads_rebuild()")
@@ -227,7 +232,7 @@ async def test_storage_folds_noted_rounds_into_the_sums(reads: Bus, database_url
 
         before = await ask(reads, STORAGE_STATS, request)
         await wait_until(folded, what="the noted rounds folded in")
-        assert await conn.fetchval("SELECT count(*) FROM player_sums WHERE span = 'all'") == 8
+        assert await conn.fetchval("SELECT count(*) FROM player_sums WHERE span = 'year'") == 8
         after = await ask(reads, STORAGE_STATS, request)
         assert after == before
     finally:

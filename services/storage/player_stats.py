@@ -47,8 +47,7 @@ def _since(q: Query, column: str, first: date | None, end: date | None) -> str:
 
 def _sums(q: Query, split: SpanSplit) -> str:
     """The condition on a table of sums for the spans of a split ('false' for none)."""
-    parts = ["span = 'all'"] if split.all else []
-    parts += [f"(span = {q.arg(span)}{_since(q, 'start', a, b)})" for span, a, b in split.spans]
+    parts = [f"(span = {q.arg(span)}{_since(q, 'start', a, b)})" for span, a, b in split.spans]
     return " OR ".join(parts) or "false"
 
 
