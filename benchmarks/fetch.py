@@ -1,9 +1,9 @@
 """Catch-up over SFTP: a sync of old files through the running stack, next to
 its limits measured in the same run on the same files.
 
-Starts nats-server, PostgreSQL, OpenSSH's sshd (asyncssh's server when sshd is
-not installed) and the fetcher, parser and storage services as processes, as
-`make up` does. For 1,000, 5,000 and 20,000 new files in turn:
+Starts nats-server, PostgreSQL, OpenSSH's sshd (installed first when it can
+be) and the fetcher, parser and storage services as processes, as `make up`
+does. For 1,000, 5,000 and 20,000 new files in turn:
 
 - the limit: a plain SFTP copy of the same files (asyncssh, each file read
   whole into memory, as many in flight as the fetcher's SYNC_CONCURRENCY),
@@ -13,6 +13,9 @@ not installed) and the fetcher, parser and storage services as processes, as
 - the stack: `sync all` from the request until the result (every file in
   PostgreSQL), the CPU every stack process spent per file, and each
   process's memory after the phase (flat, or it grows with files synced).
+
+Then one more `sync all` of the same directory, nothing new in it: memory
+after it tells what grows with the files a sync reads from what it keeps.
 
 `BENCH_SIZES=1000,5000` runs fewer phases.
 """
@@ -41,12 +44,12 @@ from etstats.contract.rounds import parsed_round
 from etstats.statsfile import parse
 from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from services.common.bus import connect
+from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, Env
 from services.common.control import Control
 from services.common.subjects import sync_result_subject
 from services.storage.importer import PLAYER_COLUMNS
-from tests.sshservers import SSHD, SshServer, start_asyncssh, start_sshd
+from tests.sshservers import SshServer, openssh
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,5000,20000").split(",")]
 CONCURRENCY = 4  # the fetcher's default SYNC_CONCURRENCY
@@ -149,6 +152,32 @@ class Stack:
         return sizes
 
 
+async def sync_all(bus: Bus) -> control_pb2.SyncResult:
+    """`sync all` as the CLI asks for it; its result."""
+    results: list[control_pb2.SyncResult] = []
+    done = asyncio.Event()
+
+    async def on_result(msg: Msg) -> None:
+        results.append(control_pb2.SyncResult.FromString(msg.data))
+        done.set()
+
+    sync_id = (await Control(bus).sync("all")).sync_id
+    sub = await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
+    try:
+        await asyncio.wait_for(done.wait(), timeout=1800)
+    finally:
+        await sub.unsubscribe()
+    return results[0]
+
+
+async def watch_stream(bus: Bus, peak: list[int]) -> None:
+    """The most messages and bytes the stream held, looked at twice a second."""
+    while True:
+        state = (await bus.js.stream_info(bus.stream)).state
+        peak[:] = max(peak[0], state.messages), max(peak[1], state.bytes)
+        await asyncio.sleep(0.5)
+
+
 def postmaster(data_dir: Path) -> psutil.Process:
     pid = int((data_dir / "postmaster.pid").read_text().split()[0])
     return psutil.Process(pid)
@@ -159,7 +188,7 @@ async def run(tmp: Path) -> None:
     nats.start()
     postgres = EmbeddedPostgres(tmp / "pg")
     database_url = postgres.start()
-    server = start_sshd(tmp) if SSHD.exists() and os.geteuid() == 0 else await start_asyncssh(tmp)
+    server = openssh(tmp)
     sources_yaml(server, tmp / "sources.yaml")
     env = dict(
         os.environ,
@@ -201,37 +230,15 @@ async def run(tmp: Path) -> None:
             start += timedelta(minutes=20 * size)
             copy_s = await sftp_copy(server, names)
             parse_s = await parse_and_copy(server.root, names, database_url)
-            done = asyncio.Event()
-            results: list[control_pb2.SyncResult] = []
-
-            async def on_result(
-                msg: Msg,
-                done: asyncio.Event = done,
-                results: list[control_pb2.SyncResult] = results,
-            ) -> None:
-                results.append(control_pb2.SyncResult.FromString(msg.data))
-                done.set()
-
-            peak = [0, 0]
-
-            async def watch_stream(peak: list[int] = peak) -> None:
-                while True:
-                    state = (await bus.js.stream_info(bus.stream)).state
-                    peak[:] = max(peak[0], state.messages), max(peak[1], state.bytes)
-                    await asyncio.sleep(0.5)
-
-            watcher = asyncio.create_task(watch_stream())
             cpu = stack.cpu_seconds()
+            peak = [0, 0]
+            watcher = asyncio.create_task(watch_stream(bus, peak))
             started = time.perf_counter()
-            sync_id = (await Control(bus).sync("all")).sync_id
-            sub = await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
-            await asyncio.wait_for(done.wait(), timeout=1800)
+            result = await sync_all(bus)
             stack_s = time.perf_counter() - started
             watcher.cancel()
             spent = {n: s - cpu[n] for n, s in stack.cpu_seconds().items()}
             cpu_ms = sum(spent.values()) * 1000 / size
-            await sub.unsubscribe()
-            (result,) = results
             if result.imported != size or result.error:
                 raise SystemExit(
                     f"the sync imported {result.imported} of {size} files"
@@ -260,6 +267,14 @@ async def run(tmp: Path) -> None:
                 "  CPU per file (ms): "
                 + ", ".join(f"{n} {1000 * t / size:.2f}" for n, t in spent.items())
             )
+        started = time.perf_counter()
+        result = await sync_all(bus)
+        await asyncio.sleep(2)
+        memory["synced again"] = stack.memory_mb()
+        print(
+            f"sync all again, nothing new: {time.perf_counter() - started:.2f} s,"
+            f" {result.imported} imported"
+        )
         print("memory (PSS, MB):")
         for when, sizes in memory.items():
             print(f"  {when:>14}: " + ", ".join(f"{n} {mb:.0f}" for n, mb in sizes.items()))

@@ -35,7 +35,7 @@ from etstats.statsfile.generator import generate_match
 from etstats_cli.embedded import free_port
 from etstats_cli.stack import free_http_port_base
 from services.fetcher.sftp import SftpSource
-from tests.sshservers import SSHD, SshServer, start_asyncssh, start_sshd
+from tests.sshservers import SshServer, openssh
 
 ROUNDS = 20
 BACKLOG = 5000  # old files a sync imports while live rounds are played
@@ -264,17 +264,13 @@ def measure(tmp: Path, server: SshServer, backlog: int = 0) -> Phase:
         proc.wait(60)
 
 
-async def start(tmp: Path) -> SshServer:
-    return start_sshd(tmp) if SSHD.exists() and os.geteuid() == 0 else await start_asyncssh(tmp)
-
-
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
 def run(backlog: int) -> tuple[str, Phase]:
     with tempfile.TemporaryDirectory(prefix="etstats-latency-") as tmp:
-        server = asyncio.run(start(Path(tmp)))
+        server = openssh(Path(tmp))
         try:
             if backlog:
                 write_backlog(server.root, backlog)

@@ -170,6 +170,14 @@ def ensure_sshd() -> str | None:
     return ensure_package(SSHD, "openssh-server")
 
 
+def openssh(tmp: Path) -> SshServer:
+    """OpenSSH's sshd on loopback, installed first where it can be (the benchmarks
+    measure against it); SystemExit saying why when it cannot run here."""
+    if (missing := ensure_sshd()) is not None:
+        raise SystemExit(f"OpenSSH's sshd is needed: {missing}")
+    return start_sshd(tmp)
+
+
 def start_sshd(tmp: Path) -> SshServer:
     server_key = asyncssh.generate_private_key("ssh-ed25519")
     host_key = tmp / "ssh_host_ed25519_key"

@@ -69,12 +69,13 @@ class FileProblems:
     def entries(self, listing: Iterable[Listed]) -> dict[str, Entry]:
         """The files to consider among a directory's (name, mode, size, mtime_ns):
         regular files with UTF-8 names. Problems of files now gone are forgotten."""
-        entries, seen = {}, set()
+        entries, problems = {}, set(self.current)
         for raw, mode, size, mtime_ns in listing:
-            seen.add(printable(raw))
+            if problems:  # those still listed are not gone
+                problems.discard(printable(raw))
             if (name := self._listed(raw, mode)) is not None:
                 entries[name] = Entry(name, size, mtime_ns)
-        for gone in set(self.current) - seen:
+        for gone in problems:
             del self.current[gone]
         return entries
 
