@@ -33,6 +33,7 @@ from services.common.backoff import backoff
 from services.common.bus import Bus
 from services.common.consumer import OUTAGES
 from services.common.errors import describe
+from services.common.heap import give_back
 from services.common.rpc import ServiceError
 from services.common.sources import unknown_source
 from services.common.subjects import (
@@ -449,6 +450,7 @@ class SyncRunner:
                     await self._unlock(name, job.id)
             self.jobs.pop(job.id, None)
             self.on_done(job)
+            give_back()  # the job's listing and files' bytes
 
     def _account(self, job: SyncJob, msg: Msg) -> None:
         """Count storage's and the parser's verdicts on this job's files, once each."""
