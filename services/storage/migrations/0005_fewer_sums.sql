@@ -19,15 +19,35 @@ DELETE FROM player_weapon_sums WHERE span <> 'day';
 ALTER TABLE player_weapon_sums DROP CONSTRAINT player_weapon_sums_span_check,
     ADD CONSTRAINT player_weapon_sums_span_check CHECK (span = 'day');
 
--- The players' sums take their hits and attempts from weapon rows in the same
--- upsert as the rest: a second pass over the same sums cost the fold as much
--- as the first.
+-- One function adds player rows and weapon rows to all the sums: each weapon
+-- row's totals are looked up once, for the weapons' days and for the players'
+-- hits and attempts, which go into the same upsert as the rest of the players'
+-- sums (a second pass over the same sums cost the fold as much as the first).
 DROP FUNCTION player_sums_add(player_rounds[], player_rounds[]);
+DROP FUNCTION weapon_sums_add(weapon_rounds[], weapon_rounds[]);
 CREATE FUNCTION player_sums_add(
     added player_rounds[], removed player_rounds[],
     added_shots weapon_rounds[] DEFAULT '{}', removed_shots weapon_rounds[] DEFAULT '{}'
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    WITH shots AS MATERIALIZED (
+        SELECT t.day, t.guid, t.bot_name, t.weapon, sum(x.sign * t.hits) AS hits,
+               sum(x.sign * t.attempts) AS attempts, sum(x.sign * t.kills) AS kills,
+               sum(x.sign * t.deaths) AS deaths, sum(x.sign * t.headshots) AS headshots
+        FROM (SELECT 1 AS sign, a AS w FROM unnest(added_shots) a
+              UNION ALL SELECT -1, a FROM unnest(removed_shots) a) x
+        CROSS JOIN LATERAL weapon_round_totals(x.w) t
+        GROUP BY t.day, t.guid, t.bot_name, t.weapon
+    ), weapons AS (
+        INSERT INTO player_weapon_sums AS d (guid, bot_name, span, start, weapon, hits,
+                                             attempts, kills, deaths, headshots)
+        SELECT guid, bot_name, 'day', day, weapon, hits, attempts, kills, deaths, headshots
+        FROM shots ORDER BY guid, bot_name, day, weapon
+        ON CONFLICT (guid, bot_name, span, start, weapon) DO UPDATE SET
+            hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts,
+            kills = d.kills + EXCLUDED.kills, deaths = d.deaths + EXCLUDED.deaths,
+            headshots = d.headshots + EXCLUDED.headshots
+    )
     INSERT INTO player_sums AS d (span, start, guid, bot_name, rounds, kills, deaths, headshots,
                                   damage_given, damage_received, minutes, revives, objectives,
                                   hits, attempts)
@@ -47,12 +67,8 @@ BEGIN
         CROSS JOIN LATERAL player_round_totals(x.p) t
         GROUP BY 1, 2, 3
         UNION ALL
-        SELECT t.day, t.guid, t.bot_name, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-               sum(x.sign * t.hits), sum(x.sign * t.attempts)
-        FROM (SELECT 1 AS sign, a AS w FROM unnest(added_shots) a
-              UNION ALL SELECT -1, a FROM unnest(removed_shots) a) x
-        CROSS JOIN LATERAL weapon_round_totals(x.w) t
-        GROUP BY 1, 2, 3
+        SELECT day, guid, bot_name, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(hits), sum(attempts)
+        FROM shots GROUP BY 1, 2, 3
     ) t
     CROSS JOIN player_sum_spans() s(span)
     GROUP BY 1, 2, 3, 4
@@ -65,26 +81,6 @@ BEGIN
         minutes = d.minutes + EXCLUDED.minutes, revives = d.revives + EXCLUDED.revives,
         objectives = d.objectives + EXCLUDED.objectives,
         hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts;
-END $$;
-
--- The weapons' days only; the players' hits and attempts as above.
-CREATE OR REPLACE FUNCTION weapon_sums_add(added weapon_rounds[], removed weapon_rounds[])
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO player_weapon_sums AS d (guid, bot_name, span, start, weapon, hits, attempts,
-                                         kills, deaths, headshots)
-    SELECT t.guid, t.bot_name, 'day', t.day, t.weapon, sum(x.sign * t.hits),
-           sum(x.sign * t.attempts), sum(x.sign * t.kills), sum(x.sign * t.deaths),
-           sum(x.sign * t.headshots)
-    FROM (SELECT 1 AS sign, a AS w FROM unnest(added) a
-          UNION ALL SELECT -1, a FROM unnest(removed) a) x
-    CROSS JOIN LATERAL weapon_round_totals(x.w) t
-    GROUP BY t.guid, t.bot_name, t.day, t.weapon
-    ORDER BY t.guid, t.bot_name, t.day, t.weapon
-    ON CONFLICT (guid, bot_name, span, start, weapon) DO UPDATE SET
-        hits = d.hits + EXCLUDED.hits, attempts = d.attempts + EXCLUDED.attempts,
-        kills = d.kills + EXCLUDED.kills, deaths = d.deaths + EXCLUDED.deaths,
-        headshots = d.headshots + EXCLUDED.headshots;
 END $$;
 
 -- A summed round's weapon rows changed: its weapons' days and its players' shots.
@@ -110,30 +106,25 @@ BEGIN
         SELECT coalesce(array_agg(o), '{}') INTO removed FROM old_rows o
         WHERE o.round_id = ANY(summed);
     END IF;
-    PERFORM weapon_sums_add(added, removed);
     PERFORM player_sums_add('{}', '{}', added, removed);
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION rounds_forget() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    shots weapon_rounds[];
 BEGIN
     IF cardinality(summed_rounds(ARRAY[OLD.id])) = 0 THEN
         DELETE FROM player_sums_pending WHERE round_id = OLD.id;
         RETURN OLD;
     END IF;
-    shots := ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = OLD.id);
     PERFORM player_sums_add(
-        '{}', ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = OLD.id), '{}', shots);
-    PERFORM weapon_sums_add('{}', shots);
+        '{}', ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = OLD.id),
+        '{}', ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = OLD.id));
     RETURN OLD;
 END $$;
 
 CREATE OR REPLACE FUNCTION player_sums_fold(most integer) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     taken bigint[];
-    shots weapon_rounds[];
 BEGIN
     WITH gone AS (
         DELETE FROM player_sums_pending WHERE round_id IN (
@@ -145,10 +136,9 @@ BEGIN
     IF cardinality(taken) = 0 THEN
         RETURN 0;
     END IF;
-    shots := ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = ANY(taken));
     PERFORM player_sums_add(
-        ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = ANY(taken)), '{}', shots, '{}');
-    PERFORM weapon_sums_add(shots, '{}');
+        ARRAY(SELECT p FROM player_rounds p WHERE p.round_id = ANY(taken)), '{}',
+        ARRAY(SELECT w FROM weapon_rounds w WHERE w.round_id = ANY(taken)), '{}');
     RETURN cardinality(taken);
 END $$;
 
