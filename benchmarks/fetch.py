@@ -35,7 +35,6 @@ from pathlib import Path
 import asyncpg
 import asyncssh
 import psutil
-from nats.aio.msg import Msg
 
 from benchmarks.latency import sources_yaml
 from etstats.contract import control_pb2
@@ -47,7 +46,7 @@ from etstats_cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.bus import Bus, connect
 from services.common.config import CommonConfig, Env
 from services.common.control import Control
-from services.common.subjects import sync_result_subject
+from services.common.reports import already_running_text
 from services.storage.importer import PLAYER_COLUMNS
 from tests.sshservers import SshServer, openssh
 
@@ -153,21 +152,14 @@ class Stack:
 
 
 async def sync_all(bus: Bus) -> control_pb2.SyncResult:
-    """`sync all` as the CLI asks for it; its result."""
-    results: list[control_pb2.SyncResult] = []
-    done = asyncio.Event()
-
-    async def on_result(msg: Msg) -> None:
-        results.append(control_pb2.SyncResult.FromString(msg.data))
-        done.set()
-
-    sync_id = (await Control(bus).sync("all")).sync_id
-    sub = await bus.nc.subscribe(sync_result_subject(sync_id), cb=on_result)
-    try:
-        await asyncio.wait_for(done.wait(), timeout=1800)
-    finally:
-        await sub.unsubscribe()
-    return results[0]
+    """`sync all` as the CLI asks for it, followed to its result."""
+    accepted, events = await Control(bus).sync_and_follow("all")
+    if events is None:
+        raise SystemExit(f"the sync was refused: {already_running_text(accepted)}")
+    async for event in events:
+        if isinstance(event, control_pb2.SyncResult):
+            return event
+    raise SystemExit("the sync ended without a result")
 
 
 async def watch_stream(bus: Bus, peak: list[int]) -> None:
@@ -184,11 +176,11 @@ def postmaster(data_dir: Path) -> psutil.Process:
 
 
 async def run(tmp: Path) -> None:
+    server = openssh(tmp)
     nats = EmbeddedNats(tmp / "nats", free_port())
     nats.start()
     postgres = EmbeddedPostgres(tmp / "pg")
     database_url = postgres.start()
-    server = openssh(tmp)
     sources_yaml(server, tmp / "sources.yaml")
     env = dict(
         os.environ,
@@ -269,6 +261,8 @@ async def run(tmp: Path) -> None:
             )
         started = time.perf_counter()
         result = await sync_all(bus)
+        if result.error:
+            raise SystemExit(f"the sync again failed: {result.error}")
         await asyncio.sleep(2)
         memory["synced again"] = stack.memory_mb()
         print(

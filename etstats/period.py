@@ -196,6 +196,8 @@ def split_spans(period: Period, spans: tuple[str, ...] = SPANS) -> SpanSplit:
     """The whole years, months and days of `period` and the part days at its
     edges: together they cover it exactly, without overlap. Only the `spans` (of
     SPANS, in its order, days among them) that sums are kept for."""
+    if "day" not in spans or [s for s in SPANS if s in spans] != list(spans):
+        raise ValueError(f"spans must be of {SPANS}, in its order, days among them: {spans}")
     days = split_days(period)
     if not days.whole:
         return SpanSplit((), days.edges)

@@ -17,11 +17,9 @@ def ensure_package(binary: Path, package: str) -> str | None:
             f"{binary} is missing and the tests are not root on Debian (apt-get install {package})"
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
+    for command in (["apt-get", "update", "-qq"], install):
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}"
     return None

@@ -178,6 +178,13 @@ def test_spans_of_a_period() -> None:
     assert days.spans == (("day", None, None),)
 
 
+@pytest.mark.parametrize("spans", [("year",), ("day", "month"), ("week", "day"), ("day", "day")])
+def test_spans_without_days_or_out_of_order_are_refused(spans: tuple[str, ...]) -> None:
+    # Without days, or out of SPANS' order, the cover would miss or count twice.
+    with pytest.raises(ValueError, match="days among them"):
+        split_spans(Period("p", datetime(2024, 1, 1), datetime(2026, 1, 1)), spans)
+
+
 @given(
     moments,
     moments,

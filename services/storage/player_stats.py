@@ -1,5 +1,5 @@
-"""Players' numbers over a period: its whole years, months and days (or all time)
-from the sums kept in migration 0003's tables, the part days at its edges from
+"""Players' numbers over a period: its whole years, months and days from the
+sums (migrations 0003 and 0005; all time adds up a player's years), the part days at its edges from
 the rounds themselves (etstats.period.split_spans), and so are the rounds not
 folded into the sums yet."""
 
