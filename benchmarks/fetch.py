@@ -9,7 +9,9 @@ does. For 1,000, 5,000 and 20,000 new files in turn:
   whole into memory, as many in flight as the fetcher's SYNC_CONCURRENCY),
   before and after the stack's run, the faster of the two;
 - the second limit: parsing the same files in this process plus one binary
-  COPY of all their player rows into PostgreSQL (also the faster of two);
+  COPY of all their player rows into PostgreSQL (also the faster of two),
+  and its CPU (this process's and PostgreSQL's) per file: the stack's CPU per
+  file as a multiple of it holds across machines of other speeds;
 - the stack: `sync all` from the request until the result (every file in
   PostgreSQL), the CPU every stack process spent per file, and each
   process's memory after the phase (flat, or it grows with files synced).
@@ -117,6 +119,19 @@ async def parse_and_copy(root: Path, names: list[str], database_url: str) -> flo
         await conn.close()
 
 
+@dataclass(frozen=True)
+class Measured:
+    wall_s: float
+    cpu_s: float
+
+
+async def limit(stack: Stack, root: Path, names: list[str], database_url: str) -> Measured:
+    """Parse + one COPY: its wall time, and its CPU (this process and PostgreSQL's)."""
+    before = time.process_time() + stack.cpu_seconds()["postgres"]
+    wall = await parse_and_copy(root, names, database_url)
+    return Measured(wall, time.process_time() + stack.cpu_seconds()["postgres"] - before)
+
+
 @dataclass
 class Stack:
     """The processes whose CPU and memory count: services, nats-server, PostgreSQL."""
@@ -221,7 +236,7 @@ async def run(tmp: Path) -> None:
             names = write_files(server.root, size, start, seed=phase)
             start += timedelta(minutes=20 * size)
             copy_s = await sftp_copy(server, names)
-            parse_s = await parse_and_copy(server.root, names, database_url)
+            bare = await limit(stack, server.root, names, database_url)
             cpu = stack.cpu_seconds()
             peak = [0, 0]
             watcher = asyncio.create_task(watch_stream(bus, peak))
@@ -240,7 +255,9 @@ async def run(tmp: Path) -> None:
             # The limits again after the stack's run, the faster counts: load that
             # came and went must not flatter the ratio.
             copy_s = min(copy_s, await sftp_copy(server, names))
-            parse_s = min(parse_s, await parse_and_copy(server.root, names, database_url))
+            again = await limit(stack, server.root, names, database_url)
+            parse_s = min(bare.wall_s, again.wall_s)
+            bare_cpu_ms = min(bare.cpu_s, again.cpu_s) * 1000 / size
             await asyncio.sleep(2)  # the services settle before memory is read
             memory[f"after {size:,}"] = stack.memory_mb()
             print(
@@ -253,7 +270,8 @@ async def run(tmp: Path) -> None:
                 f" SFTP copy {copy_s:.2f} s ({size / copy_s:,.0f} files/s):"
                 f" {copy_s / stack_s:.0%} of the wire;"
                 f" parse + one COPY {parse_s:.2f} s: {parse_s / stack_s:.0%};"
-                f" stack CPU {cpu_ms:.1f} ms per file"
+                f" stack CPU {cpu_ms:.1f} ms per file, {cpu_ms / bare_cpu_ms:.1f} times"
+                f" parse + one COPY's {bare_cpu_ms:.2f} ms"
             )
             print(
                 "  CPU per file (ms): "
