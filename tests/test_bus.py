@@ -140,7 +140,9 @@ async def test_consumer_survives_a_nats_restart(nats_server: EmbeddedNats, bus: 
             consumer=Durable("t", "stats.raw.>"),
             handler=handler,
             stop=stop,
-            fetch_timeout=0.5,
+            # Longer than every wait below: the reconnect and the stop end the
+            # fetch that waits (the restarted server forgot its pull request).
+            fetch_timeout=60,
         )
     )
     try:

@@ -47,6 +47,8 @@ class Bus:
     js: JetStreamContext
     stream: str
     reconnects: int = 0
+    # Set at the next reconnect (then replaced): a wait that a reconnect ends.
+    reconnected: asyncio.Event = field(default_factory=asyncio.Event)
     _kv: dict[str, KeyValue] = field(default_factory=dict)
     _consumers: set[str] = field(default_factory=set)
 
@@ -114,6 +116,8 @@ async def connect(cfg: CommonConfig, stop: asyncio.Event) -> Bus | None:
     async def on_reconnected() -> None:
         if bus is not None:
             bus.reconnects += 1
+            heard, bus.reconnected = bus.reconnected, asyncio.Event()
+            heard.set()
         log.info("reconnected to NATS")
 
     async def on_error(exc: Exception) -> None:

@@ -12,7 +12,9 @@
   nothing is retried forever (a message that crashes or hangs its handler is
   rejected once delivered `MAX_SILENT_DELIVERIES` times, before the handler runs);
 - fetches are bounded by timeouts and the subscription is recreated after a
-  reconnect, because pull subscriptions can stall silently otherwise;
+  reconnect, because pull subscriptions can stall silently otherwise; a stop or
+  a reconnect ends a fetch at once, so an idle consumer asks only every
+  FETCH_TIMEOUT_S (each ask is a request to nats-server, which idles on them);
 - with a `batch_handler`, the messages of one fetch seen for the first time are
   handled together (one transaction for storage) and acked once it returned;
   when it raises, they are handled one by one with the rules above, so a bad
@@ -23,6 +25,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -83,6 +86,7 @@ OUTAGES: tuple[type[Exception], ...] = (
 )
 MAX_REASON_CHARS = 1000
 LAG_EVERY_S = 5.0
+FETCH_TIMEOUT_S = 10.0
 
 
 class Reject(Exception):
@@ -119,7 +123,7 @@ async def consume(
     stop: asyncio.Event,
     batch_handler: BatchHandler | None = None,
     batch: int = 16,
-    fetch_timeout: float = 2.0,
+    fetch_timeout: float = FETCH_TIMEOUT_S,
     permanent: Sequence[type[Exception]] = (),
     outages: Sequence[type[Exception]] = (),
     file_of: FileOf | None = None,
@@ -165,9 +169,8 @@ async def consume(
                 sub = await bus.js.pull_subscribe(
                     consumer.subject, durable=durable, stream=bus.stream, config=consumer.config()
                 )
-            msgs = await asyncio.wait_for(
-                sub.fetch(1 if consumer.ordered else batch, timeout=fetch_timeout),
-                timeout=fetch_timeout + 5,
+            fetched = await _fetch_unless(
+                bus, stop, sub, 1 if consumer.ordered else batch, fetch_timeout
             )
             failures = 0
         except TimeoutError:
@@ -187,6 +190,9 @@ async def consume(
             sub = None
             await sleep_unless(stop, delay)
             continue
+        if fetched is None:
+            continue  # stopped, or reconnected: the loop's top tells which
+        msgs = fetched
         if batch_handler is not None and not stop.is_set():
             msgs = await _handle_batch(stage, batch_handler, msgs)
         for index, msg in enumerate(msgs):
@@ -349,6 +355,31 @@ async def _reject(bus: Bus, stage: str, msg: Msg, rejection: Reject, policy: _Po
     )
     await _quietly(msg.term())
     return "term"
+
+
+async def _fetch_unless(
+    bus: Bus,
+    stop: asyncio.Event,
+    sub: JetStreamContext.PullSubscription,
+    batch: int,
+    expires_s: float,
+) -> list[Msg] | None:
+    """A fetch of up to `batch` messages, or None as soon as `stop` is set or the
+    bus reconnects (a pull request the server lost would wait out its time)."""
+    fetching = asyncio.ensure_future(
+        asyncio.wait_for(sub.fetch(batch, timeout=expires_s), timeout=expires_s + 5)
+    )
+    waking = [asyncio.ensure_future(e.wait()) for e in (stop, bus.reconnected)]
+    try:
+        await asyncio.wait([fetching, *waking], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waking:
+            task.cancel()
+        if not fetching.done():
+            fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetching
+    return None if fetching.cancelled() else fetching.result()
 
 
 async def _record_lag(sub: JetStreamContext.PullSubscription, stage: str, durable: str) -> None:
