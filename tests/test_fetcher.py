@@ -21,10 +21,11 @@ from services.common.control import Control
 from services.common.reports import status_text
 from services.common.rpc import ServiceFailed
 from services.common.sources import SourceConfig
-from services.fetcher.service import FetcherConfig, make_source
+from services.fetcher.service import SWITCH_READ_S, FetcherConfig, make_source
 from services.fetcher.service import main as fetcher_main
 from tests.inprocess import Running, running
 from tests.sshservers import SshServer, ensure_sshd, start_asyncssh, start_sshd
+from tests.tcp_cut import CuttableLink
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.service
@@ -272,6 +273,31 @@ async def test_monitoring_off_fetches_nothing_and_on_resumes(
         await Control(bus).set_monitoring("box", True, "test")
         await wait_until(lambda: raw.names() == [name])
         assert (await status(bus))["box"].monitoring
+
+
+async def test_a_switch_written_while_the_fetcher_was_cut_off_is_read_on_reconnect(
+    nats_server, bus, pipeline, tmp_path: Path
+) -> None:
+    (tmp_path / "box").mkdir()
+    local = SourceConfig("box", dir=tmp_path / "box")
+    link = await CuttableLink(nats_server.port).start()
+    try:
+        async with running("fetcher", fetcher_main, conf(local), link.url) as fetcher:
+            await caught_up(fetcher, bus, "box")
+            assert sample("etstats_fetcher_monitoring", source="box") == 1
+            link.cut()
+            await wait_until(lambda: not fetcher.runtime.bus.connected, what="cut off")
+            # Written while the fetcher cannot hear of it: it reads the switch when
+            # it is back, not only at its next regular read (SWITCH_READ_S).
+            await Control(bus).set_monitoring("box", False, "test")
+            link.mend()
+            await wait_until(
+                lambda: sample("etstats_fetcher_monitoring", source="box") == 0,
+                within=SWITCH_READ_S / 2,
+                what="the fetcher to see monitoring off once reconnected",
+            )
+    finally:
+        await link.close()
 
 
 async def test_lease_holder_dies_and_another_replica_takes_over(

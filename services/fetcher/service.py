@@ -59,10 +59,11 @@ LEASE_HELD = Gauge(
     "etstats_fetcher_lease_held", "1 while this replica holds a source's lease.", ["source"]
 )
 # The monitoring switch is read when a write of it is heard (switch_subject),
-# and at least this often for one written while the bus was away; not at every
-# poll, which stays one round trip to the source and none to the bus (a lease
-# is renewed at a third of its time, see Lease.hold).
-SWITCH_READ_S = 2.0
+# after every reconnect (a write while the bus was away went unheard), and at
+# least this often besides; not at every poll, which stays one round trip to
+# the source and none to the bus (a lease is renewed at a third of its time,
+# see Lease.hold).
+SWITCH_READ_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class SourceWorker:
         self.poll_s = poll_s
         self.monitoring = True
         self._switch_read_at = -math.inf
+        self._reconnects = monitor.bus.reconnects
         self._error = ""
 
     @property
@@ -124,9 +126,13 @@ class SourceWorker:
     async def run(self, stop: asyncio.Event, syncing: Callable[[str], bool]) -> None:
         while not stop.is_set():
             try:
-                if time.monotonic() - self._switch_read_at >= SWITCH_READ_S:
+                reconnects = self.monitor.bus.reconnects
+                if (
+                    time.monotonic() - self._switch_read_at >= SWITCH_READ_S
+                    or reconnects != self._reconnects
+                ):
                     self.monitoring = await monitoring_enabled(self.switches, self.name)
-                    self._switch_read_at = time.monotonic()
+                    self._switch_read_at, self._reconnects = time.monotonic(), reconnects
                 held = await self.lease.hold()
             except Exception as exc:  # the bus is down: keep the last known state
                 log.warning("cannot read monitoring state or lease: %s", exc)
