@@ -1,7 +1,7 @@
 """Players' numbers over a period: its whole years, months and days from the
-sums (migrations 0003 and 0005; all time adds up a player's years), the part days at its edges from
-the rounds themselves (etstats.period.split_spans), and so are the rounds not
-folded into the sums yet."""
+sums (migrations 0003 and 0005; all time adds up a player's years), the part
+days at its edges from the rounds themselves (etstats.period.split_spans), and
+so are the rounds not folded into the sums yet."""
 
 from __future__ import annotations
 
